@@ -1,0 +1,222 @@
+// Package catalog is Headroom's built-in knowledge of providers: which
+// dialect each speaks, where its public API lives, and the limits its
+// documentation publishes per model. It is data (providers/*.yaml, one file
+// per provider family, embedded at build time), not code, so updating a
+// documented limit is a one-line change with its source beside it.
+package catalog
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/headroomhq/headroom/parsers"
+)
+
+//go:embed providers/*.yaml
+var files embed.FS
+
+// Family is one provider family's file.
+type Family struct {
+	Family  string `yaml:"family"`
+	Dialect string `yaml:"dialect"`
+	// Docs is the page the limits and header formats were taken from.
+	Docs      string     `yaml:"docs"`
+	Instances []Instance `yaml:"instances"`
+	Models    []Model    `yaml:"models"`
+	// KeyLimits are limits that apply per API key whatever the model; they
+	// are exported with model="".
+	KeyLimits map[string]float64 `yaml:"key_limits,omitempty"`
+	// Probe is the cheapest request that returns the rate-limit headers.
+	Probe *Probe `yaml:"probe,omitempty"`
+	// KeyHeader names the request header carrying the credential when it is
+	// not Authorization (e.g. x-api-key, api-key).
+	KeyHeader string `yaml:"key_header,omitempty"`
+}
+
+// Instance is one deployment of a family with its own limits (Heroku US and
+// EU count separately).
+type Instance struct {
+	Name string `yaml:"name"`
+	// Upstream is the public base URL; empty when every user has their own
+	// (Azure resources), in which case the provider needs configuring.
+	Upstream string `yaml:"upstream"`
+	Region   string `yaml:"region,omitempty"`
+}
+
+// Model is one model's documented limits.
+type Model struct {
+	Model string `yaml:"model"`
+	// Limits maps "resource/window" (e.g. "requests/1m") to the documented
+	// limit.
+	Limits map[string]float64 `yaml:"limits"`
+	Note   string             `yaml:"note,omitempty"`
+}
+
+// Probe describes a cheap request for probe mode.
+type Probe struct {
+	Method string `yaml:"method"`
+	Path   string `yaml:"path"`
+	Body   string `yaml:"body,omitempty"`
+	// Cost is a human description of what one probe spends.
+	Cost string `yaml:"cost"`
+}
+
+// Limit is one documented limit, flattened.
+type Limit struct {
+	Model, Resource, Window string
+	Value                   float64
+}
+
+// Provider is an instance with its family's data, the unit everything else
+// works with.
+type Provider struct {
+	Name      string
+	Family    string
+	Dialect   string
+	Upstream  string
+	Region    string
+	Docs      string
+	KeyHeader string
+	Probe     *Probe
+	Limits    []Limit
+	Models    []string
+}
+
+// Catalog is the whole built-in catalog.
+type Catalog struct {
+	Providers []Provider
+	byName    map[string]*Provider
+}
+
+// Lookup finds a provider instance by name.
+func (c *Catalog) Lookup(name string) (*Provider, bool) {
+	p, ok := c.byName[name]
+	return p, ok
+}
+
+// Load parses and validates the embedded catalog.
+func Load() (*Catalog, error) { return load(files) }
+
+// MustLoad is Load for callers that cannot continue without the catalog; the
+// embedded data is checked by tests, so failure is a build defect.
+func MustLoad() *Catalog {
+	c, err := Load()
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+var validResources = map[string]bool{
+	parsers.Requests: true, parsers.Tokens: true, parsers.InputTokens: true,
+	parsers.OutputTokens: true, parsers.Images: true, parsers.Concurrency: true,
+}
+
+func load(fsys fs.FS) (*Catalog, error) {
+	names, err := fs.Glob(fsys, "providers/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	c := &Catalog{byName: map[string]*Provider{}}
+	for _, name := range names {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		var f Family
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&f); err != nil {
+			return nil, fmt.Errorf("catalog %s: %w", name, err)
+		}
+		if err := f.validate(); err != nil {
+			return nil, fmt.Errorf("catalog %s: %w", path.Base(name), err)
+		}
+		var limits []Limit
+		var models []string
+		all := f.Models
+		if len(f.KeyLimits) > 0 {
+			all = append([]Model{{Model: "", Limits: f.KeyLimits}}, all...)
+		}
+		for _, m := range all {
+			if m.Model != "" {
+				models = append(models, m.Model)
+			}
+			keys := make([]string, 0, len(m.Limits))
+			for k := range m.Limits {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				res, win, _ := strings.Cut(k, "/")
+				limits = append(limits, Limit{Model: m.Model, Resource: res, Window: win, Value: m.Limits[k]})
+			}
+		}
+		for _, in := range f.Instances {
+			if _, dup := c.byName[in.Name]; dup {
+				return nil, fmt.Errorf("catalog %s: instance %q defined twice", name, in.Name)
+			}
+			c.Providers = append(c.Providers, Provider{
+				Name: in.Name, Family: f.Family, Dialect: f.Dialect, Upstream: in.Upstream,
+				Region: in.Region, Docs: f.Docs, KeyHeader: f.KeyHeader, Probe: f.Probe,
+				Limits: limits, Models: models,
+			})
+		}
+	}
+	for i := range c.Providers {
+		c.byName[c.Providers[i].Name] = &c.Providers[i]
+	}
+	return c, nil
+}
+
+func (f *Family) validate() error {
+	if f.Family == "" {
+		return fmt.Errorf("family: missing")
+	}
+	if _, ok := parsers.Lookup(f.Dialect); !ok {
+		return fmt.Errorf("dialect: %q is not a known dialect (known: %s)", f.Dialect, strings.Join(parsers.Names(), ", "))
+	}
+	if f.Docs == "" {
+		return fmt.Errorf("docs: every family names the page its data comes from")
+	}
+	if len(f.Instances) == 0 {
+		return fmt.Errorf("instances: at least one is required")
+	}
+	for _, in := range f.Instances {
+		if in.Name == "" || strings.ContainsAny(in.Name, "/ ") {
+			return fmt.Errorf("instances: name %q must be non-empty without '/' or spaces", in.Name)
+		}
+		if in.Upstream != "" && !strings.HasPrefix(in.Upstream, "https://") {
+			return fmt.Errorf("instances[%s].upstream: %q must be an https URL", in.Name, in.Upstream)
+		}
+	}
+	all := f.Models
+	if len(f.KeyLimits) > 0 {
+		all = append([]Model{{Model: "(key_limits)", Limits: f.KeyLimits}}, all...)
+	}
+	for _, m := range all {
+		if m.Model == "" {
+			return fmt.Errorf("models: entry without a model name (use key_limits for limits that apply to every model)")
+		}
+		for k, v := range m.Limits {
+			res, win, ok := strings.Cut(k, "/")
+			if !ok || !validResources[res] {
+				return fmt.Errorf("models[%s].limits: %q must be resource/window with resource one of requests, tokens, input_tokens, output_tokens, images, concurrency", m.Model, k)
+			}
+			if _, err := parsers.ParseWindow(win); err != nil {
+				return fmt.Errorf("models[%s].limits: %q: bad window %q", m.Model, k, win)
+			}
+			if v < 0 {
+				return fmt.Errorf("models[%s].limits: %q: negative limit", m.Model, k)
+			}
+		}
+	}
+	return nil
+}

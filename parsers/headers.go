@@ -1,0 +1,220 @@
+package parsers
+
+import (
+	"net/http"
+	"strings"
+)
+
+// LimitHeaders names the headers that describe one limit (a resource over a
+// window). Empty names are headers the provider does not send.
+type LimitHeaders struct {
+	Resource    string
+	Window      string
+	Limit       string
+	Remaining   string
+	Reset       string
+	ResetFormat ResetFormat
+}
+
+// HeaderDialect is a dialect described by tables: most providers send one
+// triple of limit/remaining/reset headers per (resource, window), so a new
+// provider is usually a table, not code. Hooks cover the rest.
+type HeaderDialect struct {
+	DialectName string
+	Limits      []LimitHeaders
+
+	// RetryAfter headers, read on every response (some providers send them
+	// on 503 too). RetryAfterMillis is Azure's millisecond variant and wins
+	// when both are present, being more precise.
+	RetryAfter       string
+	RetryAfterMillis string
+
+	// Placeholder reports values the provider documents as "no data" (Azure
+	// sends -1). They are skipped, neither exported nor counted as errors.
+	Placeholder func(header, value string) bool
+
+	// Body parses a response body when BodyStatus says it carries limits.
+	Body       func(in *Input, c *clock, r *Result)
+	BodyStatus func(status int) bool
+
+	// Throttled names the resource of a 429 when the dialect can tell
+	// (typically: the observation with zero remaining). Defaults to
+	// throttledByRemaining.
+	Throttled func(r *Result, from int) string
+
+	// canonical keys and lower-case names, filled by compile.
+	compiled []compiledLimit
+	retryKey string
+	retryMs  string
+}
+
+type compiledLimit struct {
+	LimitHeaders
+	limitKey, remainingKey, resetKey    string
+	limitName, remainingName, resetName string
+}
+
+// compile canonicalises header names once so Parse can index the header map
+// directly instead of canonicalising on every call.
+func (d *HeaderDialect) compile() *HeaderDialect {
+	d.compiled = make([]compiledLimit, len(d.Limits))
+	for i, l := range d.Limits {
+		d.compiled[i] = compiledLimit{
+			LimitHeaders:  l,
+			limitKey:      canon(l.Limit),
+			remainingKey:  canon(l.Remaining),
+			resetKey:      canon(l.Reset),
+			limitName:     strings.ToLower(l.Limit),
+			remainingName: strings.ToLower(l.Remaining),
+			resetName:     strings.ToLower(l.Reset),
+		}
+	}
+	d.retryKey = canon(d.RetryAfter)
+	d.retryMs = canon(d.RetryAfterMillis)
+	return d
+}
+
+func canon(s string) string {
+	if s == "" {
+		return ""
+	}
+	return http.CanonicalHeaderKey(s)
+}
+
+// NewHeaderDialect compiles and registers a table dialect.
+func registerHeaderDialect(d *HeaderDialect) *HeaderDialect {
+	d.compile()
+	Register(d)
+	return d
+}
+
+func (d *HeaderDialect) Name() string { return d.DialectName }
+
+func (d *HeaderDialect) WantsBody(status int) bool {
+	return d.Body != nil && d.BodyStatus != nil && d.BodyStatus(status)
+}
+
+func (d *HeaderDialect) Parse(in *Input, r *Result) {
+	c := newClock(in)
+	from := len(r.Observations)
+	for i := range d.compiled {
+		d.parseLimit(in.Header, &d.compiled[i], &c, r)
+	}
+	d.parseRetryAfter(in.Header, &c, r)
+	if d.Body != nil && len(in.Body) > 0 && d.WantsBody(in.Status) {
+		d.Body(in, &c, r)
+	}
+	if in.Status == http.StatusTooManyRequests && r.ThrottledResource == "" {
+		t := d.Throttled
+		if t == nil {
+			t = throttledByRemaining
+		}
+		r.ThrottledResource = t(r, from)
+	}
+}
+
+func (d *HeaderDialect) value(h http.Header, key, name string, r *Result) (string, bool) {
+	if key == "" {
+		return "", false
+	}
+	v, ok, dup := lookup(h, key)
+	if !ok {
+		return "", false
+	}
+	if dup {
+		r.addError(name, v, ErrDuplicated)
+		return "", false
+	}
+	if d.Placeholder != nil && d.Placeholder(name, v) {
+		return "", false
+	}
+	return v, true
+}
+
+func (d *HeaderDialect) parseLimit(h http.Header, l *compiledLimit, c *clock, r *Result) {
+	o := Observation{Resource: l.Resource, Window: l.Window}
+	if v, ok := d.value(h, l.limitKey, l.limitName, r); ok {
+		if n, err := ParseCount(v); err != nil {
+			r.addError(l.limitName, v, err)
+		} else {
+			o.Limit, o.HasLimit = n, true
+		}
+	}
+	if v, ok := d.value(h, l.remainingKey, l.remainingName, r); ok {
+		if n, err := ParseCount(v); err != nil {
+			r.addError(l.remainingName, v, err)
+		} else {
+			o.Remaining, o.HasRemaining = n, true
+		}
+	}
+	if !o.HasLimit && !o.HasRemaining {
+		return
+	}
+	if v, ok := d.value(h, l.resetKey, l.resetName, r); ok {
+		if t, err := parseReset(v, l.ResetFormat, c); err != nil {
+			r.addError(l.resetName, v, err)
+		} else {
+			o.Reset = t
+		}
+	}
+	r.Observations = append(r.Observations, clampRemaining(o))
+}
+
+// clampRemaining applies the documented rule for remaining > limit: it is
+// clamped to the limit. Providers briefly report this while a limit is being
+// lowered; exporting it would show utilisation below zero.
+func clampRemaining(o Observation) Observation {
+	if o.HasLimit && o.HasRemaining && o.Remaining > o.Limit {
+		o.Remaining = o.Limit
+	}
+	return o
+}
+
+func (d *HeaderDialect) parseRetryAfter(h http.Header, c *clock, r *Result) {
+	if d.retryMs != "" {
+		if v, ok := d.value(h, d.retryMs, strings.ToLower(d.RetryAfterMillis), r); ok {
+			ms, err := parseSeconds(v)
+			if err == nil {
+				var dur = ms / 1000
+				if dd, err2 := secondsToDuration(dur); err2 == nil {
+					r.RetryAfter, r.HasRetryAfter = dd, true
+					return
+				} else {
+					err = err2
+				}
+			}
+			r.addError(strings.ToLower(d.RetryAfterMillis), v, err)
+		}
+	}
+	if d.retryKey == "" {
+		return
+	}
+	if v, ok := d.value(h, d.retryKey, "retry-after", r); ok {
+		dur, err := parseRetryAfter(v, c)
+		if err != nil {
+			r.addError("retry-after", v, err)
+			return
+		}
+		r.RetryAfter, r.HasRetryAfter = dur, true
+	}
+}
+
+// throttledByRemaining blames the 429 on the limit that is exhausted. When
+// several are, the longest window wins: that is the one the caller must wait
+// for, and the one an operator has to raise.
+func throttledByRemaining(r *Result, from int) string {
+	best := ""
+	var bestWin int64 = -1
+	for _, o := range r.Observations[from:] {
+		if o.HasRemaining && o.Remaining == 0 {
+			w, err := ParseWindow(o.Window)
+			if err != nil {
+				w = 0
+			}
+			if int64(w) > bestWin {
+				best, bestWin = o.Resource, int64(w)
+			}
+		}
+	}
+	return best
+}

@@ -1,0 +1,181 @@
+// Package parsers turns one provider response (status, headers, optional body,
+// receive time) into normalised rate-limit observations.
+//
+// Every provider family is a Dialect, registered by name from its own file
+// (anthropic.go, openai.go, …). Dialects are pure: no I/O, no clocks, no
+// globals beyond their registration, so the proxy, the log tailer and the
+// prober all share them.
+//
+// Parse is on the proxy's hot path: dialects append into a caller-owned
+// Result (reused across calls) and look headers up by their canonical key
+// without allocating.
+package parsers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Resource label values. The set is closed: dashboards and alerts rely on it.
+const (
+	Requests     = "requests"
+	Tokens       = "tokens"
+	InputTokens  = "input_tokens"
+	OutputTokens = "output_tokens"
+	Images       = "images"
+	Concurrency  = "concurrency"
+	// Unknown is used only for counting 429s whose cause cannot be told.
+	Unknown = "unknown"
+)
+
+// WindowNone is the window label of limits that are not rates (concurrency).
+const WindowNone = "none"
+
+// Observation is one provider limit as seen in one response.
+type Observation struct {
+	Resource string
+	// Window in Prometheus duration notation ("1s", "1m", "1h", "1d", "30d"),
+	// or WindowNone.
+	Window string
+
+	Limit        float64
+	Remaining    float64
+	HasLimit     bool
+	HasRemaining bool
+
+	// Reset is when capacity returns, on the receiver's clock (see Clock).
+	// Zero when the response did not say.
+	Reset time.Time
+}
+
+// FieldError records one value that could not be used. Header names the
+// header (lower case) or body field it came from; Value is truncated and never
+// holds credentials because dialects only read rate-limit fields.
+type FieldError struct {
+	Header string
+	Value  string
+	Err    error
+}
+
+func (e FieldError) Error() string {
+	return fmt.Sprintf("%s: %q: %v", e.Header, e.Value, e.Err)
+}
+
+// Result is what a dialect extracts from one response. Reuse one per
+// goroutine via Reset to keep parsing allocation-free.
+type Result struct {
+	Observations []Observation
+
+	// RetryAfter is the provider's advice on a 429 (Retry-After,
+	// retry-after-ms, or a body field).
+	RetryAfter    time.Duration
+	HasRetryAfter bool
+
+	// ThrottledResource is set on a 429 when the dialect can tell which limit
+	// was hit; empty means unknown.
+	ThrottledResource string
+
+	Errors []FieldError
+}
+
+// Reset empties r for reuse, keeping its capacity.
+func (r *Result) Reset() {
+	r.Observations = r.Observations[:0]
+	r.Errors = r.Errors[:0]
+	r.RetryAfter = 0
+	r.HasRetryAfter = false
+	r.ThrottledResource = ""
+}
+
+// Find returns the observation for resource and window, if present.
+func (r *Result) Find(resource, window string) (Observation, bool) {
+	for _, o := range r.Observations {
+		if o.Resource == resource && o.Window == window {
+			return o, true
+		}
+	}
+	return Observation{}, false
+}
+
+func (r *Result) addError(header, value string, err error) {
+	if len(value) > 64 {
+		value = value[:64] + "…"
+	}
+	r.Errors = append(r.Errors, FieldError{Header: header, Value: value, Err: err})
+}
+
+// Input is one response as a dialect sees it.
+type Input struct {
+	Status int
+	// Header must have canonical keys (as net/http produces them).
+	Header http.Header
+	// Body is optional: the proxy passes it only for error responses (429
+	// bodies carry limits for some providers), bounded in size.
+	Body []byte
+	// Received is when the response headers arrived, on the local clock.
+	Received time.Time
+}
+
+// Dialect parses one provider family's rate-limit signals.
+type Dialect interface {
+	Name() string
+	// Parse appends what it finds in in to r. It never panics on any input
+	// and never appends an observation with a negative, NaN or infinite value.
+	Parse(in *Input, r *Result)
+	// WantsBody reports whether a response with this status carries limits in
+	// its body, so callers only buffer bodies when it matters.
+	WantsBody(status int) bool
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Dialect{}
+)
+
+// Register makes a dialect available by name. It panics on a duplicate name
+// because that is a programming error caught by any test run.
+func Register(d Dialect) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[d.Name()]; dup {
+		panic("parsers: dialect registered twice: " + d.Name())
+	}
+	registry[d.Name()] = d
+}
+
+// Lookup returns the dialect registered under name.
+func Lookup(name string) (Dialect, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	d, ok := registry[name]
+	return d, ok
+}
+
+// Names lists the registered dialects, sorted.
+func Names() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Errors reported in FieldError.Err. They are sentinels so that recording
+// an error does not allocate.
+var (
+	ErrSyntax     = errors.New("not a number")
+	ErrNegative   = errors.New("negative value")
+	ErrNotFinite  = errors.New("NaN or infinite value")
+	ErrOverflow   = errors.New("value too large")
+	ErrBadReset   = errors.New("unrecognised reset format")
+	ErrBadBody    = errors.New("malformed body")
+	ErrBadField   = errors.New("malformed structured field")
+	ErrDuplicated = errors.New("header repeated with different values")
+)

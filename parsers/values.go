@@ -1,0 +1,376 @@
+package parsers
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ResetFormat says how a dialect documents a reset value. Dialects declare
+// the format per header; sniffing (FormatAuto) is only the fallback for
+// values that do not fit the declared format.
+type ResetFormat uint8
+
+const (
+	// FormatAuto sniffs: a Go duration ("6m0s"), an RFC 3339 time, an
+	// HTTP-date, or a number: ≥1e12 epoch milliseconds, ≥1e9 epoch seconds,
+	// otherwise seconds from now.
+	FormatAuto ResetFormat = iota
+	// FormatDuration is a Go duration string: "51s", "6m0s", "12ms", "1h2m3.5s".
+	FormatDuration
+	// FormatSeconds is seconds from now, integer or fractional.
+	FormatSeconds
+	// FormatEpochSeconds is a Unix time in seconds (may be fractional).
+	FormatEpochSeconds
+	// FormatEpochMillis is a Unix time in milliseconds.
+	FormatEpochMillis
+	// FormatRFC3339 is an absolute RFC 3339 time.
+	FormatRFC3339
+	// FormatHTTPDate is an absolute HTTP-date (RFC 9110).
+	FormatHTTPDate
+)
+
+// Plausibility bounds used to recognise epoch values when sniffing: 1e9 s is
+// September 2001, so no realistic "seconds from now" reaches it, and 1e12 ms
+// is the same instant in milliseconds.
+const (
+	epochSecondsMin = 1e9
+	epochMillisMin  = 1e12
+	// maxValue bounds limits and remaining counts: larger numbers are not
+	// quotas but garbage (or an overflow upstream).
+	maxValue = 1e15
+	// maxRelative bounds relative resets and Retry-After (one year).
+	maxRelative = 366 * 24 * time.Hour
+)
+
+// clock converts the provider's times to the receiver's clock.
+//
+// Providers compute absolute reset times on their own clock. The response's
+// Date header tells us that clock, so an absolute reset is shifted by the
+// skew (received − Date). Date has one-second resolution and arrives a few
+// milliseconds before Received, so a skew under skewThreshold is noise and
+// is ignored: otherwise every epoch-second reset would be exported with a
+// random sub-second offset. An absolute reset is never earlier than Date.
+type clock struct {
+	received time.Time
+	date     time.Time // server "now" on the local clock; received if no Date
+	skew     time.Duration
+}
+
+const skewThreshold = 2 * time.Second
+
+func newClock(in *Input) clock {
+	c := clock{received: in.Received, date: in.Received}
+	if v := first(in.Header, "Date"); v != "" {
+		if d, err := http.ParseTime(v); err == nil {
+			skew := in.Received.Sub(d)
+			if skew > skewThreshold || skew < -skewThreshold {
+				c.skew = skew
+				c.date = in.Received
+			} else {
+				c.date = d
+			}
+		}
+	}
+	return c
+}
+
+// absolute maps a provider timestamp to the local clock, never before Date.
+func (c *clock) absolute(t time.Time) time.Time {
+	t = t.Add(c.skew)
+	if t.Before(c.date) {
+		return c.date
+	}
+	return t
+}
+
+func (c *clock) relative(d time.Duration) time.Time { return c.received.Add(d) }
+
+// first returns the first value of a canonical header key.
+func first(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// lookup returns a header's value. A header repeated with different values
+// (two proxies each adding theirs) is ambiguous and reported as an error
+// rather than guessed.
+func lookup(h http.Header, key string) (v string, ok bool, dup bool) {
+	vs := h[key]
+	switch len(vs) {
+	case 0:
+		return "", false, false
+	case 1:
+		return strings.TrimSpace(vs[0]), true, false
+	}
+	v = strings.TrimSpace(vs[0])
+	for _, o := range vs[1:] {
+		if strings.TrimSpace(o) != v {
+			return v, true, true
+		}
+	}
+	return v, true, false
+}
+
+// ParseCount parses a limit or remaining value: a finite, non-negative number
+// below maxValue. Fractions are allowed (some providers send "59.0").
+func ParseCount(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return 0, ErrOverflow
+		}
+		return 0, ErrSyntax
+	}
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return 0, ErrNotFinite
+	case f < 0:
+		return 0, ErrNegative
+	case f > maxValue:
+		return 0, ErrOverflow
+	}
+	return f, nil
+}
+
+// parseSeconds parses a finite non-negative number of seconds.
+func parseSeconds(s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return 0, ErrOverflow
+		}
+		return 0, ErrSyntax
+	}
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return 0, ErrNotFinite
+	case f < 0:
+		return 0, ErrNegative
+	}
+	return f, nil
+}
+
+func secondsToDuration(f float64) (time.Duration, error) {
+	if f > maxRelative.Seconds() {
+		return 0, ErrOverflow
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+// ParseReset interprets a reset value in the given format, falling back to
+// sniffing when the value cannot be what the format promises (an "epoch"
+// header carrying 42 is seconds from now, not 1970).
+func parseReset(s string, f ResetFormat, c *clock) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, ErrBadReset
+	}
+	switch f {
+	case FormatDuration:
+		if d, err := time.ParseDuration(s); err == nil {
+			if d < 0 {
+				return time.Time{}, ErrNegative
+			}
+			if d > maxRelative {
+				return time.Time{}, ErrOverflow
+			}
+			return c.relative(d), nil
+		}
+	case FormatSeconds:
+		if n, err := parseSeconds(s); err == nil && n < epochSecondsMin {
+			d, err := secondsToDuration(n)
+			if err != nil {
+				return time.Time{}, err
+			}
+			return c.relative(d), nil
+		}
+	case FormatEpochSeconds:
+		if n, err := parseSeconds(s); err == nil && n >= epochSecondsMin && n < epochMillisMin {
+			return c.absolute(unixFloat(n)), nil
+		}
+	case FormatEpochMillis:
+		if n, err := parseSeconds(s); err == nil && n >= epochMillisMin && n < 1e15 {
+			return c.absolute(time.UnixMilli(int64(n))), nil
+		}
+	case FormatRFC3339:
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return c.absolute(t), nil
+		}
+	case FormatHTTPDate:
+		if t, err := http.ParseTime(s); err == nil {
+			return c.absolute(t), nil
+		}
+	}
+	return sniffReset(s, c)
+}
+
+func sniffReset(s string, c *clock) (time.Time, error) {
+	last := s[len(s)-1]
+	switch {
+	case last == 's' || last == 'm' || last == 'h':
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return time.Time{}, ErrBadReset
+		}
+		if d < 0 {
+			return time.Time{}, ErrNegative
+		}
+		if d > maxRelative {
+			return time.Time{}, ErrOverflow
+		}
+		return c.relative(d), nil
+	case strings.IndexByte(s, 'T') > 0:
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return time.Time{}, ErrBadReset
+		}
+		return c.absolute(t), nil
+	case strings.IndexByte(s, ',') > 0 || strings.HasSuffix(s, "GMT"):
+		t, err := http.ParseTime(s)
+		if err != nil {
+			return time.Time{}, ErrBadReset
+		}
+		return c.absolute(t), nil
+	}
+	n, err := parseSeconds(s)
+	if err != nil {
+		if err == ErrSyntax {
+			return time.Time{}, ErrBadReset
+		}
+		return time.Time{}, err
+	}
+	switch {
+	case n >= 1e15:
+		return time.Time{}, ErrOverflow
+	case n >= epochMillisMin:
+		return c.absolute(time.UnixMilli(int64(n))), nil
+	case n >= epochSecondsMin:
+		return c.absolute(unixFloat(n)), nil
+	}
+	d, err := secondsToDuration(n)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return c.relative(d), nil
+}
+
+func unixFloat(n float64) time.Time {
+	sec, frac := math.Modf(n)
+	return time.Unix(int64(sec), int64(frac*1e9))
+}
+
+// parseRetryAfter reads Retry-After: delay-seconds or an HTTP-date.
+func parseRetryAfter(s string, c *clock) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, ErrSyntax
+	}
+	if s[0] >= '0' && s[0] <= '9' || s[0] == '-' || s[0] == '.' {
+		n, err := parseSeconds(s)
+		if err != nil {
+			return 0, err
+		}
+		return secondsToDuration(n)
+	}
+	t, err := http.ParseTime(s)
+	if err != nil {
+		return 0, ErrBadReset
+	}
+	d := c.absolute(t).Sub(c.received)
+	if d < 0 {
+		d = 0
+	}
+	return d, nil
+}
+
+// FormatWindow renders a window length in Prometheus duration notation using
+// the largest exact unit: 1s, 10s, 1m, 1h, 1d, 30d.
+func FormatWindow(d time.Duration) string {
+	switch d {
+	case time.Second:
+		return "1s"
+	case time.Minute:
+		return "1m"
+	case time.Hour:
+		return "1h"
+	case 24 * time.Hour:
+		return "1d"
+	case 30 * 24 * time.Hour:
+		return "30d"
+	}
+	if d <= 0 {
+		return WindowNone
+	}
+	const day = 24 * time.Hour
+	var b strings.Builder
+	for _, u := range []struct {
+		d time.Duration
+		s string
+	}{{day, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}, {time.Millisecond, "ms"}} {
+		if n := d / u.d; n > 0 {
+			b.WriteString(strconv.FormatInt(int64(n), 10))
+			b.WriteString(u.s)
+			d -= n * u.d
+		}
+	}
+	return b.String()
+}
+
+// ParseWindow is the inverse of FormatWindow (and accepts any Prometheus
+// duration). WindowNone yields 0.
+func ParseWindow(s string) (time.Duration, error) {
+	if s == WindowNone {
+		return 0, nil
+	}
+	var total time.Duration
+	rest := s
+	if rest == "" {
+		return 0, ErrSyntax
+	}
+	for rest != "" {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 {
+			return 0, ErrSyntax
+		}
+		n, err := strconv.ParseInt(rest[:i], 10, 64)
+		if err != nil {
+			return 0, ErrOverflow
+		}
+		rest = rest[i:]
+		j := 0
+		for j < len(rest) && (rest[j] < '0' || rest[j] > '9') {
+			j++
+		}
+		var unit time.Duration
+		switch rest[:j] {
+		case "ms":
+			unit = time.Millisecond
+		case "s":
+			unit = time.Second
+		case "m":
+			unit = time.Minute
+		case "h":
+			unit = time.Hour
+		case "d":
+			unit = 24 * time.Hour
+		case "w":
+			unit = 7 * 24 * time.Hour
+		case "y":
+			unit = 365 * 24 * time.Hour
+		default:
+			return 0, ErrSyntax
+		}
+		total += time.Duration(n) * unit
+		rest = rest[j:]
+	}
+	return total, nil
+}
