@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
-# Runs every test. Installs what the tests need (pinned, idempotent) first.
+# Runs every test. Installs what the tests need first: each scripts/deps/*.sh
+# installs one pinned tool idempotently (a no-op when it is already there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+for dep in scripts/deps/*.sh; do
+  [ -e "$dep" ] || continue
+  echo "== install: $dep"
+  bash "$dep"
+done
+# Tests that need an external tool fail (not skip) when it is missing, so a
+# missing install step cannot pass as a green run.
+export HEADROOM_REQUIRE_TOOLS=1
+export PATH="$(go env GOPATH)/bin:$PATH"
 
 echo "== go vet"
 go vet ./...
