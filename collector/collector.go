@@ -1,0 +1,445 @@
+// Package collector keeps the latest rate-limit observation per series and
+// serves it, with Headroom's traffic counters, as Prometheus metrics.
+//
+// Every ingest mode (proxy, log tailer, prober) feeds the same Collector, so
+// the metric contract in docs/metrics.md holds whatever the source.
+package collector
+
+import (
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/headroomhq/headroom/parsers"
+)
+
+// Options tune the collector. Zero values take the documented defaults.
+type Options struct {
+	// MaxModelsPerProvider caps distinct model label values per provider;
+	// models from the catalog do not count. Overflow becomes "other".
+	MaxModelsPerProvider int
+	// MaxKeysPerProvider caps distinct key label values per provider.
+	MaxKeysPerProvider int
+	// StaleGrace is added to a series' window before it is dropped.
+	StaleGrace time.Duration
+	// ConcurrencyStaleness is how long a windowless (concurrency) series
+	// lives without a new observation.
+	ConcurrencyStaleness time.Duration
+	// Now is the clock; tests replace it.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.MaxModelsPerProvider <= 0 {
+		o.MaxModelsPerProvider = 200
+	}
+	if o.MaxKeysPerProvider <= 0 {
+		o.MaxKeysPerProvider = 100
+	}
+	if o.StaleGrace <= 0 {
+		o.StaleGrace = 2 * time.Minute
+	}
+	if o.ConcurrencyStaleness <= 0 {
+		o.ConcurrencyStaleness = 5 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Provider is what the collector needs to know about a configured provider.
+type Provider struct {
+	Name    string
+	Family  string
+	Dialect string
+	// PerKeyLimits: the provider's limits apply per key whatever the model,
+	// so rate-limit gauges carry model="" (requests still count per model).
+	PerKeyLimits bool
+	// KnownModels are always admitted as label values (the catalog's).
+	KnownModels []string
+	// Documented limits, exported as headroom_ratelimit_documented_limit.
+	Documented []DocumentedLimit
+}
+
+// DocumentedLimit is one published limit.
+type DocumentedLimit struct {
+	Model, Resource, Window string
+	Value                   float64
+}
+
+// Labels are the admitted (capped) label values of one call. Get them once
+// per call with Collector.Labels and pass them to every Observe method, so a
+// call is counted under one identity even if the caps fill mid-call.
+type Labels struct {
+	Provider string
+	Model    string
+	Key      string
+	// LimitModel is Model, or "" for providers whose limits are per key.
+	LimitModel string
+}
+
+// Overflow is the label value that absorbs models and keys past the caps.
+const Overflow = "other"
+
+type seriesKey struct {
+	provider, model, key, resource, window string
+}
+
+type seriesState struct {
+	limit, remaining       float64
+	hasLimit, hasRemaining bool
+	reset                  time.Time
+	observed               time.Time
+	ttl                    time.Duration
+}
+
+type providerState struct {
+	Provider
+	known  map[string]struct{}
+	models map[string]struct{}
+	keys   map[string]struct{}
+}
+
+// Collector implements prometheus.Collector for the rate-limit gauges and
+// owns the counters and histograms of the metric contract.
+type Collector struct {
+	opts Options
+
+	mu        sync.Mutex
+	series    map[seriesKey]*seriesState
+	providers map[string]*providerState
+	lastLog   map[[2]string]time.Time
+
+	requests       *prometheus.CounterVec
+	ratelimited    *prometheus.CounterVec
+	tokens         *prometheus.CounterVec
+	duration       *prometheus.HistogramVec
+	retryAfter     *prometheus.HistogramVec
+	inflight       *prometheus.GaugeVec
+	upstreamErrors *prometheus.CounterVec
+	parseErrors    *prometheus.CounterVec
+	dropped        *prometheus.CounterVec
+
+	descLimit, descRemaining, descReset, descObserved, descDocumented, descInfo *prometheus.Desc
+}
+
+var gaugeLabels = []string{"provider", "model", "key", "resource", "window"}
+
+// New builds a collector. Register it with Register.
+func New(opts Options) *Collector {
+	opts.defaults()
+	c := &Collector{
+		opts:      opts,
+		series:    map[seriesKey]*seriesState{},
+		providers: map[string]*providerState{},
+		lastLog:   map[[2]string]time.Time{},
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "headroom_requests_total",
+			Help: "Requests that completed through Headroom, by the status the client received.",
+		}, []string{"provider", "model", "key", "code"}),
+		ratelimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "headroom_ratelimited_total",
+			Help: "Responses with status 429, by the limit that was hit (unknown when the response does not tell).",
+		}, []string{"provider", "model", "key", "resource"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "headroom_tokens_total",
+			Help: "Tokens reported in the usage of responses.",
+		}, []string{"provider", "model", "key", "type"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "headroom_request_duration_seconds",
+			Help:    "Time from the request arriving to the last byte of the response.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320},
+		}, []string{"provider", "model"}),
+		retryAfter: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "headroom_retry_after_seconds",
+			Help:    "Delay providers asked for in Retry-After and equivalent fields.",
+			Buckets: []float64{.1, .5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 900, 3600, 86400},
+		}, []string{"provider"}),
+		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "headroom_inflight_requests",
+			Help: "Requests in flight through the proxy.",
+		}, []string{"provider", "key"}),
+		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "headroom_upstream_errors_total",
+			Help: "Requests Headroom answered itself because the upstream failed.",
+		}, []string{"provider", "reason"}),
+		parseErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "headroom_parse_errors_total",
+			Help: "Rate-limit values that could not be parsed and were not exported.",
+		}, []string{"provider", "header"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "headroom_series_dropped_total",
+			Help: "Observations whose model or key was folded into \"other\" by the cardinality caps.",
+		}, []string{"provider"}),
+		descLimit: prometheus.NewDesc("headroom_ratelimit_limit",
+			"Rate limit reported by the provider.", gaugeLabels, nil),
+		descRemaining: prometheus.NewDesc("headroom_ratelimit_remaining",
+			"Capacity left in the window, as reported by the provider.", gaugeLabels, nil),
+		descReset: prometheus.NewDesc("headroom_ratelimit_reset_timestamp_seconds",
+			"Unix time when capacity returns, on Headroom's clock.", gaugeLabels, nil),
+		descObserved: prometheus.NewDesc("headroom_ratelimit_observed_timestamp_seconds",
+			"Unix time of the response that carried the observation.", gaugeLabels, nil),
+		descDocumented: prometheus.NewDesc("headroom_ratelimit_documented_limit",
+			"Limit published in the provider's documentation.", []string{"provider", "model", "resource", "window"}, nil),
+		descInfo: prometheus.NewDesc("headroom_provider_info",
+			"One series per configured provider.", []string{"provider", "family", "dialect"}, nil),
+	}
+	return c
+}
+
+// Register registers the collector and its vectors.
+func (c *Collector) Register(reg prometheus.Registerer) error {
+	for _, m := range []prometheus.Collector{c, c.requests, c.ratelimited, c.tokens, c.duration,
+		c.retryAfter, c.inflight, c.upstreamErrors, c.parseErrors, c.dropped} {
+		if err := reg.Register(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetProviders replaces the configured providers (on start and on reload).
+// Series of providers that are gone are dropped; admitted label values of
+// providers that remain are kept, so a reload does not reshuffle the caps.
+func (c *Collector) SetProviders(ps []Provider) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := make(map[string]*providerState, len(ps))
+	for _, p := range ps {
+		st := &providerState{Provider: p, known: map[string]struct{}{}, models: map[string]struct{}{}, keys: map[string]struct{}{}}
+		if old, ok := c.providers[p.Name]; ok {
+			st.models, st.keys = old.models, old.keys
+		}
+		for _, m := range p.KnownModels {
+			st.known[m] = struct{}{}
+		}
+		next[p.Name] = st
+	}
+	c.providers = next
+	for k := range c.series {
+		if _, ok := next[k.provider]; !ok {
+			delete(c.series, k)
+		}
+	}
+}
+
+// Labels admits a call's model and key under the cardinality caps.
+func (c *Collector) Labels(provider, model, key string) Labels {
+	if len(model) > 128 {
+		model = model[:128]
+	}
+	c.mu.Lock()
+	p := c.providers[provider]
+	dropped := false
+	if p != nil {
+		if _, ok := p.known[model]; !ok && model != "" {
+			if _, ok := p.models[model]; !ok {
+				if len(p.models) < c.opts.MaxModelsPerProvider {
+					p.models[model] = struct{}{}
+				} else {
+					model, dropped = Overflow, true
+				}
+			}
+		}
+		if _, ok := p.keys[key]; !ok {
+			if len(p.keys) < c.opts.MaxKeysPerProvider {
+				p.keys[key] = struct{}{}
+			} else {
+				key, dropped = Overflow, true
+			}
+		}
+	}
+	perKey := p != nil && p.PerKeyLimits
+	c.mu.Unlock()
+	if dropped {
+		c.dropped.WithLabelValues(provider).Inc()
+	}
+	l := Labels{Provider: provider, Model: model, Key: key, LimitModel: model}
+	if perKey {
+		l.LimitModel = ""
+	}
+	return l
+}
+
+// ObserveResponse records what a response's headers (and 429 body) said:
+// rate-limit state, retry-after, 429s and parse errors.
+func (c *Collector) ObserveResponse(l Labels, status int, r *parsers.Result, received time.Time) {
+	if r != nil {
+		c.mu.Lock()
+		for _, o := range r.Observations {
+			k := seriesKey{l.Provider, l.LimitModel, l.Key, o.Resource, o.Window}
+			s := c.series[k]
+			if s == nil {
+				s = &seriesState{ttl: c.ttl(o.Window)}
+				c.series[k] = s
+			} else if received.Before(s.observed) {
+				// Out-of-order delivery (a slow stream finishing after a
+				// newer response, a replayed log line): keep the newer state.
+				continue
+			}
+			s.limit, s.hasLimit = o.Limit, o.HasLimit
+			s.remaining, s.hasRemaining = o.Remaining, o.HasRemaining
+			s.reset = o.Reset
+			s.observed = received
+		}
+		c.mu.Unlock()
+		for _, e := range r.Errors {
+			c.parseError(l.Provider, e)
+		}
+		if r.HasRetryAfter {
+			c.retryAfter.WithLabelValues(l.Provider).Observe(r.RetryAfter.Seconds())
+		}
+	}
+	if status == 429 {
+		res := parsers.Unknown
+		if r != nil && r.ThrottledResource != "" {
+			res = r.ThrottledResource
+		}
+		c.ratelimited.WithLabelValues(l.Provider, l.Model, l.Key, res).Inc()
+	}
+}
+
+// ObserveCompletion records a finished call: its status, duration and usage.
+func (c *Collector) ObserveCompletion(l Labels, status int, d time.Duration, inputTokens, outputTokens int64) {
+	c.requests.WithLabelValues(l.Provider, l.Model, l.Key, statusText(status)).Inc()
+	if d > 0 {
+		c.duration.WithLabelValues(l.Provider, l.Model).Observe(d.Seconds())
+	}
+	if inputTokens > 0 {
+		c.tokens.WithLabelValues(l.Provider, l.Model, l.Key, "input").Add(float64(inputTokens))
+	}
+	if outputTokens > 0 {
+		c.tokens.WithLabelValues(l.Provider, l.Model, l.Key, "output").Add(float64(outputTokens))
+	}
+}
+
+// Inflight returns the in-flight gauge of a provider and key, for the
+// proxy to Inc/Dec around a call.
+func (c *Collector) Inflight(l Labels) prometheus.Gauge {
+	return c.inflight.WithLabelValues(l.Provider, l.Key)
+}
+
+// UpstreamError counts a request Headroom answered itself.
+func (c *Collector) UpstreamError(provider, reason string) {
+	c.upstreamErrors.WithLabelValues(provider, reason).Inc()
+}
+
+// parseError counts an unparseable value and logs it at most once a minute
+// per provider and header, so a provider sending garbage on every response
+// cannot flood the logs.
+func (c *Collector) parseError(provider string, e parsers.FieldError) {
+	c.parseErrors.WithLabelValues(provider, e.Header).Inc()
+	now := c.opts.Now()
+	k := [2]string{provider, e.Header}
+	c.mu.Lock()
+	last, seen := c.lastLog[k]
+	logIt := !seen || now.Sub(last) >= time.Minute
+	if logIt {
+		c.lastLog[k] = now
+	}
+	c.mu.Unlock()
+	if logIt {
+		c.opts.Logger.Warn("unparseable rate-limit value; not exported",
+			"provider", provider, "header", e.Header, "value", e.Value, "error", e.Err.Error())
+	}
+}
+
+func (c *Collector) ttl(window string) time.Duration {
+	if window == parsers.WindowNone {
+		return c.opts.ConcurrencyStaleness
+	}
+	d, err := parsers.ParseWindow(window)
+	if err != nil || d <= 0 {
+		return c.opts.ConcurrencyStaleness
+	}
+	return d + c.opts.StaleGrace
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.descLimit
+	ch <- c.descRemaining
+	ch <- c.descReset
+	ch <- c.descObserved
+	ch <- c.descDocumented
+	ch <- c.descInfo
+}
+
+// Collect implements prometheus.Collector. Expired series are removed here:
+// a scrape is the only moment anyone can see them.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	now := c.opts.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, s := range c.series {
+		if now.Sub(s.observed) > s.ttl {
+			delete(c.series, k)
+			continue
+		}
+		lv := []string{k.provider, k.model, k.key, k.resource, k.window}
+		if s.hasLimit {
+			ch <- prometheus.MustNewConstMetric(c.descLimit, prometheus.GaugeValue, s.limit, lv...)
+		}
+		if s.hasRemaining {
+			ch <- prometheus.MustNewConstMetric(c.descRemaining, prometheus.GaugeValue, s.remaining, lv...)
+		}
+		if !s.reset.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.descReset, prometheus.GaugeValue, unixSeconds(s.reset), lv...)
+		}
+		ch <- prometheus.MustNewConstMetric(c.descObserved, prometheus.GaugeValue, unixSeconds(s.observed), lv...)
+	}
+	for _, p := range c.providers {
+		ch <- prometheus.MustNewConstMetric(c.descInfo, prometheus.GaugeValue, 1, p.Name, p.Family, p.Dialect)
+		for _, d := range p.Documented {
+			ch <- prometheus.MustNewConstMetric(c.descDocumented, prometheus.GaugeValue, d.Value, p.Name, d.Model, d.Resource, d.Window)
+		}
+	}
+}
+
+// Snapshot is one series' current state, for the JSON API and tests.
+type Snapshot struct {
+	Provider, Model, Key, Resource, Window string
+	Limit, Remaining                       float64
+	HasLimit, HasRemaining                 bool
+	Reset, Observed                        time.Time
+}
+
+// Snapshot returns the live (non-expired) series.
+func (c *Collector) Snapshot() []Snapshot {
+	now := c.opts.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Snapshot, 0, len(c.series))
+	for k, s := range c.series {
+		if now.Sub(s.observed) > s.ttl {
+			continue
+		}
+		out = append(out, Snapshot{Provider: k.provider, Model: k.model, Key: k.key, Resource: k.resource, Window: k.window,
+			Limit: s.limit, Remaining: s.remaining, HasLimit: s.hasLimit, HasRemaining: s.hasRemaining,
+			Reset: s.reset, Observed: s.observed})
+	}
+	return out
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+var statusTexts = func() (m [600]string) {
+	for i := range m {
+		m[i] = strconv.Itoa(i)
+	}
+	return
+}()
+
+func statusText(code int) string {
+	if code >= 0 && code < len(statusTexts) {
+		return statusTexts[code]
+	}
+	return strconv.Itoa(code)
+}
