@@ -34,6 +34,9 @@ type Family struct {
 	KeyLimits map[string]float64 `yaml:"key_limits,omitempty"`
 	// Probe is the cheapest request that returns the rate-limit headers.
 	Probe *Probe `yaml:"probe,omitempty"`
+	// LimitsPer is "key" when the provider's limits apply per API key
+	// whatever the model (rate-limit gauges then carry model=""), else "model".
+	LimitsPer string `yaml:"limits_per,omitempty"`
 	// KeyHeader names the request header carrying the credential when it is
 	// not Authorization (e.g. x-api-key, api-key).
 	KeyHeader string `yaml:"key_header,omitempty"`
@@ -83,6 +86,7 @@ type Provider struct {
 	Region    string
 	Docs      string
 	KeyHeader string
+	LimitsPer string
 	Probe     *Probe
 	Limits    []Limit
 	Models    []string
@@ -165,7 +169,7 @@ func load(fsys fs.FS) (*Catalog, error) {
 			}
 			c.Providers = append(c.Providers, Provider{
 				Name: in.Name, Family: f.Family, Dialect: f.Dialect, Upstream: in.Upstream,
-				Region: in.Region, Docs: f.Docs, KeyHeader: f.KeyHeader, Probe: f.Probe,
+				Region: in.Region, Docs: f.Docs, KeyHeader: f.KeyHeader, LimitsPer: f.LimitsPer, Probe: f.Probe,
 				Limits: limits, Models: models,
 			})
 		}
@@ -185,6 +189,9 @@ func (f *Family) validate() error {
 	}
 	if f.Docs == "" {
 		return fmt.Errorf("docs: every family names the page its data comes from")
+	}
+	if f.LimitsPer != "" && f.LimitsPer != "key" && f.LimitsPer != "model" {
+		return fmt.Errorf("limits_per: %q must be key or model", f.LimitsPer)
 	}
 	if len(f.Instances) == 0 {
 		return fmt.Errorf("instances: at least one is required")
