@@ -1,0 +1,442 @@
+// Package proxy is Headroom's reverse proxy: /<provider>/<path> is forwarded
+// to that provider's upstream, unchanged and streamed both ways, while the
+// response's rate-limit headers, 429 bodies and token usage are fed to the
+// collector on the side.
+//
+// The rule that shapes everything here: Headroom must never be the reason a
+// request fails. Observation works on copies and bounded peeks; whatever it
+// finds (or fails to find) the bytes go through as they came.
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/headroomhq/headroom/collector"
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/keyid"
+	"github.com/headroomhq/headroom/parsers"
+)
+
+// Options tune the proxy.
+type Options struct {
+	// Transport to the upstreams; nil builds the default (see NewTransport).
+	Transport http.RoundTripper
+	Logger    *slog.Logger
+	// Hooks lets other packages (tracing, access log) observe each call.
+	Hooks []Hook
+}
+
+// Hook observes completed calls. It runs on the request goroutine after the
+// response body has been relayed, so it must be quick and must not block.
+type Hook interface {
+	CallDone(c *Call)
+}
+
+// Call is what the proxy learned about one request.
+type Call struct {
+	Provider    string
+	Labels      collector.Labels
+	Method      string
+	Path        string // upstream path, without query (queries can hold keys)
+	Upstream    string // upstream host
+	Start       time.Time
+	Received    time.Time // response headers arrived; zero on upstream error
+	End         time.Time
+	Status      int
+	Result      *parsers.Result // valid only during CallDone
+	InputTok    int64
+	OutputTok   int64
+	RespModel   string
+	Streamed    bool
+	UpstreamErr string // classified error, empty when the upstream answered
+}
+
+type route struct {
+	cfg  config.Provider
+	keys keyid.Resolver
+	rp   *httputil.ReverseProxy
+}
+
+// Proxy is an http.Handler.
+type Proxy struct {
+	coll   *collector.Collector
+	log    *slog.Logger
+	tr     http.RoundTripper
+	hooks  []Hook
+	routes atomic.Pointer[map[string]*route]
+}
+
+// New builds a proxy for cfg's providers.
+func New(cfg *config.Config, coll *collector.Collector, opts Options) *Proxy {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Transport == nil {
+		opts.Transport = NewTransport(10*time.Second, 10*time.Minute)
+	}
+	p := &Proxy{coll: coll, log: opts.Logger, tr: opts.Transport, hooks: opts.Hooks}
+	p.Update(cfg)
+	return p
+}
+
+// NewTransport is tuned for a proxy in front of a few hosts: many idle
+// connections kept per host (the default of 2 forces a new TLS handshake for
+// most requests under load), no transparent decompression (the client gets
+// the bytes the provider sent), and bounded waits for connect and headers.
+func NewTransport(dial, header time.Duration) *http.Transport {
+	d := &net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   dial,
+		ResponseHeaderTimeout: header,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
+}
+
+// Update swaps in a new provider set (config reload). Requests already in
+// flight finish on the routes they started with.
+func (p *Proxy) Update(cfg *config.Config) {
+	m := make(map[string]*route, len(cfg.Providers))
+	for _, pc := range cfg.Providers {
+		rt := &route{cfg: pc, keys: keyid.Resolver{KeyHeader: pc.KeyHeader, Aliases: pc.KeyAlias}}
+		rt.rp = &httputil.ReverseProxy{
+			Rewrite:        rt.rewrite,
+			Transport:      p.tr,
+			BufferPool:     bufferPool{},
+			ModifyResponse: p.modifyResponse,
+			ErrorHandler:   p.errorHandler,
+			ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+		}
+		m[pc.Name] = rt
+	}
+	p.routes.Store(&m)
+}
+
+// callState travels in the request context from ServeHTTP to the
+// ReverseProxy callbacks.
+type callState struct {
+	p      *Proxy
+	route  *route
+	call   Call
+	result parsers.Result
+	done   atomic.Bool
+}
+
+type ctxKey struct{}
+
+const maxPeek = 64 << 10
+
+// ServeHTTP routes /<provider>/<rest> to the provider.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name, rest, ok := splitProvider(r.URL.Path)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "", "path must be /<provider>/<path> without '.' or '..' segments")
+		return
+	}
+	rt := (*p.routes.Load())[name]
+	if rt == nil {
+		// Never an open proxy: unknown names contact nothing.
+		writeError(w, http.StatusNotFound, name, "unknown provider "+quoteName(name))
+		return
+	}
+	start := time.Now()
+	model := ""
+	if r.Body != nil && r.Body != http.NoBody && r.Method != http.MethodGet && r.Method != http.MethodHead && isJSON(r.Header.Get("Content-Type")) {
+		var prefix []byte
+		prefix, r.Body = peekBody(r.Body, maxPeek)
+		model = findTopLevelString(prefix, "model")
+	}
+	st := &callState{p: p, route: rt}
+	st.call = Call{
+		Provider: name, Method: r.Method, Path: rest, Upstream: rt.cfg.Upstream.Host, Start: start,
+		Labels: p.coll.Labels(name, model, rt.keys.Label(r.Header)),
+	}
+	g := p.coll.Inflight(st.call.Labels)
+	g.Inc()
+	defer g.Dec()
+	ctx := context.WithValue(r.Context(), ctxKey{}, st)
+	rt.rp.ServeHTTP(w, r.WithContext(ctx))
+	// A body the client abandoned is closed by ReverseProxy before it
+	// returns; finish is idempotent, this catches paths that never got one.
+	st.finish()
+}
+
+func (rt *route) rewrite(pr *httputil.ProxyRequest) {
+	up := rt.cfg.Upstream
+	_, rest, _ := splitProvider(pr.In.URL.Path)
+	_, rawRest, _ := splitProvider(pr.In.URL.EscapedPath())
+	out := pr.Out.URL
+	out.Scheme = up.Scheme
+	out.Host = up.Host
+	out.Path = up.Path + rest
+	out.RawPath = up.EscapedPath() + rawRest
+	if out.RawPath == out.Path {
+		out.RawPath = ""
+	}
+	pr.Out.Host = up.Host
+}
+
+// splitProvider splits "/name/rest" into name and "/rest", rejecting dot
+// segments anywhere (they could walk a path out of the upstream's base).
+func splitProvider(path string) (name, rest string, ok bool) {
+	if len(path) < 2 || path[0] != '/' {
+		return "", "", false
+	}
+	for _, seg := range strings.Split(path[1:], "/") {
+		if seg == "." || seg == ".." {
+			return "", "", false
+		}
+	}
+	i := strings.IndexByte(path[1:], '/')
+	if i < 0 {
+		return path[1:], "", true
+	}
+	return path[1 : i+1], path[i+1:], true
+}
+
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	st, _ := resp.Request.Context().Value(ctxKey{}).(*callState)
+	if st == nil {
+		return nil
+	}
+	now := time.Now()
+	st.call.Received = now
+	st.call.Status = resp.StatusCode
+	d := st.route.cfg.Dialect
+	in := parsers.Input{Status: resp.StatusCode, Header: resp.Header, Received: now}
+	if d.WantsBody(resp.StatusCode) && resp.Body != nil {
+		in.Body, resp.Body = peekBody(resp.Body, maxPeek)
+	}
+	d.Parse(&in, &st.result)
+	p.coll.ObserveResponse(st.call.Labels, resp.StatusCode, &st.result, now)
+	st.call.Streamed = isEventStream(resp.Header.Get("Content-Type"))
+	if resp.Body == nil || resp.Body == http.NoBody {
+		st.finish()
+		return nil
+	}
+	var sn sniffer
+	if resp.StatusCode < 300 && identityEncoding(resp.Header.Get("Content-Encoding")) {
+		if st.call.Streamed {
+			sn = &sseSniffer{}
+		} else if isJSON(resp.Header.Get("Content-Type")) {
+			sn = &jsonSniffer{}
+		}
+	}
+	resp.Body = &observedBody{rc: resp.Body, st: st, sn: sn}
+	return nil
+}
+
+// finish records the call once, however it ends.
+func (st *callState) finish() {
+	if !st.done.CompareAndSwap(false, true) {
+		return
+	}
+	c := &st.call
+	c.End = time.Now()
+	if c.Status == 0 {
+		// The client went away before any response: nginx's 499.
+		c.Status = 499
+	}
+	l := c.Labels
+	if l.Model == "" && c.RespModel != "" {
+		l = st.p.coll.Labels(c.Provider, c.RespModel, l.Key)
+		c.Labels = l
+	}
+	st.p.coll.ObserveCompletion(l, c.Status, c.End.Sub(c.Start), c.InputTok, c.OutputTok)
+	c.Result = &st.result
+	for _, h := range st.p.hooks {
+		h.CallDone(c)
+	}
+	c.Result = nil
+}
+
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	st, _ := r.Context().Value(ctxKey{}).(*callState)
+	provider := ""
+	if st != nil {
+		provider = st.call.Provider
+	}
+	status, reason, msg := classify(r.Context(), err)
+	if st != nil {
+		st.call.Status = status
+		st.call.UpstreamErr = reason
+	}
+	if status == 499 {
+		// The client is gone; nobody reads a response.
+		return
+	}
+	p.coll.UpstreamError(provider, reason)
+	// Log the classified reason, never err.Error(): it embeds the upstream URL
+	// with its query, which may carry a key.
+	p.log.Warn("upstream request failed", "provider", provider, "reason", reason, "detail", msg, "status", status)
+	writeError(w, status, provider, msg)
+}
+
+// classify maps a transport error to the status the client gets, a reason
+// label and a message that is safe to show (no URLs, no headers).
+func classify(ctx context.Context, err error) (status int, reason, msg string) {
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return 499, "client_closed", "client closed the request"
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return http.StatusGatewayTimeout, "timeout", "upstream did not answer in time"
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return http.StatusBadGateway, "connect", "cannot connect to upstream: " + sysErr(op.Err)
+	}
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return http.StatusBadGateway, "reset", "upstream closed the connection"
+	}
+	return http.StatusBadGateway, "other", "upstream request failed"
+}
+
+func sysErr(err error) string {
+	var se *net.DNSError
+	if errors.As(err, &se) {
+		return "DNS lookup failed"
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return "network error"
+}
+
+type errorBody struct {
+	Error struct {
+		Type     string `json:"type"`
+		Message  string `json:"message"`
+		Provider string `json:"provider,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, provider, msg string) {
+	var b errorBody
+	b.Error.Type = "headroom_error"
+	b.Error.Message = msg
+	b.Error.Provider = provider
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Headroom-Error", "1")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(&b)
+}
+
+func quoteName(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return `"` + strings.Map(func(r rune) rune {
+		if r < 0x20 || r == '"' {
+			return -1
+		}
+		return r
+	}, s) + `"`
+}
+
+func isJSON(ct string) bool {
+	return ct == "" || strings.Contains(ct, "json")
+}
+
+func isEventStream(ct string) bool {
+	return strings.HasPrefix(strings.TrimSpace(ct), "text/event-stream")
+}
+
+func identityEncoding(ce string) bool { return ce == "" || strings.EqualFold(ce, "identity") }
+
+// bufferPool recycles ReverseProxy's copy buffers.
+type bufferPool struct{}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *(copyBufs.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { copyBufs.Put(&b) }
+
+// peekBody reads up to n bytes of rc and returns them with a body that
+// yields the same bytes followed by the rest, so upstream (or the client)
+// sees the body intact.
+func peekBody(rc io.ReadCloser, n int) ([]byte, io.ReadCloser) {
+	buf := make([]byte, n)
+	k, err := io.ReadFull(rc, buf)
+	buf = buf[:k]
+	pb := &peekedBody{prefix: buf, rc: rc}
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		pb.err = err
+	}
+	return buf, pb
+}
+
+type peekedBody struct {
+	prefix []byte
+	rc     io.ReadCloser
+	err    error
+}
+
+func (b *peekedBody) Read(p []byte) (int, error) {
+	if len(b.prefix) > 0 {
+		n := copy(p, b.prefix)
+		b.prefix = b.prefix[n:]
+		return n, nil
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	return b.rc.Read(p)
+}
+
+func (b *peekedBody) Close() error { return b.rc.Close() }
+
+// observedBody relays the response body, feeds the usage sniffer, and
+// finishes the call at EOF, on error or when ReverseProxy closes it.
+type observedBody struct {
+	rc io.ReadCloser
+	st *callState
+	sn sniffer
+}
+
+func (b *observedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 && b.sn != nil {
+		b.sn.write(p[:n])
+	}
+	if err != nil {
+		b.end()
+	}
+	return n, err
+}
+
+func (b *observedBody) Close() error {
+	err := b.rc.Close()
+	b.end()
+	return err
+}
+
+func (b *observedBody) end() {
+	if b.st.done.Load() {
+		return
+	}
+	if b.sn != nil {
+		u := b.sn.usage()
+		b.st.call.InputTok, b.st.call.OutputTok, b.st.call.RespModel = u.input, u.output, u.model
+	}
+	b.st.finish()
+}

@@ -1,0 +1,265 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// Token usage is read from the response as it streams past, without holding
+// the body: JSON responses keep a head (for "model") and a tail (where
+// "usage" sits in OpenAI and Anthropic responses); event streams are read
+// line by line and only lines mentioning "usage" are decoded.
+
+type usage struct {
+	input, output int64
+	model         string
+}
+
+type sniffer interface {
+	write(p []byte)
+	usage() usage
+}
+
+const sniffWindow = 8 << 10
+
+// jsonSniffer keeps the first and last sniffWindow bytes of a JSON body.
+type jsonSniffer struct {
+	head []byte
+	tail []byte
+}
+
+func (s *jsonSniffer) write(p []byte) {
+	if room := sniffWindow - len(s.head); room > 0 {
+		n := min(room, len(p))
+		s.head = append(s.head, p[:n]...)
+		p = p[n:]
+	}
+	if len(p) == 0 {
+		return
+	}
+	if len(p) >= sniffWindow {
+		s.tail = append(s.tail[:0], p[len(p)-sniffWindow:]...)
+		return
+	}
+	if over := len(s.tail) + len(p) - sniffWindow; over > 0 {
+		s.tail = append(s.tail[:0], s.tail[over:]...)
+	}
+	s.tail = append(s.tail, p...)
+}
+
+func (s *jsonSniffer) usage() usage {
+	var u usage
+	u.model = findTopLevelString(s.head, "model")
+	body := s.tail
+	if len(body) == 0 {
+		body = s.head
+	}
+	if obj := lastObjectAfterKey(body, `"usage"`); obj != nil {
+		u.input, u.output = decodeUsage(obj)
+	}
+	return u
+}
+
+// sseSniffer scans server-sent events. OpenAI sends usage once in the last
+// chunk; Anthropic sends input tokens in message_start and a cumulative
+// output count in message_delta events: taking the maximum of each field
+// over all events is right for both.
+type sseSniffer struct {
+	line   []byte
+	skip   bool // current line exceeded the bound; ignore until newline
+	u      usage
+	sawUse bool
+}
+
+const maxSSELine = 256 << 10
+
+func (s *sseSniffer) write(p []byte) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.add(p)
+			return
+		}
+		s.add(p[:i])
+		s.endLine()
+		p = p[i+1:]
+	}
+}
+
+func (s *sseSniffer) add(p []byte) {
+	if s.skip {
+		return
+	}
+	if len(s.line)+len(p) > maxSSELine {
+		s.skip, s.line = true, s.line[:0]
+		return
+	}
+	s.line = append(s.line, p...)
+}
+
+func (s *sseSniffer) endLine() {
+	line := bytes.TrimRight(s.line, "\r")
+	s.line, s.skip = s.line[:0], false
+	data, ok := bytes.CutPrefix(line, []byte("data:"))
+	if !ok {
+		return
+	}
+	data = bytes.TrimSpace(data)
+	if s.u.model == "" && bytes.Contains(data, []byte(`"model"`)) {
+		s.u.model = findTopLevelString(data, "model")
+		if s.u.model == "" {
+			// Anthropic nests it: {"type":"message_start","message":{"model":…}}
+			if msg := lastObjectAfterKey(data, `"message"`); msg != nil {
+				s.u.model = findTopLevelString(msg, "model")
+			}
+		}
+	}
+	if !bytes.Contains(data, []byte(`"usage"`)) {
+		return
+	}
+	if obj := lastObjectAfterKey(data, `"usage"`); obj != nil {
+		in, out := decodeUsage(obj)
+		s.u.input = max(s.u.input, in)
+		s.u.output = max(s.u.output, out)
+		s.sawUse = true
+	}
+}
+
+func (s *sseSniffer) usage() usage {
+	if len(s.line) > 0 {
+		s.endLine()
+	}
+	return s.u
+}
+
+type usageFields struct {
+	PromptTokens     *int64 `json:"prompt_tokens"`
+	CompletionTokens *int64 `json:"completion_tokens"`
+	InputTokens      *int64 `json:"input_tokens"`
+	OutputTokens     *int64 `json:"output_tokens"`
+}
+
+func decodeUsage(obj []byte) (in, out int64) {
+	var f usageFields
+	if json.Unmarshal(obj, &f) != nil {
+		return 0, 0
+	}
+	pick := func(a, b *int64) int64 {
+		if a != nil && *a > 0 {
+			return *a
+		}
+		if b != nil && *b > 0 {
+			return *b
+		}
+		return 0
+	}
+	return pick(f.PromptTokens, f.InputTokens), pick(f.CompletionTokens, f.OutputTokens)
+}
+
+// lastObjectAfterKey returns the balanced {...} following the last
+// occurrence of key (including quotes) in b, or nil.
+func lastObjectAfterKey(b []byte, key string) []byte {
+	i := bytes.LastIndex(b, []byte(key))
+	if i < 0 {
+		return nil
+	}
+	rest := b[i+len(key):]
+	j := 0
+	for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t' || rest[j] == '\n' || rest[j] == '\r' || rest[j] == ':') {
+		j++
+	}
+	if j >= len(rest) || rest[j] != '{' {
+		return nil
+	}
+	end := matchBrace(rest[j:])
+	if end < 0 {
+		return nil
+	}
+	return rest[j : j+end+1]
+}
+
+// matchBrace returns the index of the brace closing b[0], honouring strings.
+func matchBrace(b []byte) int {
+	depth, inStr, esc := 0, false, false
+	for i, c := range b {
+		switch {
+		case esc:
+			esc = false
+		case inStr:
+			if c == '\\' {
+				esc = true
+			} else if c == '"' {
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// findTopLevelString returns the string value of key in the top-level
+// object of a (possibly truncated) JSON document, without allocating for
+// the scan: nested objects, arrays and string contents are skipped.
+func findTopLevelString(b []byte, key string) string {
+	depth, inStr, esc := 0, false, false
+	strStart := -1
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inStr {
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+				if depth == 1 && i-strStart == len(key) && string(b[strStart:i]) == key {
+					// Is it a key? Next non-space must be ':' then a string.
+					j := i + 1
+					for j < len(b) && isSpace(b[j]) {
+						j++
+					}
+					if j < len(b) && b[j] == ':' {
+						j++
+						for j < len(b) && isSpace(b[j]) {
+							j++
+						}
+						if j < len(b) && b[j] == '"' {
+							k := j + 1
+							for k < len(b) && b[k] != '"' {
+								if b[k] == '\\' {
+									return "" // escaped model names: not worth decoding
+								}
+								k++
+							}
+							if k < len(b) {
+								return string(b[j+1 : k])
+							}
+						}
+						return ""
+					}
+				}
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr, strStart = true, i+1
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		}
+	}
+	return ""
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
