@@ -1,0 +1,234 @@
+// Package agent wires Headroom together: settings and providers file,
+// collector, proxy and the two listeners (proxy, metrics), plus reload and
+// graceful shutdown. cmd/exporter is a thin main around it.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/headroomhq/headroom/catalog"
+	"github.com/headroomhq/headroom/collector"
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/proxy"
+)
+
+// Agent is one running Headroom.
+type Agent struct {
+	Settings config.Settings
+	// WebConfigFile is exporter-toolkit's --web.config.file (TLS, basic
+	// auth) for the metrics listener.
+	WebConfigFile string
+	Log           *slog.Logger
+
+	cat      *catalog.Catalog
+	reg      *prometheus.Registry
+	coll     *collector.Collector
+	proxy    *proxy.Proxy
+	cfg      atomic.Pointer[config.Config]
+	ready    atomic.Bool
+	reloadMu sync.Mutex
+
+	reloads       *prometheus.CounterVec
+	reloadSuccess prometheus.Gauge
+	reloadTime    prometheus.Gauge
+
+	// Bound addresses, known once Start returns.
+	ProxyAddr, MetricsAddr string
+
+	proxySrv, metricsSrv *http.Server
+	errc                 chan error
+}
+
+// New loads the configuration and builds the agent; nothing listens yet.
+func New(s config.Settings, log *slog.Logger) (*Agent, error) {
+	cat, err := catalog.Load()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(s.ConfigFile, cat)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{Settings: s, Log: log, cat: cat, reg: prometheus.NewRegistry()}
+	a.coll = collector.New(collector.Options{
+		MaxModelsPerProvider: s.MaxModelsPerProvider,
+		MaxKeysPerProvider:   s.MaxKeysPerProvider,
+		StaleGrace:           s.StaleGrace,
+		ConcurrencyStaleness: s.ConcurrencyStaleness,
+		Logger:               log,
+	})
+	if err := a.coll.Register(a.reg); err != nil {
+		return nil, err
+	}
+	a.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "headroom_config_reloads_total",
+		Help: "Configuration reloads, by result.",
+	}, []string{"result"})
+	a.reloadSuccess = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "headroom_config_last_reload_successful",
+		Help: "1 if the last configuration (re)load succeeded, 0 if it was rejected and the previous one kept.",
+	})
+	a.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "headroom_config_last_reload_success_timestamp_seconds",
+		Help: "Unix time of the last successful configuration load.",
+	})
+	a.reg.MustRegister(a.reloads, a.reloadSuccess, a.reloadTime,
+		versioncollector.NewCollector("headroom"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.proxy = proxy.New(cfg, a.coll, proxy.Options{
+		Logger:    log,
+		Transport: proxy.NewTransport(s.UpstreamDialTimeout, s.UpstreamHeaderTimeout),
+	})
+	a.apply(cfg)
+	return a, nil
+}
+
+// Registry exposes the agent's metrics registry (tests, docs checks).
+func (a *Agent) Registry() *prometheus.Registry { return a.reg }
+
+// Collector exposes the collector (other ingest modes feed it).
+func (a *Agent) Collector() *collector.Collector { return a.coll }
+
+// Config returns the active configuration.
+func (a *Agent) Config() *config.Config { return a.cfg.Load() }
+
+func (a *Agent) apply(cfg *config.Config) {
+	var ps []collector.Provider
+	for _, p := range cfg.Providers {
+		cp := collector.Provider{Name: p.Name, Family: p.Family, Dialect: p.Dialect.Name(), PerKeyLimits: p.PerKey, KnownModels: p.Models}
+		for _, l := range p.Limits {
+			cp.Documented = append(cp.Documented, collector.DocumentedLimit{Model: l.Model, Resource: l.Resource, Window: l.Window, Value: l.Value})
+		}
+		ps = append(ps, cp)
+	}
+	a.coll.SetProviders(ps)
+	a.proxy.Update(cfg)
+	a.cfg.Store(cfg)
+	a.reloadSuccess.Set(1)
+	a.reloadTime.SetToCurrentTime()
+}
+
+// Reload re-reads the providers file. An invalid file is rejected and the
+// running configuration kept; in-flight requests finish on their old routes.
+func (a *Agent) Reload() error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	cfg, err := config.Load(a.Settings.ConfigFile, a.cat)
+	if err != nil {
+		a.reloads.WithLabelValues("failure").Inc()
+		a.reloadSuccess.Set(0)
+		a.Log.Error("configuration reload rejected; keeping the running configuration", "error", err)
+		return err
+	}
+	a.apply(cfg)
+	a.reloads.WithLabelValues("success").Inc()
+	a.Log.Info("configuration reloaded", "providers", len(cfg.Providers))
+	return nil
+}
+
+// Start binds both listeners and serves in the background.
+func (a *Agent) Start() error {
+	pl, err := net.Listen("tcp", a.Settings.ProxyAddr)
+	if err != nil {
+		return fmt.Errorf("HEADROOM_PROXY_ADDR %s: %w", a.Settings.ProxyAddr, err)
+	}
+	ml, err := net.Listen("tcp", a.Settings.MetricsAddr)
+	if err != nil {
+		pl.Close()
+		return fmt.Errorf("HEADROOM_METRICS_ADDR %s: %w", a.Settings.MetricsAddr, err)
+	}
+	if a.WebConfigFile != "" {
+		if err := web.Validate(a.WebConfigFile); err != nil {
+			pl.Close()
+			ml.Close()
+			return fmt.Errorf("--web.config.file: %w", err)
+		}
+	}
+	a.ProxyAddr, a.MetricsAddr = pl.Addr().String(), ml.Addr().String()
+	a.proxySrv = &http.Server{
+		Handler: a.proxy,
+		// Slowloris protection on headers only: request and response bodies
+		// of LLM calls legitimately take minutes.
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
+	}
+	a.metricsSrv = &http.Server{
+		Handler:           a.metricsMux(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	a.errc = make(chan error, 2)
+	go func() {
+		if err := a.proxySrv.Serve(pl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.errc <- fmt.Errorf("proxy listener: %w", err)
+		}
+	}()
+	go func() {
+		addrs := []string{a.MetricsAddr}
+		sysd := false
+		flags := &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &sysd, WebConfigFile: &a.WebConfigFile}
+		if err := web.Serve(ml, a.metricsSrv, flags, a.Log); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.errc <- fmt.Errorf("metrics listener: %w", err)
+		}
+	}()
+	a.ready.Store(true)
+	a.Log.Info("headroom started", "proxy", a.ProxyAddr, "metrics", a.MetricsAddr, "providers", len(a.Config().Providers))
+	return nil
+}
+
+// Errors reports a listener that failed after Start.
+func (a *Agent) Errors() <-chan error { return a.errc }
+
+// Shutdown stops accepting, lets in-flight proxied requests drain until ctx
+// ends, then closes what is left.
+func (a *Agent) Shutdown(ctx context.Context) error {
+	a.ready.Store(false)
+	err := a.proxySrv.Shutdown(ctx)
+	if err != nil {
+		a.Log.Warn("in-flight requests did not drain before the deadline; closing them", "error", err)
+		a.proxySrv.Close()
+	}
+	mctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if merr := a.metricsSrv.Shutdown(mctx); merr != nil {
+		a.metricsSrv.Close()
+	}
+	return err
+}
+
+func (a *Agent) metricsMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(a.reg, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelError),
+		EnableOpenMetrics: true,
+	})))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /api/v1/headroom", a.serveState)
+	mux.HandleFunc("GET /{$}", a.serveLanding)
+	return mux
+}
