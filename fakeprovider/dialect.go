@@ -58,9 +58,9 @@ const (
 // Names are written exactly as given (casing included). Empty names are not
 // sent.
 type limitHeader struct {
-	resource, window         string
-	limit, remaining, reset  string
-	format                   resetFormat
+	resource, window        string
+	limit, remaining, reset string
+	format                  resetFormat
 }
 
 // throttle describes the limit a rejected request hit, for 429 bodies.
