@@ -75,8 +75,8 @@ func TestFixedWindowRollover(t *testing.T) {
 	}{
 		{
 			name: "infercom minute and day", opts: Options{Provider: "infercom", Limits: []catalog.Limit{{Resource: "requests", Window: "1m", Value: 2}, {Resource: "requests", Window: "1d", Value: 4}}},
-			model: "gpt-oss-120b",
-			steps: []string{"2025-06-02T23:58:50Z", "2025-06-02T23:58:59Z", "2025-06-02T23:58:59.999Z", "2025-06-02T23:59:00Z", "2025-06-02T23:59:30Z", "2025-06-02T23:59:59Z", "2025-06-03T00:00:00Z"},
+			model:    "gpt-oss-120b",
+			steps:    []string{"2025-06-02T23:58:50Z", "2025-06-02T23:58:59Z", "2025-06-02T23:58:59.999Z", "2025-06-02T23:59:00Z", "2025-06-02T23:59:30Z", "2025-06-02T23:59:59Z", "2025-06-03T00:00:00Z"},
 			statuses: []int{200, 200, 429, 200, 200, 429, 200},
 			want: [][]obs{
 				{{"requests", "1m", 2, 1, "2025-06-02T23:59:00Z"}, {"requests", "1d", 4, 3, "2025-06-03T00:00:00Z"}},
@@ -90,8 +90,8 @@ func TestFixedWindowRollover(t *testing.T) {
 		},
 		{
 			name: "sambanova hour", opts: Options{Provider: "sambanova", Limits: []catalog.Limit{{Resource: "requests", Window: "1h", Value: 1}}},
-			model: "Meta-Llama-3.1-8B-Instruct",
-			steps: []string{"2025-06-02T10:59:00Z", "2025-06-02T10:59:30Z", "2025-06-02T11:00:00Z"},
+			model:    "Meta-Llama-3.1-8B-Instruct",
+			steps:    []string{"2025-06-02T10:59:00Z", "2025-06-02T10:59:30Z", "2025-06-02T11:00:00Z"},
 			statuses: []int{200, 429, 200},
 			want: [][]obs{
 				{{"requests", "1m", 480, 479, "2025-06-02T11:00:00Z"}, {"requests", "1h", 1, 0, "2025-06-02T11:00:00Z"}, {"requests", "1d", 28800, 28799, "2025-06-03T00:00:00Z"}},

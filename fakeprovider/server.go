@@ -48,6 +48,9 @@ type resolved struct {
 	defs  []limitDef
 }
 
+// loadCatalog loads the embedded catalog once; it is read-only.
+var loadCatalog = sync.OnceValues(catalog.Load)
+
 // New returns a fake provider for o. It panics when o is invalid (an
 // unknown provider or dialect, a malformed limit); use NewServer to get the
 // error instead.
@@ -64,7 +67,7 @@ func NewServer(o Options) (*Server, error) {
 	cat := o.Catalog
 	if cat == nil {
 		var err error
-		if cat, err = catalog.Load(); err != nil {
+		if cat, err = loadCatalog(); err != nil {
 			return nil, err
 		}
 	}
