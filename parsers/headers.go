@@ -102,7 +102,10 @@ func (d *HeaderDialect) Parse(in *Input, r *Result) {
 	}
 	d.parseRetryAfter(in.Header, &c, r)
 	if d.Body != nil && len(in.Body) > 0 && d.WantsBody(in.Status) {
-		d.Body(in, &c, r)
+		// A copy, so that only this (rare) path pays for the clock escaping
+		// to the heap through the hook.
+		bc := c
+		d.Body(in, &bc, r)
 	}
 	if in.Status == http.StatusTooManyRequests && r.ThrottledResource == "" {
 		t := d.Throttled
