@@ -194,10 +194,15 @@ func New(opts Options) *Collector {
 	return c
 }
 
+// Collectors lists everything Register registers (for documentation checks).
+func (c *Collector) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{c, c.requests, c.ratelimited, c.tokens, c.duration,
+		c.retryAfter, c.inflight, c.upstreamErrors, c.parseErrors, c.dropped}
+}
+
 // Register registers the collector and its vectors.
 func (c *Collector) Register(reg prometheus.Registerer) error {
-	for _, m := range []prometheus.Collector{c, c.requests, c.ratelimited, c.tokens, c.duration,
-		c.retryAfter, c.inflight, c.upstreamErrors, c.parseErrors, c.dropped} {
+	for _, m := range c.Collectors() {
 		if err := reg.Register(m); err != nil {
 			return err
 		}

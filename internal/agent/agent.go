@@ -42,6 +42,7 @@ type Agent struct {
 	ready    atomic.Bool
 	reloadMu sync.Mutex
 
+	own           []prometheus.Collector // Headroom's own metrics besides the collector's
 	reloads       *prometheus.CounterVec
 	reloadSuccess prometheus.Gauge
 	reloadTime    prometheus.Gauge
@@ -86,10 +87,9 @@ func New(s config.Settings, log *slog.Logger) (*Agent, error) {
 		Name: "headroom_config_last_reload_success_timestamp_seconds",
 		Help: "Unix time of the last successful configuration load.",
 	})
-	a.reg.MustRegister(a.reloads, a.reloadSuccess, a.reloadTime,
-		versioncollector.NewCollector("headroom"),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.own = []prometheus.Collector{a.reloads, a.reloadSuccess, a.reloadTime, versioncollector.NewCollector("headroom")}
+	a.reg.MustRegister(a.own...)
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.proxy = proxy.New(cfg, a.coll, proxy.Options{
 		Logger:    log,
 		Transport: proxy.NewTransport(s.UpstreamDialTimeout, s.UpstreamHeaderTimeout),
@@ -100,6 +100,12 @@ func New(s config.Settings, log *slog.Logger) (*Agent, error) {
 
 // Registry exposes the agent's metrics registry (tests, docs checks).
 func (a *Agent) Registry() *prometheus.Registry { return a.reg }
+
+// HeadroomCollectors lists every collector of headroom_* metrics, for the
+// documentation drift test.
+func (a *Agent) HeadroomCollectors() []prometheus.Collector {
+	return append(a.coll.Collectors(), a.own...)
+}
 
 // Collector exposes the collector (other ingest modes feed it).
 func (a *Agent) Collector() *collector.Collector { return a.coll }
