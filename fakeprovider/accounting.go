@@ -216,7 +216,7 @@ func (a *accountant) admit(now time.Time, key, model string, defs []limitDef, c 
 		used[i] = a.advance(m, l, now)
 		if w := a.wait(m, l, used[i], c.of(l.Resource), now); w > 0 || c.of(l.Resource) > l.Value-used[i] {
 			if th == nil || w > th.RetryAfter {
-				th = &throttle{Model: model, Resource: l.Resource, Window: l.Window, Limit: l.Value, Used: used[i], Requested: c.of(l.Resource), RetryAfter: w}
+				th = &throttle{Model: model, Resource: l.Resource, Window: l.Window, Limit: l.Value, Used: used[i], Requested: c.of(l.Resource), RetryAfter: w, Reset: a.reset(m, l, now)}
 			}
 		}
 	}

@@ -619,12 +619,23 @@ func TestNewServerErrors(t *testing.T) {
 	}
 }
 
+// Every dialect answers a request without a key with 401 and a JSON error.
+func TestUnauthorizedBodies(t *testing.T) {
+	for _, name := range Dialects() {
+		h := newHarness(t, Options{Dialect: name}, "2025-06-02T10:00:00Z")
+		got := h.do(req{body: chatBody("m")})
+		if got.status != http.StatusUnauthorized || got.header.Get("Content-Type") != "application/json" || !json.Valid([]byte(got.body)) || !strings.Contains(got.body, "message") {
+			t.Errorf("%s: status %d %q %s", name, got.status, got.header.Get("Content-Type"), got.body)
+		}
+	}
+}
+
 // Every dialect the fake speaks is one Headroom parses.
 func TestDialectsHaveParsers(t *testing.T) {
 	for _, name := range Dialects() {
 		h := newHarness(t, Options{Dialect: name}, "2025-06-02T10:00:00Z")
 		got := h.chat("k", "")
-		if got.status != 200 || len(got.res.Observations) == 0 {
+		if got.status != 200 || (len(dialects[name].headers) > 0 && len(got.res.Observations) == 0) {
 			t.Errorf("%s: status %d, %d observations", name, got.status, len(got.res.Observations))
 		}
 	}

@@ -61,6 +61,9 @@ type limitHeader struct {
 	resource, window        string
 	limit, remaining, reset string
 	format                  resetFormat
+	// round rounds remaining to the nearest multiple (Anthropic reports
+	// token counts to the thousand); 0 sends it exact (floored).
+	round float64
 }
 
 // throttle describes the limit a rejected request hit, for 429 bodies.
@@ -73,6 +76,11 @@ type throttle struct {
 	Requested   float64 // the request's cost
 	RetryAfter  time.Duration
 	Concurrency bool
+	// Reset is when the exhausted limit's capacity returns (zero for
+	// concurrency).
+	Reset time.Time
+	// APIVersion is the request's api-version query parameter (Azure).
+	APIVersion string
 }
 
 // dialect is one provider family's behaviour: a table of headers over the
@@ -89,6 +97,9 @@ type dialect struct {
 	// defaults are the limits of a model the catalog does not know, for a
 	// provider without key-level limits.
 	defaults []catalog.Limit
+	// modelDefaults, when set, replaces defaults with limits that depend on
+	// the model.
+	modelDefaults func(model string) []catalog.Limit
 	// rateLimited renders the body of a 429; nil sends no body.
 	rateLimited func(t *throttle) []byte
 	// concurrencyLimited renders the body of a concurrency 429; nil uses
@@ -100,6 +111,8 @@ type dialect struct {
 	// extra writes headers the table cannot express (e.g. structured
 	// fields); called after the table headers with the current state.
 	extra func(h http.Header, st []LimitState, now time.Time)
+	// on429 writes headers sent only on 429s, after the table headers.
+	on429 func(h http.Header, t *throttle, st []LimitState, now time.Time)
 }
 
 var dialects = map[string]*dialect{}
@@ -124,12 +137,27 @@ func Dialects() []string {
 
 // DefaultLimits returns the limits a dialect gives a model that its catalog
 // provider does not list (when the provider has no key-level limits).
-func DefaultLimits(dialectName string) []catalog.Limit {
+// Some dialects' defaults depend on the model (OpenRouter limits only its
+// ":free" variants).
+func DefaultLimits(dialectName, model string) []catalog.Limit {
 	d, ok := dialects[dialectName]
 	if !ok {
 		return nil
 	}
-	return append([]catalog.Limit(nil), d.defaults...)
+	return append([]catalog.Limit(nil), d.limitsFor(model)...)
+}
+
+// thousands writes n with comma separators: 40000 → "40,000".
+func thousands(n float64) string {
+	s := strconv.FormatFloat(math.Ceil(n), 'f', -1, 64)
+	var b []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
 }
 
 // writeLimitHeaders writes the dialect's rate-limit headers for st.
@@ -143,7 +171,7 @@ func (d *dialect) writeLimitHeaders(h http.Header, st []LimitState, now time.Tim
 			h[lh.limit] = []string{formatCount(s.Limit)}
 		}
 		if lh.remaining != "" {
-			h[lh.remaining] = []string{formatCount(math.Floor(s.Remaining))}
+			h[lh.remaining] = []string{formatCount(roundRemaining(s.Remaining, s.Limit, lh.round))}
 		}
 		if lh.reset != "" {
 			h[lh.reset] = []string{formatReset(lh.format, s.Reset, now)}
@@ -152,6 +180,24 @@ func (d *dialect) writeLimitHeaders(h http.Header, st []LimitState, now time.Tim
 	if d.extra != nil {
 		d.extra(h, st, now)
 	}
+}
+
+// roundRemaining is remaining as a header reports it: whole units, or to the
+// nearest multiple of round, never above the limit.
+func roundRemaining(remaining, limit, round float64) float64 {
+	if round > 0 {
+		return math.Min(math.Round(remaining/round)*round, limit)
+	}
+	return math.Floor(remaining)
+}
+
+// limitsFor returns the limits a dialect gives a model the catalog does not
+// list.
+func (d *dialect) limitsFor(model string) []catalog.Limit {
+	if d.modelDefaults != nil {
+		return d.modelDefaults(model)
+	}
+	return d.defaults
 }
 
 func (d *dialect) writeRetryAfter(h http.Header, wait time.Duration) {

@@ -2,6 +2,7 @@ package fakeprovider
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/headroomhq/headroom/catalog"
@@ -38,6 +39,6 @@ func openAIRateLimited(t *throttle) []byte {
 		unit = fmt.Sprintf("%s per %s", t.Resource, windowPhrase(t.Window))
 	}
 	msg := fmt.Sprintf("Rate limit reached for %s in organization org-fakeprovider on %s: Limit %s, Used %s, Requested %s. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more.",
-		t.Model, unit, formatCount(t.Limit), formatCount(t.Used), formatCount(t.Requested), ceilDur(t.RetryAfter, time.Millisecond))
+		t.Model, unit, formatCount(t.Limit), formatCount(math.Ceil(t.Used)), formatCount(t.Requested), ceilDur(t.RetryAfter, time.Millisecond))
 	return openAIError(t.Resource, msg, "rate_limit_exceeded")
 }

@@ -16,6 +16,11 @@ import (
 // TestDialectsDrain sends a few requests per dialect and parses every
 // response with Headroom's own dialect: exact limits, remaining dropping by
 // one request (and by the request's tokens) each time, exact resets.
+var (
+	anthropicBody = `{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"Hello!"}]}`
+	azureBody     = `{"messages":[{"role":"user","content":"Hello!"}]}`
+)
+
 func TestDialectsDrain(t *testing.T) {
 	heroku := chatCost("claude-4-sonnet")
 	openai := chatCost("gpt-4o-mini")
@@ -86,6 +91,68 @@ func TestDialectsDrain(t *testing.T) {
 				}
 			},
 		},
+		{
+			// Token buckets with RFC 3339 resets rounded up to the second and
+			// token counts rounded to the thousand: i requests of 1.2s each.
+			name: "anthropic", opts: Options{Provider: "anthropic"}, start: "2025-06-02T10:00:00Z", step: 0,
+			do: req{path: "/v1/messages", body: anthropicBody},
+			want: func(i int) []obs {
+				p := float64(len(anthropicBody)+3) / 4
+				p = float64(int(p))
+				at := func(d time.Duration) string {
+					return mustTime("2025-06-02T10:00:00Z").Add(ceilDur(d, time.Second)).Format(time.RFC3339)
+				}
+				return []obs{
+					{"requests", "1m", 50, float64(50 - i), at(time.Duration(i) * 1200 * time.Millisecond)},
+					{"tokens", "1m", 60000, 60000, at(time.Duration(float64(i)*p*60/50000*1e9) + 1)},
+					{"input_tokens", "1m", 50000, 50000, at(time.Duration(float64(i)*p*60/50000*1e9) + 1)},
+					{"output_tokens", "1m", 10000, 10000, at(time.Duration(i) * 60 * time.Millisecond)},
+				}
+			},
+		},
+		{
+			// Sliding windows of 10 s (requests) and 1 m (tokens); resets in
+			// seconds until the oldest use expires; the deployment names the model.
+			name: "azure-openai", opts: Options{Provider: "azure-openai"}, start: "2024-06-05T10:00:00Z", step: time.Second,
+			do: req{path: "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", body: azureBody},
+			want: func(i int) []obs {
+				c := float64((len(azureBody)+3)/4 + 16)
+				return []obs{
+					{"requests", "10s", 20, float64(20 - i), "2024-06-05T10:00:10Z"},
+					{"tokens", "1m", 20000, 20000 - float64(i)*c, "2024-06-05T10:01:00Z"},
+				}
+			},
+		},
+		{
+			// Buckets: a day's request drains in 86.4s, a minute's token in 5ms.
+			name: "groq", opts: Options{Provider: "groq"}, start: "2025-06-02T10:00:00Z", step: 0,
+			do: req{body: chatBody("llama-3.3-70b-versatile")},
+			want: func(i int) []obs {
+				c := chatCost("llama-3.3-70b-versatile")
+				base := mustTime("2025-06-02T10:00:00Z")
+				return []obs{
+					{"requests", "1d", 1000, float64(1000 - i), base.Add(time.Duration(i) * 86400 * time.Millisecond).Format(time.RFC3339Nano)},
+					{"tokens", "1m", 12000, 12000 - float64(i)*c, base.Add(time.Duration(float64(i)*c) * 5 * time.Millisecond).Format(time.RFC3339Nano)},
+				}
+			},
+		},
+		{
+			name: "cerebras", opts: Options{Provider: "cerebras"}, start: "2025-06-02T10:00:20.5Z", step: time.Second,
+			do: req{body: chatBody("llama3.1-8b")},
+			want: func(i int) []obs {
+				c := chatCost("llama3.1-8b")
+				return []obs{
+					{"requests", "1d", 14400, float64(14400 - i), "2025-06-03T00:00:00Z"},
+					{"tokens", "1m", 60000, 60000 - float64(i)*c, "2025-06-02T10:01:00Z"},
+				}
+			},
+		},
+		{
+			// OpenRouter reports limits only on 429s.
+			name: "openrouter", opts: Options{Provider: "openrouter"}, start: "2025-06-02T10:00:00Z", step: time.Second,
+			do:   req{path: "/api/v1/chat/completions", body: chatBody("qwen/qwen3-coder:free")},
+			want: func(int) []obs { return nil },
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,8 +180,13 @@ func TestDialectsDrain(t *testing.T) {
 			got := h.do(r)
 			if tc.step == 0 {
 				checkObs(t, "other key", &got.res, tc.want(1))
-			} else if o, ok := got.res.Find("requests", "1m"); !ok || o.Remaining != o.Limit-1 {
-				t.Errorf("other key: requests/1m %+v, want limit-1 remaining", o)
+			} else {
+				// Later on the clock: compare budgets, not resets.
+				for _, w := range tc.want(1) {
+					if o, ok := got.res.Find(w.resource, w.window); !ok || o.Limit != w.limit || o.Remaining != w.remaining {
+						t.Errorf("other key: %s/%s = %+v, want limit %v remaining %v", w.resource, w.window, o, w.limit, w.remaining)
+					}
+				}
 			}
 		})
 	}
@@ -249,6 +321,123 @@ func TestExhaustion(t *testing.T) {
 				"x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-requests",
 				"x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"},
 		},
+		{
+			// Three requests fill a 3/min bucket; one drains in 20s.
+			name: "anthropic requests", opts: Options{Provider: "anthropic", Limits: lim("requests/1m=3")},
+			path: "/v1/messages", body: anthropicBody,
+			ok: []string{"2025-06-02T10:00:00Z", "2025-06-02T10:00:00Z", "2025-06-02T10:00:00Z"}, at: "2025-06-02T10:00:00Z",
+			want: []obs{
+				{"requests", "1m", 3, 0, "2025-06-02T10:01:00Z"},
+				{"tokens", "1m", 60000, 60000, "2025-06-02T10:00:01Z"},
+				{"input_tokens", "1m", 50000, 50000, "2025-06-02T10:00:01Z"},
+				{"output_tokens", "1m", 10000, 10000, "2025-06-02T10:00:01Z"},
+			},
+			retry: 20 * time.Second, throttled: "requests",
+			wantBody: `{"type":"error","error":{"type":"rate_limit_error","message":"This request would exceed the rate limit for your organization (00000000-0000-4000-8000-fakeprovider) of 3 requests per minute. For details, refer to: https://docs.anthropic.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase."}}`,
+			headers:  append([]string{"Content-Type", "Date", "retry-after", "x-should-retry"}, anthropicHeaders...),
+		},
+		{
+			// 800 input tokens a request against 2,000 per minute: the third
+			// does not fit; remaining 400 is reported rounded to 0.
+			name: "anthropic input tokens", opts: Options{Provider: "anthropic", Limits: lim("input_tokens/1m=2000")},
+			path: "/v1/messages", body: padded(`{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"`, `"}]}`, 3200),
+			ok: []string{"2025-06-02T10:00:00Z", "2025-06-02T10:00:00Z"}, at: "2025-06-02T10:00:00Z",
+			want: []obs{
+				{"requests", "1m", 50, 48, "2025-06-02T10:00:03Z"},
+				{"tokens", "1m", 12000, 10000, "2025-06-02T10:00:48Z"},
+				{"input_tokens", "1m", 2000, 0, "2025-06-02T10:00:48Z"},
+				{"output_tokens", "1m", 10000, 10000, "2025-06-02T10:00:01Z"},
+			},
+			retry: 12 * time.Second, throttled: "input_tokens",
+			wantBody: `{"type":"error","error":{"type":"rate_limit_error","message":"This request would exceed the rate limit for your organization (00000000-0000-4000-8000-fakeprovider) of 2,000 input tokens per minute. For details, refer to: https://docs.anthropic.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase."}}`,
+			headers:  append([]string{"Content-Type", "Date", "retry-after", "x-should-retry"}, anthropicHeaders...),
+		},
+		{
+			name: "azure-openai calls", opts: Options{Provider: "azure-openai", Limits: lim("requests/10s=2")},
+			path: "/openai/deployments/gpt-4o/chat/completions?api-version=2024-02-15-preview", body: azureBody,
+			ok: []string{"2024-06-05T10:00:00Z", "2024-06-05T10:00:04Z"}, at: "2024-06-05T10:00:06Z",
+			want: []obs{
+				{"requests", "10s", 2, 0, "2024-06-05T10:00:10Z"},
+				{"tokens", "1m", 20000, 20000 - 2*float64((len(azureBody)+3)/4+16), "2024-06-05T10:01:00Z"},
+			},
+			retry: 4 * time.Second, throttled: "requests",
+			wantBody: `{"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-02-15-preview have exceeded call rate limit of your current OpenAI S0 pricing tier. Please retry after 4 seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit."}}`,
+			headers: []string{"Content-Type", "Date", "retry-after", "retry-after-ms",
+				"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+				"x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"},
+		},
+		{
+			name: "groq tokens per minute", opts: Options{Provider: "groq", Limits: []catalog.Limit{{Resource: "tokens", Window: "1m", Value: 2 * chatCost("llama-3.3-70b-versatile")}}},
+			body: chatBody("llama-3.3-70b-versatile"),
+			ok:   []string{"2025-06-02T10:00:00Z", "2025-06-02T10:00:00Z"}, at: "2025-06-02T10:00:00Z",
+			want: []obs{
+				{"requests", "1d", 1000, 998, "2025-06-02T10:02:52.8Z"},
+				{"tokens", "1m", 2 * chatCost("llama-3.3-70b-versatile"), 0, "2025-06-02T10:01:00Z"},
+			},
+			retry: 30 * time.Second, throttled: "tokens",
+			wantBody: fmt.Sprintf("{\"error\":{\"message\":\"Rate limit reached for model `llama-3.3-70b-versatile` in organization `org_fakeprovider` service tier `on_demand` on tokens per minute (TPM): Limit %[1]v, Used %[1]v, Requested %[2]v. Please try again in 30s. Visit https://console.groq.com/docs/rate-limits for more information.\",\"type\":\"tokens\",\"code\":\"rate_limit_exceeded\"}}", 2*chatCost("llama-3.3-70b-versatile"), chatCost("llama-3.3-70b-versatile")),
+			headers:  groqHeaders,
+		},
+		{
+			// RPM has no header: Headroom learns it from the body.
+			name: "groq requests per minute", opts: Options{Provider: "groq", Limits: lim("requests/1m=2")},
+			body: chatBody("llama-3.3-70b-versatile"),
+			ok:   []string{"2025-06-02T10:00:00Z", "2025-06-02T10:00:00Z"}, at: "2025-06-02T10:00:00Z",
+			want: []obs{
+				{"requests", "1d", 1000, 998, "2025-06-02T10:02:52.8Z"},
+				{"tokens", "1m", 12000, 12000 - 2*chatCost("llama-3.3-70b-versatile"), mustTime("2025-06-02T10:00:00Z").Add(time.Duration(2*chatCost("llama-3.3-70b-versatile")) * 5 * time.Millisecond).Format(time.RFC3339Nano)},
+				{"requests", "1m", 2, 0, ""},
+			},
+			retry: 30 * time.Second, throttled: "requests",
+			wantBody: "{\"error\":{\"message\":\"Rate limit reached for model `llama-3.3-70b-versatile` in organization `org_fakeprovider` service tier `on_demand` on requests per minute (RPM): Limit 2, Used 2, Requested 1. Please try again in 30s. Visit https://console.groq.com/docs/rate-limits for more information.\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}",
+			headers:  groqHeaders,
+		},
+		{
+			name: "cerebras tokens per minute", opts: Options{Provider: "cerebras", Limits: []catalog.Limit{{Resource: "tokens", Window: "1m", Value: 2 * chatCost("llama3.1-8b")}}},
+			body: chatBody("llama3.1-8b"),
+			ok:   []string{"2026-01-22T09:30:10Z", "2026-01-22T09:30:11Z"}, at: "2026-01-22T09:30:18.75Z",
+			want: []obs{
+				{"requests", "1d", 14400, 14398, "2026-01-23T00:00:00Z"},
+				{"tokens", "1m", 2 * chatCost("llama3.1-8b"), 0, "2026-01-22T09:31:00Z"},
+			},
+			retry: 42 * time.Second, throttled: "tokens",
+			wantBody: `{"message":"Tokens per minute limit exceeded - too many tokens processed.","type":"too_many_requests_error","param":"quota","code":"token_quota_exceeded"}`,
+			headers: []string{"Content-Type", "Date", "retry-after",
+				"x-ratelimit-limit-requests-day", "x-ratelimit-remaining-requests-day", "x-ratelimit-reset-requests-day",
+				"x-ratelimit-limit-tokens-minute", "x-ratelimit-remaining-tokens-minute", "x-ratelimit-reset-tokens-minute"},
+		},
+		{
+			name: "cerebras requests per minute", opts: Options{Provider: "cerebras", Limits: lim("requests/1m=1")},
+			body: chatBody("llama3.1-8b"),
+			ok:   []string{"2026-01-22T09:30:10Z"}, at: "2026-01-22T09:30:30Z",
+			want: []obs{
+				{"requests", "1d", 14400, 14399, "2026-01-23T00:00:00Z"},
+				{"tokens", "1m", 60000, 60000 - chatCost("llama3.1-8b"), "2026-01-22T09:31:00Z"},
+			},
+			retry: 30 * time.Second, throttled: "requests",
+			wantBody: `{"message":"Requests per minute limit exceeded - too many requests sent.","type":"too_many_requests_error","param":"quota","code":"request_quota_exceeded"}`,
+			headers: []string{"Content-Type", "Date", "retry-after",
+				"x-ratelimit-limit-requests-day", "x-ratelimit-remaining-requests-day", "x-ratelimit-reset-requests-day",
+				"x-ratelimit-limit-tokens-minute", "x-ratelimit-remaining-tokens-minute", "x-ratelimit-reset-tokens-minute"},
+		},
+		{
+			name: "openrouter free models per day", opts: Options{Provider: "openrouter", Limits: lim("requests/1d=3")},
+			path: "/api/v1/chat/completions", body: chatBody("qwen/qwen3-coder:free"),
+			ok: []string{"2025-10-27T08:00:00Z", "2025-10-27T08:05:00Z", "2025-10-27T08:10:00Z"}, at: "2025-10-27T08:16:00Z",
+			want:  []obs{{"requests", "1d", 3, 0, "2025-10-28T00:00:00Z"}},
+			retry: 15*time.Hour + 44*time.Minute, throttled: "requests",
+			wantBody: `{"error":{"message":"Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day","code":429,"metadata":{"headers":{"X-RateLimit-Limit":"3","X-RateLimit-Remaining":"0","X-RateLimit-Reset":"1761609600000"},"provider_name":null}},"user_id":"user_fakeprovider"}`,
+			headers:  []string{"Content-Type", "Date", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
+		},
+		{
+			name: "openrouter free models per minute", opts: Options{Provider: "openrouter", Limits: lim("requests/1m=2")},
+			path: "/api/v1/chat/completions", body: chatBody("qwen/qwen3-coder:free"),
+			ok: []string{"2026-07-08T14:02:01Z", "2026-07-08T14:02:02Z"}, at: "2026-07-08T14:02:31.5Z",
+			want:  []obs{{"requests", "1m", 2, 0, "2026-07-08T14:03:00Z"}},
+			retry: 29 * time.Second, throttled: "requests",
+			wantBody: `{"error":{"message":"Rate limit exceeded: free-models-per-min.","code":429,"metadata":{"headers":{"X-RateLimit-Limit":"2","X-RateLimit-Remaining":"0","X-RateLimit-Reset":"1783519380000"},"provider_name":null}},"user_id":"user_fakeprovider"}`,
+			headers:  []string{"Content-Type", "Date", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -294,6 +483,23 @@ func TestExhaustion(t *testing.T) {
 			checkObs(t, "repeat 429", &again.res, tc.want)
 		})
 	}
+}
+
+var (
+	anthropicHeaders = []string{
+		"anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset",
+		"anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset",
+		"anthropic-ratelimit-input-tokens-limit", "anthropic-ratelimit-input-tokens-remaining", "anthropic-ratelimit-input-tokens-reset",
+		"anthropic-ratelimit-output-tokens-limit", "anthropic-ratelimit-output-tokens-remaining", "anthropic-ratelimit-output-tokens-reset",
+	}
+	groqHeaders = []string{"Content-Type", "Date", "retry-after",
+		"x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-requests",
+		"x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"}
+)
+
+// padded is prefix + x… + suffix, n bytes long.
+func padded(prefix, suffix string, n int) string {
+	return prefix + strings.Repeat("x", n-len(prefix)-len(suffix)) + suffix
 }
 
 type recorded struct {

@@ -39,15 +39,20 @@
 // catalog lists as key-level (key_limits, model "") are shared by every model
 // of a key. The window discipline is the dialect's:
 //
-//   - sliding (heroku): a one-minute sliding log of entries; remaining is the
-//     limit minus what entered in the last window; the reset is when the
-//     oldest entry expires (seed 000); Retry-After is when enough entries
-//     have expired for the request to fit.
-//   - fixed (infercom, sambanova, predictions): counters in windows aligned
-//     to the UTC minute, hour or day; the reset is the window's end as epoch
-//     seconds.
-//   - bucket (openai): capacity refills continuously at limit per window; the
-//     reset is the time until the bucket is full again ("1s", "12ms", "6m0s").
+//   - sliding (heroku, azure-openai): a sliding log of entries per window;
+//     remaining is the limit minus what entered in the last window; the
+//     reset is when the oldest entry expires (seed 000); Retry-After is when
+//     enough entries have expired for the request to fit.
+//   - fixed (infercom, sambanova, predictions, cerebras, openrouter):
+//     counters in windows aligned to the UTC minute, hour or day; the reset
+//     is the window's end.
+//   - bucket (openai, anthropic, groq): capacity refills continuously at
+//     limit per window; the reset is the time until the bucket is full again
+//     ("1s", "12ms", "6m0s").
+//
+// Each dialect is one table in dialect_<name>.go: its headers with their
+// exact names and reset formats, its Retry-After header(s), its 429 bodies
+// and its default limits.
 //
 // A request is admitted only when every limit has room for its cost; a
 // rejected request is not charged. Costs: requests 1, images 1, tokens

@@ -237,7 +237,7 @@ func (s *Server) compute(model string) resolved {
 		}
 	}
 	if !known && !hasKey {
-		for _, l := range s.d.defaults {
+		for _, l := range s.d.limitsFor(canon) {
 			defs = append(defs, limitDef{Resource: l.Resource, Window: l.Window, Value: l.Value})
 		}
 	}
@@ -486,6 +486,10 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, rt route
 	if adm.throttle != nil {
 		s.d.writeLimitHeaders(h, adm.states, now)
 		s.d.writeRetryAfter(h, adm.throttle.RetryAfter)
+		adm.throttle.APIVersion = r.URL.Query().Get("api-version")
+		if s.d.on429 != nil {
+			s.d.on429(h, adm.throttle, adm.states, now)
+		}
 		render := s.d.rateLimited
 		if adm.throttle.Concurrency && s.d.concurrencyLimited != nil {
 			render = s.d.concurrencyLimited
