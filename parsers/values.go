@@ -119,26 +119,14 @@ func lookup(h http.Header, key string) (v string, ok bool, dup bool) {
 // ParseCount parses a limit or remaining value: a finite, non-negative number
 // below maxValue. Fractions are allowed (some providers send "59.0").
 func ParseCount(s string) (float64, error) {
-	s = strings.TrimSpace(s)
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return 0, ErrOverflow
-		}
-		return 0, ErrSyntax
-	}
-	switch {
-	case math.IsNaN(f) || math.IsInf(f, 0):
-		return 0, ErrNotFinite
-	case f < 0:
-		return 0, ErrNegative
-	case f > maxValue:
+	f, err := parseSeconds(strings.TrimSpace(s))
+	if err == nil && f > maxValue {
 		return 0, ErrOverflow
 	}
-	return f, nil
+	return f, err
 }
 
-// parseSeconds parses a finite non-negative number of seconds.
+// parseSeconds parses a finite non-negative number (of seconds, or a count).
 func parseSeconds(s string) (float64, error) {
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
