@@ -140,6 +140,9 @@ func parseSeconds(s string) (float64, error) {
 		return 0, ErrNotFinite
 	case f < 0:
 		return 0, ErrNegative
+	case f == 0:
+		// "-0" parses as negative zero, which Prometheus would show as -0.
+		return 0, nil
 	}
 	return f, nil
 }
