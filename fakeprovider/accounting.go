@@ -106,6 +106,11 @@ func (a *accountant) advance(m *meter, l *limitDef, now time.Time) float64 {
 			m.at = now
 		}
 		return m.level
+	case anchoredWindow:
+		if !m.at.IsZero() && !now.Before(m.at.Add(l.dur)) {
+			m.at, m.level = time.Time{}, 0
+		}
+		return m.level
 	default:
 		start := now.Truncate(l.dur)
 		if !start.Equal(m.at) {
@@ -128,6 +133,11 @@ func (a *accountant) reset(m *meter, l *limitDef, now time.Time) time.Time {
 			return now.Add(l.dur)
 		}
 		return now.Add(bucketDur(m.level, l))
+	case anchoredWindow:
+		if m.at.IsZero() {
+			return now.Add(l.dur)
+		}
+		return m.at.Add(l.dur)
 	default:
 		return m.at.Add(l.dur)
 	}
@@ -161,7 +171,7 @@ func (a *accountant) wait(m *meter, l *limitDef, used, c float64, now time.Time)
 	case tokenBucket:
 		return bucketDur(need, l)
 	default:
-		return m.at.Add(l.dur).Sub(now)
+		return a.reset(m, l, now).Sub(now)
 	}
 }
 
@@ -169,6 +179,11 @@ func (a *accountant) charge(m *meter, c float64, now time.Time) {
 	switch a.kind {
 	case slidingWindow:
 		m.entries = append(m.entries, entry{at: now, amount: c})
+	case anchoredWindow:
+		if m.at.IsZero() {
+			m.at = now
+		}
+		m.level += c
 	default:
 		m.level += c
 	}

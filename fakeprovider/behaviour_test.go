@@ -100,6 +100,19 @@ func TestFixedWindowRollover(t *testing.T) {
 			},
 		},
 		{
+			// GitHub's hour starts with the first request after the last one ended.
+			name: "github anchored hour", opts: Options{Provider: "github", Limits: []catalog.Limit{{Resource: "requests", Window: "1h", Value: 2}}},
+			model:    "gpt-4o",
+			steps:    []string{"2013-07-01T17:27:06Z", "2013-07-01T18:27:05Z", "2013-07-01T18:27:05.5Z", "2013-07-01T18:30:00Z"},
+			statuses: []int{200, 200, 429, 200},
+			want: [][]obs{
+				{{"requests", "1h", 2, 1, "2013-07-01T18:27:06Z"}},
+				{{"requests", "1h", 2, 0, "2013-07-01T18:27:06Z"}},
+				{{"requests", "1h", 2, 0, "2013-07-01T18:27:06Z"}},
+				{{"requests", "1h", 2, 1, "2013-07-01T19:30:00Z"}},
+			},
+		},
+		{
 			name: "predictions minute", opts: Options{Provider: "predictions", Limits: []catalog.Limit{{Resource: "requests", Window: "1m", Value: 1}}},
 			steps:    []string{"2024-01-15T09:59:59Z", "2024-01-15T09:59:59.5Z", "2024-01-15T10:00:00Z"},
 			statuses: []int{201, 429, 201},
@@ -149,35 +162,20 @@ func TestOpenAIBucketRefill(t *testing.T) {
 	}
 }
 
-// The predictions API's concurrency limit: 5 running predictions per key,
-// then a 429 with the documented body; capacity returns as they complete.
-func TestPredictionsConcurrency(t *testing.T) {
-	h := newHarness(t, Options{Provider: "predictions"}, "2024-01-15T09:59:30Z")
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for range 5 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, err := http.NewRequestWithContext(ctx, http.MethodPost, h.srv.URL+"/v1/predictions", strings.NewReader(`{"input":{}}`))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			r.Header.Set("Authorization", "Bearer busy")
-			r.Header.Set("X-Fake-Delay", "30s")
-			if resp, err := http.DefaultClient.Do(r); err == nil {
-				resp.Body.Close()
-			}
-		}()
-	}
-	waitFor(t, func() bool { return concurrencyRemaining(h.s, "busy") == 0 })
-
-	got := h.do(req{key: "busy", path: "/v1/predictions", body: `{"input":{}}`})
-	if got.status != http.StatusTooManyRequests {
-		t.Fatalf("6th concurrent prediction: status %d", got.status)
-	}
-	wantBody := `{
+// Concurrency limits count requests in flight per key: the predictions
+// API's 5 running predictions (its documented 429 body), and an IETF
+// "concurrent-requests" policy.
+func TestConcurrencyLimit(t *testing.T) {
+	cases := []struct {
+		name, path, body, model string
+		opts                    Options
+		limit                   int
+		wantBody                string
+		want                    []obs
+	}{
+		{
+			name: "predictions", path: "/v1/predictions", body: `{"input":{}}`, opts: Options{Provider: "predictions"}, limit: 5,
+			wantBody: `{
   "error": {
     "type": "rate_limit_error",
     "message": "Concurrent prediction limit exceeded. 5/5 predictions running.",
@@ -188,31 +186,67 @@ func TestPredictionsConcurrency(t *testing.T) {
     }
   }
 }
-`
-	if got.body != wantBody {
-		t.Errorf("body\n%s\nwant\n%s", got.body, wantBody)
+`,
+			// The held requests were admitted (5 of 60 spent); the rejected
+			// one is not charged.
+			want: []obs{{"requests", "1m", 60, 55, "2024-01-15T10:00:00Z"}, {"concurrency", "none", 5, 0, ""}},
+		},
+		{
+			name: "ietf", path: "/v1/chat/completions", body: chatBody("m"), model: "m",
+			opts: Options{Provider: "ietf-example", Limits: []catalog.Limit{{Resource: "concurrency", Window: "none", Value: 2}}}, limit: 2,
+			wantBody: `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded","title":"Too Many Requests","status":429,"violated-policies":["concurrency"]}`,
+			want:     []obs{{"requests", "1m", 100, 98, "2024-01-15T10:00:00Z"}, {"concurrency", "none", 2, 0, ""}},
+		},
 	}
-	if got.res.ThrottledResource != "concurrency" {
-		t.Errorf("throttled %q, want concurrency", got.res.ThrottledResource)
-	}
-	// The held requests were admitted (5 of 60 spent); the rejected one is
-	// not charged.
-	checkObs(t, "concurrency 429", &got.res, []obs{
-		{"requests", "1m", 60, 55, "2024-01-15T10:00:00Z"},
-		{"concurrency", "none", 5, 0, ""},
-	})
-	if !got.res.HasRetryAfter || got.res.RetryAfter < time.Second || got.res.RetryAfter > 30*time.Second {
-		t.Errorf("Retry-After %v, want 1s..30s (the earliest running prediction's end)", got.res.RetryAfter)
-	}
-	// Another key is not affected.
-	if r := h.do(req{key: "idle", path: "/v1/predictions", body: `{"input":{}}`}); r.status != http.StatusCreated {
-		t.Errorf("other key: status %d", r.status)
-	}
-	cancel()
-	wg.Wait()
-	waitFor(t, func() bool { return concurrencyRemaining(h.s, "busy") == 5 })
-	if r := h.do(req{key: "busy", path: "/v1/predictions", body: `{"input":{}}`}); r.status != http.StatusCreated {
-		t.Errorf("after completion: status %d %s", r.status, r.body)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.opts, "2024-01-15T09:59:30Z")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var wg sync.WaitGroup
+			for range tc.limit {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r, err := http.NewRequestWithContext(ctx, http.MethodPost, h.srv.URL+tc.path, strings.NewReader(tc.body))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					r.Header.Set("Authorization", "Bearer busy")
+					r.Header.Set("X-Fake-Delay", "30s")
+					if resp, err := http.DefaultClient.Do(r); err == nil {
+						resp.Body.Close()
+					}
+				}()
+			}
+			waitFor(t, func() bool { return concurrencyRemaining(h.s, "busy", tc.model) == 0 })
+
+			got := h.do(req{key: "busy", path: tc.path, body: tc.body})
+			if got.status != http.StatusTooManyRequests {
+				t.Fatalf("concurrent request %d: status %d", tc.limit+1, got.status)
+			}
+			if got.body != tc.wantBody {
+				t.Errorf("body\n%s\nwant\n%s", got.body, tc.wantBody)
+			}
+			if got.res.ThrottledResource != "concurrency" {
+				t.Errorf("throttled %q, want concurrency", got.res.ThrottledResource)
+			}
+			checkObs(t, "concurrency 429", &got.res, tc.want)
+			if !got.res.HasRetryAfter || got.res.RetryAfter < time.Second || got.res.RetryAfter > 30*time.Second {
+				t.Errorf("Retry-After %v, want 1s..30s (the earliest running request's end)", got.res.RetryAfter)
+			}
+			// Another key is not affected.
+			if r := h.do(req{key: "idle", path: tc.path, body: tc.body}); r.status >= 300 {
+				t.Errorf("other key: status %d", r.status)
+			}
+			cancel()
+			wg.Wait()
+			waitFor(t, func() bool { return concurrencyRemaining(h.s, "busy", tc.model) == float64(tc.limit) })
+			if r := h.do(req{key: "busy", path: tc.path, body: tc.body}); r.status >= 300 {
+				t.Errorf("after completion: status %d %s", r.status, r.body)
+			}
+		})
 	}
 }
 
@@ -229,8 +263,8 @@ func TestFakeDelay(t *testing.T) {
 	}
 }
 
-func concurrencyRemaining(s *Server, key string) float64 {
-	for _, st := range s.Snapshot(key, "") {
+func concurrencyRemaining(s *Server, key, model string) float64 {
+	for _, st := range s.Snapshot(key, model) {
 		if st.Resource == "concurrency" {
 			return st.Remaining
 		}
@@ -624,7 +658,7 @@ func TestUnauthorizedBodies(t *testing.T) {
 	for _, name := range Dialects() {
 		h := newHarness(t, Options{Dialect: name}, "2025-06-02T10:00:00Z")
 		got := h.do(req{body: chatBody("m")})
-		if got.status != http.StatusUnauthorized || got.header.Get("Content-Type") != "application/json" || !json.Valid([]byte(got.body)) || !strings.Contains(got.body, "message") {
+		if got.status != http.StatusUnauthorized || !strings.Contains(got.header.Get("Content-Type"), "json") || !json.Valid([]byte(got.body)) {
 			t.Errorf("%s: status %d %q %s", name, got.status, got.header.Get("Content-Type"), got.body)
 		}
 	}

@@ -22,6 +22,9 @@ const (
 	slidingWindow
 	// tokenBucket refills continuously at limit per window.
 	tokenBucket
+	// anchoredWindow is a fixed window that starts with the first request
+	// after the previous one ended (GitHub's hour).
+	anchoredWindow
 )
 
 func (k windowKind) String() string {
@@ -30,6 +33,8 @@ func (k windowKind) String() string {
 		return "sliding"
 	case tokenBucket:
 		return "bucket"
+	case anchoredWindow:
+		return "anchored"
 	}
 	return "fixed"
 }
@@ -109,8 +114,15 @@ type dialect struct {
 	// "authentication_error"); nil uses openAIError.
 	errorBody func(status int, kind, message string) []byte
 	// extra writes headers the table cannot express (e.g. structured
-	// fields); called after the table headers with the current state.
-	extra func(h http.Header, st []LimitState, now time.Time)
+	// fields); called after the table headers.
+	extra func(h http.Header, e *emission)
+	// only, when set, keeps just the limits it accepts (from the catalog,
+	// the defaults and the overrides): the others belong to endpoints the
+	// fake does not serve.
+	only func(resource, window string) bool
+	// errorContentType is the Content-Type of error bodies (default
+	// application/json).
+	errorContentType string
 	// on429 writes headers sent only on 429s, after the table headers.
 	on429 func(h http.Header, t *throttle, st []LimitState, now time.Time)
 }
@@ -160,8 +172,16 @@ func thousands(n float64) string {
 	return string(b)
 }
 
+// emission is what extra hooks see.
+type emission struct {
+	states []LimitState
+	now    time.Time
+	cost   cost // the request's estimated cost
+	status int
+}
+
 // writeLimitHeaders writes the dialect's rate-limit headers for st.
-func (d *dialect) writeLimitHeaders(h http.Header, st []LimitState, now time.Time) {
+func (d *dialect) writeLimitHeaders(h http.Header, st []LimitState, now time.Time, c cost, status int) {
 	for _, lh := range d.headers {
 		s, ok := pickState(st, lh.resource, lh.window)
 		if !ok {
@@ -178,7 +198,7 @@ func (d *dialect) writeLimitHeaders(h http.Header, st []LimitState, now time.Tim
 		}
 	}
 	if d.extra != nil {
-		d.extra(h, st, now)
+		d.extra(h, &emission{states: st, now: now, cost: c, status: status})
 	}
 }
 

@@ -44,7 +44,8 @@ var _ = register(&dialect{
 
 // anthropicCombinedTokens writes anthropic-ratelimit-tokens-* as input plus
 // output when no tokens limit of its own is configured.
-func anthropicCombinedTokens(h http.Header, st []LimitState, now time.Time) {
+func anthropicCombinedTokens(h http.Header, e *emission) {
+	st, now := e.states, e.now
 	if _, ok := pickState(st, "tokens", "1m"); ok {
 		return
 	}

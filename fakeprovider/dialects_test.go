@@ -153,6 +153,61 @@ func TestDialectsDrain(t *testing.T) {
 			do:   req{path: "/api/v1/chat/completions", body: chatBody("qwen/qwen3-coder:free")},
 			want: func(int) []obs { return nil },
 		},
+		{
+			// No reset headers; requests from the catalog's account-wide key limit.
+			name: "fireworks", opts: Options{Provider: "fireworks"}, start: "2026-08-05T12:00:00Z", step: time.Second,
+			do: req{body: chatBody("accounts/fireworks/models/kimi-k2p6")},
+			want: func(i int) []obs {
+				p := chatCost("accounts/fireworks/models/kimi-k2p6") - 10
+				return []obs{
+					{"requests", "1m", 6000, float64(6000 - i), ""},
+					{"input_tokens", "1m", 3600000, 3600000 - float64(i)*p, ""},
+					{"output_tokens", "1m", 36000, float64(36000 - 10*i), ""},
+				}
+			},
+		},
+		{
+			// The hour starts with the first request.
+			name: "github", opts: Options{Provider: "github"}, start: "2013-07-01T17:27:06Z", step: time.Second,
+			do: req{body: chatBody("gpt-4o")},
+			want: func(i int) []obs {
+				return []obs{{"requests", "1h", 5000, float64(5000 - i), "2013-07-01T18:27:06Z"}}
+			},
+		},
+		{
+			name: "mistral", opts: Options{Provider: "mistral"}, start: "2026-02-12T10:00:00Z", step: time.Second,
+			do: req{body: chatBody("mistral-small-latest")},
+			want: func(i int) []obs {
+				c := chatCost("mistral-small-latest")
+				return []obs{
+					{"requests", "1m", 60, float64(60 - i), ""},
+					{"tokens", "1m", 500000, 500000 - float64(i)*c, ""},
+					{"tokens", "30d", 4000000, 4000000 - float64(i)*c, ""},
+				}
+			},
+		},
+		{
+			name: "together", opts: Options{Provider: "together"}, start: "2026-02-02T12:00:00.25Z", step: 0,
+			do: req{body: chatBody("meta-llama/Llama-3.3-70B-Instruct-Turbo")},
+			want: func(i int) []obs {
+				c := chatCost("meta-llama/Llama-3.3-70B-Instruct-Turbo")
+				return []obs{
+					{"requests", "1s", 10, float64(10 - i), "2026-02-02T12:00:01Z"},
+					{"tokens", "1s", 3000, 3000 - float64(i)*c, ""},
+				}
+			},
+		},
+		{
+			// The request itself is in flight when its headers are written.
+			name: "ietf", opts: Options{Provider: "ietf-example", Limits: []catalog.Limit{{Resource: "concurrency", Window: "none", Value: 5}}}, start: "2026-05-23T12:00:10Z", step: time.Second,
+			do: req{body: chatBody("m")},
+			want: func(i int) []obs {
+				return []obs{
+					{"requests", "1m", 100, float64(100 - i), "2026-05-23T12:01:00Z"},
+					{"concurrency", "none", 5, 4, ""},
+				}
+			},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -438,6 +493,72 @@ func TestExhaustion(t *testing.T) {
 			wantBody: `{"error":{"message":"Rate limit exceeded: free-models-per-min.","code":429,"metadata":{"headers":{"X-RateLimit-Limit":"2","X-RateLimit-Remaining":"0","X-RateLimit-Reset":"1783519380000"},"provider_name":null}},"user_id":"user_fakeprovider"}`,
 			headers:  []string{"Content-Type", "Date", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"},
 		},
+		{
+			// Fireworks sends no Retry-After.
+			name: "fireworks generated tokens", opts: Options{Provider: "fireworks", Limits: lim("output_tokens/1m=20")},
+			body: chatBody("accounts/fireworks/models/kimi-k2p6"),
+			ok:   []string{"2026-08-05T12:00:00Z", "2026-08-05T12:00:01Z"}, at: "2026-08-05T12:00:02Z",
+			want: []obs{
+				{"requests", "1m", 6000, 5998, ""},
+				{"input_tokens", "1m", 3600000, 3600000 - 2*(chatCost("accounts/fireworks/models/kimi-k2p6")-10), ""},
+				{"output_tokens", "1m", 20, 0, ""},
+			},
+			throttled: "output_tokens",
+			wantBody:  `{"object":"error","type":"invalid_request_error","code":"invalid_request_error","message":"rate limit exceeded, please try again later"}`,
+			headers: []string{"Content-Type", "Date", "x-ratelimit-over-limit",
+				"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
+				"x-ratelimit-limit-tokens-prompt", "x-ratelimit-remaining-tokens-prompt",
+				"x-ratelimit-limit-tokens-cache-adjusted-prompt", "x-ratelimit-remaining-tokens-cache-adjusted-prompt",
+				"x-ratelimit-limit-tokens-generated", "x-ratelimit-remaining-tokens-generated"},
+		},
+		{
+			// GitHub's primary limit: no Retry-After, X-RateLimit-Reset says when.
+			name: "github core", opts: Options{Provider: "github", Limits: lim("requests/1h=2")},
+			body: chatBody("gpt-4o"),
+			ok:   []string{"2013-07-01T17:27:06Z", "2013-07-01T17:40:00Z"}, at: "2013-07-01T18:00:00Z",
+			want:      []obs{{"requests", "1h", 2, 0, "2013-07-01T18:27:06Z"}},
+			throttled: "requests",
+			wantBody:  `{"message":"API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}`,
+			headers:   []string{"Content-Type", "Date", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Used", "X-RateLimit-Resource"},
+		},
+		{
+			name: "mistral monthly tokens", opts: Options{Provider: "mistral", Limits: []catalog.Limit{{Resource: "tokens", Window: "30d", Value: 2 * chatCost("mistral-small-latest")}}},
+			body: chatBody("mistral-small-latest"),
+			ok:   []string{"2026-01-28T10:24:00Z", "2026-01-28T10:24:10Z"}, at: "2026-01-28T10:24:24Z",
+			want: []obs{
+				{"requests", "1m", 60, 58, ""},
+				{"tokens", "1m", 500000, 500000 - 2*chatCost("mistral-small-latest"), ""},
+				{"tokens", "30d", 2 * chatCost("mistral-small-latest"), 0, ""},
+			},
+			retry:     mustTime("2026-01-28T10:24:24Z").Truncate(30 * 24 * time.Hour).Add(30 * 24 * time.Hour).Sub(mustTime("2026-01-28T10:24:24Z")),
+			throttled: "tokens",
+			wantBody:  `{"object":"error","message":"Rate limit exceeded","type":"rate_limited","param":null,"code":"1300","raw_status_code":429}`,
+			headers: []string{"Content-Type", "Date", "Retry-After", "x-ratelimit-tokens-query-cost",
+				"x-ratelimit-limit-req-minute", "x-ratelimit-remaining-req-minute",
+				"x-ratelimit-limit-tokens-minute", "x-ratelimit-remaining-tokens-minute",
+				"x-ratelimit-limit-tokens-month", "x-ratelimit-remaining-tokens-month"},
+		},
+		{
+			name: "together requests per second", opts: Options{Provider: "together", Limits: lim("requests/1s=2")},
+			body: chatBody("m"),
+			ok:   []string{"2026-02-02T12:00:00.1Z", "2026-02-02T12:00:00.2Z"}, at: "2026-02-02T12:00:00.5Z",
+			want: []obs{
+				{"requests", "1s", 2, 0, "2026-02-02T12:00:01Z"},
+				{"tokens", "1s", 3000, 3000 - 2*chatCost("m"), ""},
+			},
+			retry: time.Second, throttled: "requests",
+			wantBody: `{"error":{"message":"Request rate exceeds your dynamic rate for this model","type":"dynamic_request_limited","param":null,"code":null}}`,
+			headers:  []string{"Content-Type", "Date", "retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-tokenlimit-limit", "x-tokenlimit-remaining"},
+		},
+		{
+			name: "ietf requests", opts: Options{Provider: "ietf-example", Limits: lim("requests/1m=2")},
+			body: chatBody("m"),
+			ok:   []string{"2026-05-23T12:00:10Z", "2026-05-23T12:00:20Z"}, at: "2026-05-23T12:00:45Z",
+			want:  []obs{{"requests", "1m", 2, 0, "2026-05-23T12:01:00Z"}},
+			retry: 15 * time.Second, throttled: "requests",
+			wantBody: `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded","title":"Too Many Requests","status":429,"violated-policies":["requests-1m"]}`,
+			headers:  []string{"Content-Type", "Date", "Retry-After", "RateLimit", "RateLimit-Policy"},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -458,7 +579,11 @@ func TestExhaustion(t *testing.T) {
 				t.Errorf("body\n got %s\nwant %s", got.body, tc.wantBody)
 			}
 			checkObs(t, "429", &got.res, tc.want)
-			if !got.res.HasRetryAfter || got.res.RetryAfter != tc.retry {
+			if tc.retry == 0 {
+				if got.res.HasRetryAfter {
+					t.Errorf("Retry-After %v sent; the provider sends none", got.res.RetryAfter)
+				}
+			} else if !got.res.HasRetryAfter || got.res.RetryAfter != tc.retry {
 				t.Errorf("Retry-After = %v (has %v), want %v", got.res.RetryAfter, got.res.HasRetryAfter, tc.retry)
 			}
 			if got.res.ThrottledResource != tc.throttled {

@@ -25,8 +25,8 @@
 //   - GET …/models: the provider's catalog models; not rate limited.
 //
 // Every response carries a Date header from Options.Now. Requests without a
-// credential (Authorization: Bearer …, or the catalog's KeyHeader such as
-// x-api-key or api-key) get 401 with a JSON error.
+// credential (Authorization: Bearer … or Token …, or the catalog's KeyHeader
+// such as x-api-key or api-key) get 401 with the dialect's JSON error.
 //
 // The request header X-Fake-Delay (a Go duration, e.g. "300ms", at most
 // MaxFakeDelay) holds the response that long after the request was admitted,
@@ -39,13 +39,15 @@
 // catalog lists as key-level (key_limits, model "") are shared by every model
 // of a key. The window discipline is the dialect's:
 //
-//   - sliding (heroku, azure-openai): a sliding log of entries per window;
+//   - sliding (heroku, azure-openai, fireworks): a sliding log of entries per window;
 //     remaining is the limit minus what entered in the last window; the
 //     reset is when the oldest entry expires (seed 000); Retry-After is when
 //     enough entries have expired for the request to fit.
-//   - fixed (infercom, sambanova, predictions, cerebras, openrouter):
-//     counters in windows aligned to the UTC minute, hour or day; the reset
-//     is the window's end.
+//   - fixed (infercom, sambanova, predictions, cerebras, openrouter, mistral,
+//     together, ietf): counters in windows aligned to the UTC second, minute,
+//     hour or day; the reset is the window's end.
+//   - anchored (github): a fixed window that starts with the first request
+//     after the previous one ended.
 //   - bucket (openai, anthropic, groq): capacity refills continuously at
 //     limit per window; the reset is the time until the bucket is full again
 //     ("1s", "12ms", "6m0s").
@@ -70,8 +72,20 @@
 // # Limits
 //
 // The limits come from the catalog entry of Options.Provider for the
-// requested model. A model the catalog does not list gets the provider's
-// key-level limits when it has any, else the dialect's documented default
-// (see DefaultLimits). Options.Scale multiplies the catalog and default
-// limits; Options.Limits then overrides individual (resource, window) limits.
+// requested model, plus the provider's key-level limits. A model the catalog
+// does not list gets the key-level limits and the dialect's documented
+// defaults for every (resource, window) they do not cover (see
+// DefaultLimits and each dialect_<name>.go). Options.Scale multiplies the
+// catalog and default limits; Options.Limits then overrides individual
+// (resource, window) limits. A request without a model uses the provider's
+// first catalog model.
+//
+// # 429s
+//
+// A request that does not fit gets 429 with the dialect's body, its
+// rate-limit headers (the state without the rejected request, which is not
+// charged) and Retry-After: the time until the request would fit, in whole
+// seconds rounded up (for a concurrency limit: until the earliest running
+// request is expected to end). Fireworks and GitHub send no Retry-After, as
+// the providers do not.
 package fakeprovider

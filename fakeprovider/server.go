@@ -175,7 +175,11 @@ func (s *Server) Limits(model string) []catalog.Limit {
 
 // Snapshot returns the current state of key's limits for model without
 // charging anything.
+// An empty model is the one a request without a model gets.
 func (s *Server) Snapshot(key, model string) []LimitState {
+	if model == "" {
+		model = s.defaultModel()
+	}
 	r := s.resolve(model)
 	return s.acct.snapshot(s.now(), key, r.model, r.defs)
 }
@@ -224,20 +228,26 @@ func (s *Server) compute(model string) resolved {
 		}
 	}
 	var defs []limitDef
-	hasKey := false
 	if s.prov != nil {
 		for _, l := range s.prov.Limits {
 			switch {
 			case l.Model == "":
 				defs = append(defs, limitDef{Resource: l.Resource, Window: l.Window, Value: l.Value, keyScope: true})
-				hasKey = true
 			case known && l.Model == canon:
 				defs = append(defs, limitDef{Resource: l.Resource, Window: l.Window, Value: l.Value})
 			}
 		}
 	}
-	if !known && !hasKey {
+	if !known {
+		// The dialect's defaults, except where a key-level limit already
+		// covers the (resource, window).
+	defaults:
 		for _, l := range s.d.limitsFor(canon) {
+			for _, k := range defs {
+				if k.Resource == l.Resource && k.Window == l.Window {
+					continue defaults
+				}
+			}
 			defs = append(defs, limitDef{Resource: l.Resource, Window: l.Window, Value: l.Value})
 		}
 	}
@@ -277,6 +287,15 @@ func (s *Server) compute(model string) resolved {
 		if o.Model != "" && (o.Model == canon || strings.EqualFold(o.Model, model)) {
 			override(o, true)
 		}
+	}
+	if s.d.only != nil {
+		kept := defs[:0]
+		for _, l := range defs {
+			if s.d.only(l.Resource, l.Window) {
+				kept = append(kept, l)
+			}
+		}
+		defs = kept
 	}
 	for i := range defs {
 		d, _ := parsers.ParseWindow(defs[i].Window)
@@ -358,7 +377,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) credential(r *http.Request) (key string, ok bool) {
 	if a := r.Header.Get("Authorization"); a != "" {
 		scheme, rest, _ := strings.Cut(a, " ")
-		if strings.EqualFold(scheme, "Bearer") {
+		if strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "Token") {
 			key = strings.TrimSpace(rest)
 		}
 	}
@@ -381,8 +400,19 @@ func fingerprint(key string) string {
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, kind, msg string) {
-	writeJSON(w, status, s.d.renderError(status, kind, msg))
+	s.writeError(w, status, s.d.renderError(status, kind, msg))
 	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", status, "error", msg)
+}
+
+// writeError writes an error body with the dialect's content type.
+func (s *Server) writeError(w http.ResponseWriter, status int, body []byte) {
+	ct := s.d.errorContentType
+	if ct == "" {
+		ct = "application/json"
+	}
+	w.Header()["Content-Type"] = []string{ct}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
@@ -484,7 +514,7 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, rt route
 	adm := s.acct.admit(now, key, res.model, res.defs, c, time.Now().Add(expected))
 	h := w.Header()
 	if adm.throttle != nil {
-		s.d.writeLimitHeaders(h, adm.states, now)
+		s.d.writeLimitHeaders(h, adm.states, now, c, http.StatusTooManyRequests)
 		s.d.writeRetryAfter(h, adm.throttle.RetryAfter)
 		adm.throttle.APIVersion = r.URL.Query().Get("api-version")
 		if s.d.on429 != nil {
@@ -495,7 +525,7 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, rt route
 			render = s.d.concurrencyLimited
 		}
 		if render != nil {
-			writeJSON(w, http.StatusTooManyRequests, render(adm.throttle))
+			s.writeError(w, http.StatusTooManyRequests, render(adm.throttle))
 		} else {
 			w.WriteHeader(http.StatusTooManyRequests)
 		}
@@ -505,7 +535,11 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, rt route
 		return
 	}
 	defer adm.release()
-	s.d.writeLimitHeaders(h, adm.states, now)
+	status := http.StatusOK
+	if rt == routePredictions {
+		status = http.StatusCreated
+	}
+	s.d.writeLimitHeaders(h, adm.states, now, c, status)
 
 	if delay > 0 {
 		t := time.NewTimer(delay)
