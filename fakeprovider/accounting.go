@@ -41,10 +41,11 @@ type entry struct {
 
 // meter is the state of one (key, model, resource, window).
 type meter struct {
-	// sliding
+	// sliding: the entries in the window, oldest first.
 	entries []entry
-	// fixed: start of the current window and what it holds; bucket: level
-	// and when it was last brought up to date.
+	// level is what the window holds (sliding: the entries' total; bucket:
+	// the bucket's level). at is the start of the current window (fixed,
+	// anchored) or when the bucket was last brought up to date.
 	at    time.Time
 	level float64
 }
@@ -86,18 +87,23 @@ func (c cost) of(resource string) float64 {
 func (a *accountant) advance(m *meter, l *limitDef, now time.Time) float64 {
 	switch a.kind {
 	case slidingWindow:
+		// entries is a queue: expired entries leave from the front and the
+		// running total (level) follows; the backing array is compacted once
+		// half of it is dead.
 		i := 0
 		for i < len(m.entries) && !m.entries[i].at.Add(l.dur).After(now) {
+			m.level -= m.entries[i].amount
 			i++
 		}
 		if i > 0 {
-			m.entries = append(m.entries[:0], m.entries[i:]...)
+			m.entries = m.entries[i:]
+			if len(m.entries) == 0 {
+				m.entries, m.level = nil, 0
+			} else if cap(m.entries) > 64 && len(m.entries) < cap(m.entries)/2 {
+				m.entries = append([]entry(nil), m.entries...)
+			}
 		}
-		used := 0.0
-		for _, e := range m.entries {
-			used += e.amount
-		}
-		return used
+		return m.level
 	case tokenBucket:
 		if el := now.Sub(m.at); el > 0 && l.Value > 0 {
 			m.level = math.Max(0, m.level-float64(el)*l.Value/float64(l.dur))
@@ -179,6 +185,7 @@ func (a *accountant) charge(m *meter, c float64, now time.Time) {
 	switch a.kind {
 	case slidingWindow:
 		m.entries = append(m.entries, entry{at: now, amount: c})
+		m.level += c
 	case anchoredWindow:
 		if m.at.IsZero() {
 			m.at = now
