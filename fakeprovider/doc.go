@@ -39,10 +39,10 @@
 // catalog lists as key-level (key_limits, model "") are shared by every model
 // of a key. The window discipline is the dialect's:
 //
-//   - sliding (heroku, azure-openai, fireworks): a sliding log of entries per window;
-//     remaining is the limit minus what entered in the last window; the
-//     reset is when the oldest entry expires (seed 000); Retry-After is when
-//     enough entries have expired for the request to fit.
+//   - sliding (heroku, azure-openai, fireworks): a sliding log of entries
+//     per window; remaining is the limit minus what entered in the last
+//     window; the reset is when the oldest entry expires (seed 000);
+//     Retry-After is when enough entries have expired for the request to fit.
 //   - fixed (infercom, sambanova, predictions, cerebras, openrouter, mistral,
 //     together, ietf): counters in windows aligned to the UTC second, minute,
 //     hour or day; the reset is the window's end.
@@ -78,7 +78,7 @@
 // DefaultLimits and each dialect_<name>.go). Options.Scale multiplies the
 // catalog and default limits; Options.Limits then overrides individual
 // (resource, window) limits. A request without a model uses the provider's
-// first catalog model.
+// first catalog model ("fake-model" when it lists none).
 //
 // # 429s
 //

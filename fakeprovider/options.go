@@ -31,7 +31,7 @@ type Options struct {
 	Provider string
 	// Dialect is the dialect to speak (see Dialects). Empty: the provider's.
 	Dialect string
-	// Catalog defaults to catalog.MustLoad().
+	// Catalog defaults to the embedded catalog (catalog.Load, loaded once).
 	Catalog *catalog.Catalog
 
 	// Scale multiplies catalog and default limits (rounded, at least 1), e.g.
@@ -45,7 +45,8 @@ type Options struct {
 	Limits []catalog.Limit
 
 	// KeyHeader is an extra request header accepted as the credential
-	// besides Authorization: Bearer. Empty: the provider's catalog KeyHeader.
+	// besides Authorization: Bearer (or Token). Empty: the provider's catalog
+	// KeyHeader.
 	KeyHeader string
 	// Keys, when non-empty, are the only credentials accepted; others get
 	// 401. Empty accepts any non-empty credential.
