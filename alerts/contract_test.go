@@ -37,6 +37,12 @@ func TestRulesUseOnlyDocumentedMetrics(t *testing.T) {
 				if err != nil {
 					t.Errorf("%s%s: %v\n%s", r.Record, r.Alert, err, r.Expr)
 				}
+				summed, _ := promcontract.SummedMetrics(r.Expr)
+				for _, n := range summed {
+					if promcontract.IsKeyStateGauge(n) {
+						t.Errorf("%s%s sums %s over replicas: use min/max\n%s", r.Record, r.Alert, n, r.Expr)
+					}
+				}
 				for _, n := range names {
 					used[n] = true
 					// A recording rule may only use rules recorded before it (same

@@ -238,3 +238,43 @@ func VariableQueryExpr(q string) (string, error) {
 	}
 	return strings.TrimSpace(inner[:last]), nil
 }
+
+// SummedMetrics returns the metric names that appear inside a sum (or avg) aggregation of
+// expr. The state of one key (remaining, limit, reset, ...) is exported by every Headroom
+// replica that saw it, so adding those series up double-counts: such gauges must be
+// aggregated with min or max.
+func SummedMetrics(expr string) ([]string, error) {
+	e, err := Parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		agg, ok := n.(*parser.AggregateExpr)
+		if !ok || (agg.Op != parser.SUM && agg.Op != parser.AVG) {
+			return nil
+		}
+		parser.Inspect(agg.Expr, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok && vs.Name != "" {
+				seen[vs.Name] = true
+			}
+			return nil
+		})
+		return nil
+	})
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// IsKeyStateGauge reports whether a metric holds one key's rate-limit state, which every
+// replica exports a copy of (headroom_ratelimit_* and the headroom:ratelimit_* /
+// headroom:concurrency_* recording rules).
+func IsKeyStateGauge(name string) bool {
+	return strings.HasPrefix(name, "headroom_ratelimit_") ||
+		strings.HasPrefix(name, "headroom:ratelimit_") ||
+		strings.HasPrefix(name, "headroom:concurrency_")
+}

@@ -70,3 +70,16 @@ func TestGrafanaHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestSummedMetrics(t *testing.T) {
+	got, err := SummedMetrics(`min by (key) (headroom_ratelimit_remaining) + sum(rate(headroom_requests_total[5m])) / sum by (key) (max by (key, instance) (headroom_ratelimit_limit))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "headroom_ratelimit_limit,headroom_requests_total" {
+		t.Fatalf("SummedMetrics = %v", got)
+	}
+	if !IsKeyStateGauge("headroom:ratelimit_remaining:min") || IsKeyStateGauge("headroom_inflight_requests") {
+		t.Fatal("IsKeyStateGauge")
+	}
+}
