@@ -61,6 +61,17 @@ type harness struct {
 // start, and the Headroom dialect of the same name.
 func newHarness(t *testing.T, o Options, start string) *harness {
 	t.Helper()
+	// A dialect whose Headroom parser (and catalog entry) has not been
+	// committed yet is skipped, not failed: the fake's table lands first.
+	name := o.Dialect
+	if name == "" {
+		name = strings.TrimSuffix(o.Provider, "-example")
+	}
+	if _, speaks := dialects[name]; speaks {
+		if _, ok := parsers.Lookup(name); !ok {
+			t.Skipf("Headroom has no %q dialect yet", name)
+		}
+	}
 	clk := newClock(start)
 	o.Now = clk.Now
 	s, err := NewServer(o)
