@@ -8,8 +8,10 @@ package collector
 import (
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -237,9 +239,7 @@ func (c *Collector) SetProviders(ps []Provider) {
 
 // Labels admits a call's model and key under the cardinality caps.
 func (c *Collector) Labels(provider, model, key string) Labels {
-	if len(model) > 128 {
-		model = model[:128]
-	}
+	model = labelValue(model)
 	c.mu.Lock()
 	p := c.providers[provider]
 	dropped := false
@@ -271,6 +271,26 @@ func (c *Collector) Labels(provider, model, key string) Labels {
 		l.LimitModel = ""
 	}
 	return l
+}
+
+// maxLabelLen bounds label values taken from requests and responses.
+const maxLabelLen = 128
+
+// labelValue makes a client-supplied value a safe label: valid UTF-8
+// (client_golang panics on anything else, in Collect outside any recover)
+// and at most maxLabelLen bytes, cut at a rune boundary.
+func labelValue(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) > maxLabelLen {
+		i := maxLabelLen
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s = s[:i]
+	}
+	return s
 }
 
 // ObserveResponse records what a response's headers (and 429 body) said:

@@ -378,3 +378,23 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 	}
 }
+
+// Regressions of FuzzParseReset (testdata/fuzz/FuzzParseReset/regression-*):
+// a Date header centuries off made Retry-After dates centuries long and
+// shifted every absolute reset by as much. A Date more than a year off is
+// now ignored, and a Retry-After date more than a year ahead is an error.
+func TestGarbageDateIgnored(t *testing.T) {
+	recv := time.Unix(1777636800, 0)
+	in := &Input{Header: http.Header{"Date": {"Fri, 01 May 0000 00:00:00 GMT"}}, Received: recv}
+	c := newClock(in)
+	got, err := parseReset("1777636860", FormatEpochSeconds, &c)
+	if err != nil || !got.Equal(recv.Add(time.Minute)) {
+		t.Errorf("epoch reset with a garbage Date = %v, %v; want %v", got, err, recv.Add(time.Minute))
+	}
+	if d, err := parseRetryAfter("Fri, 01 May 2026 12:01:00 GMT", &c); err != nil || d != time.Minute {
+		t.Errorf("Retry-After date with a garbage Date = %v, %v; want 1m", d, err)
+	}
+	if d, err := parseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", &c); err == nil {
+		t.Errorf("Retry-After in year 9999 accepted as %v", d)
+	}
+}

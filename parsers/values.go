@@ -66,7 +66,11 @@ func newClock(in *Input) clock {
 	if v := first(in.Header, "Date"); v != "" {
 		if d, err := http.ParseTime(v); err == nil {
 			skew := in.Received.Sub(d)
-			if skew > skewThreshold || skew < -skewThreshold {
+			if skew > maxRelative || skew < -maxRelative {
+				// A Date more than a year off is garbage, not a clock
+				// to correct for: it would shift every absolute reset by
+				// as much. Use the local clock alone.
+			} else if skew > skewThreshold || skew < -skewThreshold {
 				c.skew = skew
 				c.date = in.Received
 			} else {
@@ -276,6 +280,11 @@ func parseRetryAfter(s string, c *clock) (time.Duration, error) {
 	d := c.absolute(t).Sub(c.received)
 	if d < 0 {
 		d = 0
+	}
+	if d > maxRelative {
+		// Same bound as delay-seconds: a date centuries ahead (or a Date
+		// header centuries behind) is garbage, not advice.
+		return 0, ErrOverflow
 	}
 	return d, nil
 }
