@@ -7,12 +7,16 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/common/version"
 
@@ -27,7 +31,16 @@ func main() {
 func run() int {
 	webConfig := flag.String("web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth) for the metrics listener")
 	showVersion := flag.Bool("version", false, "print version and exit")
+	lifecycle := flag.Bool("web.enable-lifecycle", false, "serve POST /-/reload on the metrics listener")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [flags]          run the agent (settings: HEADROOM_* variables, see README.md)\n", os.Args[0])
+		fmt.Fprintf(flag.CommandLine.Output(), "       %s healthcheck      exit 0 if the local agent answers /healthz (for container HEALTHCHECK without a shell)\n", os.Args[0])
+		flag.PrintDefaults()
+	}
 	flag.Parse()
+	if flag.Arg(0) == "healthcheck" {
+		return healthcheck()
+	}
 	if *showVersion {
 		fmt.Println(version.Print("headroom"))
 		return 0
@@ -44,6 +57,7 @@ func run() int {
 		return 2
 	}
 	a.WebConfigFile = *webConfig
+	a.EnableLifecycle = *lifecycle
 	if err := a.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "headroom:", err)
 		return 1
@@ -70,6 +84,45 @@ func run() int {
 			return 0
 		}
 	}
+}
+
+// healthcheck asks the agent on this host for /healthz, so a container
+// image without a shell (FROM scratch) can still have a HEALTHCHECK. It
+// reads the same HEADROOM_METRICS_ADDR as the agent.
+func healthcheck() int {
+	s, err := config.LoadSettings()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 1
+	}
+	host, port, err := net.SplitHostPort(s.MetricsAddr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck: HEADROOM_METRICS_ADDR:", err)
+		return 1
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	if os.Getenv("HEADROOM_HEALTHCHECK_TLS") == "1" {
+		scheme = "https"
+	}
+	c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
+		// The check only asks whether this process answers; certificate
+		// names rarely match 127.0.0.1.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
+	}}
+	resp, err := c.Get(scheme + "://" + net.JoinHostPort(host, port) + "/healthz")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "healthcheck: status", resp.StatusCode)
+		return 1
+	}
+	return 0
 }
 
 func newLogger(s config.Settings) *slog.Logger {

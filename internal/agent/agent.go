@@ -32,7 +32,11 @@ type Agent struct {
 	// WebConfigFile is exporter-toolkit's --web.config.file (TLS, basic
 	// auth) for the metrics listener.
 	WebConfigFile string
-	Log           *slog.Logger
+	// EnableLifecycle serves POST /-/reload (as Prometheus'
+	// --web.enable-lifecycle): off by default because anyone who can reach
+	// the metrics port could otherwise trigger reloads.
+	EnableLifecycle bool
+	Log             *slog.Logger
 
 	cat      *catalog.Catalog
 	reg      *prometheus.Registry
@@ -235,6 +239,17 @@ func (a *Agent) metricsMux() http.Handler {
 		w.Write([]byte("ready\n"))
 	})
 	mux.HandleFunc("GET /api/v1/headroom", a.serveState)
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if !a.EnableLifecycle {
+			http.Error(w, "lifecycle API is not enabled (--web.enable-lifecycle)", http.StatusForbidden)
+			return
+		}
+		if err := a.Reload(); err != nil {
+			http.Error(w, "reload rejected, previous configuration kept: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Write([]byte("reloaded\n"))
+	})
 	mux.HandleFunc("GET /{$}", a.serveLanding)
 	return mux
 }

@@ -2,8 +2,8 @@ package agent
 
 import (
 	"bufio"
-	"log/slog"
 	"io"
+	"log/slog"
 	"os"
 	"regexp"
 	"sort"

@@ -11,18 +11,18 @@ import (
 // SeriesState is one series in /api/v1/headroom. Pointers are nil where the
 // provider did not report the value: absent is not zero.
 type SeriesState struct {
-	Provider         string   `json:"provider"`
-	Model            string   `json:"model"`
-	Key              string   `json:"key"`
-	Resource         string   `json:"resource"`
-	Window           string   `json:"window"`
-	Limit            *float64 `json:"limit"`
-	Remaining        *float64 `json:"remaining"`
-	RemainingRatio   *float64 `json:"remaining_ratio"`
-	Reset            *string  `json:"reset"`
-	ResetInSeconds   *float64 `json:"reset_in_seconds"`
-	Observed         string   `json:"observed"`
-	AgeSeconds       float64  `json:"age_seconds"`
+	Provider       string   `json:"provider"`
+	Model          string   `json:"model"`
+	Key            string   `json:"key"`
+	Resource       string   `json:"resource"`
+	Window         string   `json:"window"`
+	Limit          *float64 `json:"limit"`
+	Remaining      *float64 `json:"remaining"`
+	RemainingRatio *float64 `json:"remaining_ratio"`
+	Reset          *string  `json:"reset"`
+	ResetInSeconds *float64 `json:"reset_in_seconds"`
+	Observed       string   `json:"observed"`
+	AgeSeconds     float64  `json:"age_seconds"`
 }
 
 // State is the body of /api/v1/headroom.
