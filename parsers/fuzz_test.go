@@ -102,7 +102,9 @@ func validWindow(w string) bool {
 	return err == nil && d > 0 && FormatWindow(d) == w
 }
 
-func finiteNonNeg(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) && f >= 0 && f <= maxValue }
+func finiteNonNeg(f float64) bool {
+	return !math.IsNaN(f) && !math.IsInf(f, 0) && f >= 0 && f <= maxValue
+}
 
 // resetFloor is the earliest reset the values.go rule allows: absolute
 // resets are never before the Date header (on the local clock), relative
