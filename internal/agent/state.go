@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -94,6 +95,12 @@ var landing = template.Must(template.New("landing").Funcs(template.FuncMap{
 		}
 		return *p * 100
 	},
+	"secs": func(p *float64) string {
+		if p == nil {
+			return "–"
+		}
+		return strconv.FormatFloat(*p, 'f', 0, 64) + " s"
+	},
 	"num": func(p *float64) string {
 		if p == nil {
 			return "–"
@@ -123,7 +130,7 @@ code{background:#f4f4f4;padding:1px 4px}
 {{range .State.Series}}<tr><td>{{.Provider}}</td><td>{{.Model}}</td><td>{{.Key}}</td><td>{{.Resource}}</td><td>{{.Window}}</td>
 <td>{{num .Remaining}}</td><td>{{num .Limit}}</td>
 <td><div class="bar"><div class="fill{{if .RemainingRatio}}{{if lt (pct .RemainingRatio) 10.0}} crit{{else if lt (pct .RemainingRatio) 25.0}} warn{{end}}{{end}}" style="width:{{printf "%.0f" (pct .RemainingRatio)}}%"></div></div></td>
-<td>{{num .ResetInSeconds}} s</td><td>{{printf "%.0f" .AgeSeconds}} s</td></tr>
+<td>{{secs .ResetInSeconds}}</td><td>{{printf "%.0f" .AgeSeconds}} s</td></tr>
 {{end}}</table>{{end}}
 </body></html>
 `))
