@@ -512,3 +512,54 @@ func Write(dir, glob string, want map[string][]byte) error {
 	}
 	return nil
 }
+
+// Markers around prometheusRule.thresholds in the chart's values.yaml.
+const (
+	valuesBegin = "  # BEGIN thresholds: helm/sync.sh copies alerts/thresholds.yml here\n"
+	valuesEnd   = "  # END thresholds\n"
+)
+
+// ChartValues returns the chart's values.yaml (by name) with prometheusRule.thresholds
+// replaced by alerts/thresholds.yml: its settings and their comments, without the file's
+// opening comment block.
+func ChartValues(root string) (map[string][]byte, error) {
+	src, err := os.ReadFile(filepath.Join(root, ThresholdsFile))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("%s: %w", ThresholdsFile, ErrNoSource)
+		}
+		return nil, err
+	}
+	path := filepath.Join(root, ChartDir, "values.yaml")
+	values, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	text := string(values)
+	begin := strings.Index(text, valuesBegin)
+	end := strings.Index(text, valuesEnd)
+	if begin < 0 || end < begin {
+		return nil, fmt.Errorf("%s: the markers %q and %q are missing", path, strings.TrimSpace(valuesBegin), strings.TrimSpace(valuesEnd))
+	}
+	lines := strings.Split(strings.TrimRight(string(src), "\n"), "\n")
+	// Drop the opening comment block (it describes the source file) and the blank lines after.
+	for len(lines) > 0 && strings.HasPrefix(lines[0], "#") {
+		lines = lines[1:]
+	}
+	for len(lines) > 0 && strings.TrimSpace(lines[0]) == "" {
+		lines = lines[1:]
+	}
+	var b strings.Builder
+	b.WriteString(text[:begin])
+	b.WriteString(valuesBegin)
+	b.WriteString("  thresholds:\n")
+	for _, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			b.WriteString("\n")
+			continue
+		}
+		b.WriteString("    " + l + "\n")
+	}
+	b.WriteString(text[end:])
+	return map[string][]byte{"values.yaml": []byte(b.String())}, nil
+}

@@ -33,6 +33,7 @@ func main() {
 	}{
 		{"rules", chartsync.ChartRulesDir, "*", chartsync.ChartRules},
 		{"dashboards", chartsync.ChartDashboardsDir, "*.json", chartsync.ChartDashboards},
+		{"values", chartsync.ChartDir, "values.yaml", chartsync.ChartValues},
 	} {
 		want, err := set.build(root)
 		if errors.Is(err, chartsync.ErrNoSource) {
