@@ -23,10 +23,14 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/keyid"
 	"github.com/headroomhq/headroom/parsers"
+	"github.com/headroomhq/headroom/tracing"
 )
 
 // Options tune the proxy.
@@ -34,8 +38,11 @@ type Options struct {
 	// Transport to the upstreams; nil builds the default (see NewTransport).
 	Transport http.RoundTripper
 	Logger    *slog.Logger
-	// Hooks lets other packages (tracing, access log) observe each call.
+	// Hooks lets other packages (access log, …) observe each call.
 	Hooks []Hook
+	// Tracer turns each call into a span (see package tracing); nil is off
+	// and costs one nil check per request.
+	Tracer *tracing.Tracer
 }
 
 // Hook observes completed calls. It runs on the request goroutine after the
@@ -64,9 +71,10 @@ type Call struct {
 }
 
 type route struct {
-	cfg  config.Provider
-	keys keyid.Resolver
-	rp   *httputil.ReverseProxy
+	cfg    config.Provider
+	keys   keyid.Resolver
+	rp     *httputil.ReverseProxy
+	tracer *tracing.Tracer
 }
 
 // Proxy is an http.Handler.
@@ -75,6 +83,7 @@ type Proxy struct {
 	log    *slog.Logger
 	tr     http.RoundTripper
 	hooks  []Hook
+	tracer *tracing.Tracer
 	routes atomic.Pointer[map[string]*route]
 }
 
@@ -86,7 +95,7 @@ func New(cfg *config.Config, coll *collector.Collector, opts Options) *Proxy {
 	if opts.Transport == nil {
 		opts.Transport = NewTransport(10*time.Second, 10*time.Minute)
 	}
-	p := &Proxy{coll: coll, log: opts.Logger, tr: opts.Transport, hooks: opts.Hooks}
+	p := &Proxy{coll: coll, log: opts.Logger, tr: opts.Transport, hooks: opts.Hooks, tracer: opts.Tracer}
 	p.Update(cfg)
 	return p
 }
@@ -116,7 +125,7 @@ func NewTransport(dial, header time.Duration) *http.Transport {
 func (p *Proxy) Update(cfg *config.Config) {
 	m := make(map[string]*route, len(cfg.Providers))
 	for _, pc := range cfg.Providers {
-		rt := &route{cfg: pc, keys: keyid.Resolver{KeyHeader: pc.KeyHeader, Aliases: pc.KeyAlias}}
+		rt := &route{cfg: pc, keys: keyid.Resolver{KeyHeader: pc.KeyHeader, Aliases: pc.KeyAlias}, tracer: p.tracer}
 		rt.rp = &httputil.ReverseProxy{
 			Rewrite:        rt.rewrite,
 			Transport:      p.tr,
@@ -138,6 +147,16 @@ type callState struct {
 	call   Call
 	result parsers.Result
 	done   atomic.Bool
+	trace  *traceState // nil when tracing is off
+}
+
+// traceState is the span of one call, allocated only when tracing is on.
+type traceState struct {
+	span       trace.Span
+	info       tracing.CallInfo
+	firstChunk time.Time
+	bodyErr    string
+	headers    []attribute.KeyValue
 }
 
 type ctxKey struct{}
@@ -173,13 +192,69 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.Inc()
 	defer g.Dec()
 	ctx := context.WithValue(r.Context(), ctxKey{}, st)
+	if p.tracer != nil {
+		ctx = p.startSpan(ctx, st, r, model)
+	}
 	rt.rp.ServeHTTP(w, r.WithContext(ctx))
 	// A body the client abandoned is closed by ReverseProxy before it
 	// returns; finish is idempotent, this catches paths that never got one.
 	st.finish()
 }
 
+// startSpan starts the call's span as a child of the caller's W3C trace
+// context; rewrite then injects the span's context into the upstream request.
+func (p *Proxy) startSpan(ctx context.Context, st *callState, r *http.Request, model string) context.Context {
+	ts := &traceState{}
+	u := *st.route.cfg.Upstream
+	u.User = nil
+	u.Path = u.Path + st.call.Path
+	u.RawPath = ""
+	u.RawQuery = r.URL.RawQuery
+	u.Fragment, u.RawFragment = "", ""
+	ts.info = tracing.CallInfo{
+		Provider: st.call.Provider, Family: st.route.cfg.Family, Source: "proxy",
+		Model: model, Key: st.call.Labels.Key, Method: r.Method, URL: &u, Start: st.call.Start,
+	}
+	ctx, ts.span = p.tracer.Start(p.tracer.Extract(ctx, r.Header), &ts.info)
+	st.trace = ts
+	return ctx
+}
+
+// endSpan completes the span from what the call learned.
+func (st *callState) endSpan() {
+	ts, c := st.trace, &st.call
+	in := &ts.info
+	in.End = c.End
+	in.Received = c.Received
+	in.FirstChunk = ts.firstChunk
+	in.Streamed = c.Streamed
+	in.ResponseModel = c.RespModel
+	in.InputTokens, in.OutputTokens = c.InputTok, c.OutputTok
+	in.Result = c.Result
+	in.Attributes = ts.headers
+	if !c.Received.IsZero() {
+		in.Status = c.Status
+	}
+	switch {
+	case c.UpstreamErr == "other":
+		in.ErrorType = "_OTHER"
+	case c.UpstreamErr != "":
+		in.ErrorType = c.UpstreamErr
+	case c.Received.IsZero():
+		in.ErrorType = "client_closed" // ended before any response
+	case ts.bodyErr != "":
+		in.ErrorType = ts.bodyErr
+	}
+	st.p.tracer.End(ts.span, in)
+	in.Result, in.Attributes = nil, nil
+}
+
 func (rt *route) rewrite(pr *httputil.ProxyRequest) {
+	if rt.tracer != nil {
+		// Replaces the caller's traceparent: upstream sees Headroom's span
+		// as its parent. Without tracing, the caller's headers pass as sent.
+		rt.tracer.Inject(pr.Out.Context(), pr.Out.Header)
+	}
 	up := rt.cfg.Upstream
 	_, rest, _ := splitProvider(pr.In.URL.Path)
 	_, rawRest, _ := splitProvider(pr.In.URL.EscapedPath())
@@ -228,6 +303,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	d.Parse(&in, &st.result)
 	p.coll.ObserveResponse(st.call.Labels, resp.StatusCode, &st.result, now)
 	st.call.Streamed = isEventStream(resp.Header.Get("Content-Type"))
+	if st.trace != nil && p.tracer.RecordsHeaders() {
+		st.trace.headers = p.tracer.ResponseHeaderAttributes(resp.Header, st.trace.headers)
+	}
 	if resp.Body == nil || resp.Body == http.NoBody {
 		st.finish()
 		return nil
@@ -262,6 +340,9 @@ func (st *callState) finish() {
 	}
 	st.p.coll.ObserveCompletion(l, c.Status, c.End.Sub(c.Start), c.InputTok, c.OutputTok)
 	c.Result = &st.result
+	if st.trace != nil {
+		st.endSpan()
+	}
 	for _, h := range st.p.hooks {
 		h.CallDone(c)
 	}
@@ -418,10 +499,30 @@ func (b *observedBody) Read(p []byte) (int, error) {
 	if n > 0 && b.sn != nil {
 		b.sn.write(p[:n])
 	}
+	if ts := b.st.trace; ts != nil {
+		if n > 0 && ts.firstChunk.IsZero() {
+			ts.firstChunk = time.Now()
+		}
+		if err != nil && err != io.EOF {
+			ts.bodyErr = bodyErrorType(err)
+		}
+	}
 	if err != nil {
 		b.end()
 	}
 	return n, err
+}
+
+// bodyErrorType classifies a failure while relaying the response body.
+func bodyErrorType(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "client_closed"
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return "timeout"
+	}
+	return "reset"
 }
 
 func (b *observedBody) Close() error {
