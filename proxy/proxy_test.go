@@ -37,8 +37,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func newEnv(t *testing.T, dialect, upstream string, opts ...func(*Options)) *env {
 	t.Helper()
@@ -202,7 +206,9 @@ func TestStreamUsageCounted(t *testing.T) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	// The request had no model; the stream named it.
-	waitFor(t, func() bool { return strings.Contains(e.metrics(t), "headroom_tokens_total key=none model=claude-sonnet-4") })
+	waitFor(t, func() bool {
+		return strings.Contains(e.metrics(t), "headroom_tokens_total key=none model=claude-sonnet-4")
+	})
 	if v := testutil.ToFloat64(mustVec(t, e, "headroom_tokens_total", "type", "input")); v != 25 {
 		t.Errorf("input tokens %v want 25", v)
 	}
@@ -370,7 +376,9 @@ func TestInflightCounts(t *testing.T) {
 	}
 	close(release)
 	done.Wait()
-	waitFor(t, func() bool { return testutil.ToFloat64(mustVec(t, e, "headroom_inflight_requests", "provider", "p")) == 0 })
+	waitFor(t, func() bool {
+		return testutil.ToFloat64(mustVec(t, e, "headroom_inflight_requests", "provider", "p")) == 0
+	})
 }
 
 func TestFindTopLevelString(t *testing.T) {
