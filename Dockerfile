@@ -15,9 +15,12 @@
 #               build context instead, for machines that cannot pull a Go image (see
 #               scripts/image-test.sh, which builds FROM scratch this way with buildah).
 #
-# Health: there is no shell or curl in the image, so no Docker HEALTHCHECK. On Kubernetes the
-# chart's liveness/readiness probes call /healthz and /readyz on the metrics port (9797);
-# elsewhere point the orchestrator's HTTP check at the same endpoints.
+# Health without a shell: on Kubernetes the chart's liveness and readiness probes call
+# /healthz and /readyz on the metrics port (9797). For plain Docker the binary checks itself:
+# `/headroom healthcheck` exits 0 when the local agent answers /healthz (it reads the same
+# HEADROOM_METRICS_ADDR; HEADROOM_HEALTHCHECK_TLS=1 when the web config enables TLS), which is
+# the HEALTHCHECK below. Docker keeps HEALTHCHECK only in its own image format (`docker build`,
+# or `buildah bud --format docker`); OCI images drop it.
 
 ARG GO_IMAGE=golang:1.26-bookworm
 ARG BASE_IMAGE=gcr.io/distroless/static-debian12:nonroot
@@ -76,4 +79,5 @@ ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 # /healthz, /readyz, /api/v1/headroom).
 EXPOSE 8797 9797
 USER 65532:65532
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["/headroom", "healthcheck"]
 ENTRYPOINT ["/headroom"]

@@ -23,7 +23,9 @@ B=(buildah --root "$work/root" --runroot "$work/run" --storage-driver vfs)
 image=localhost/headroom:image-test
 run_pid=""
 ctr=""
+hcctr=""
 cleanup() {
+  [ -z "$hcctr" ] || "${B[@]}" rm "$hcctr" >/dev/null 2>&1 || true
   if [ -n "$run_pid" ] && kill -0 "$run_pid" 2>/dev/null; then
     kill -KILL "$run_pid" 2>/dev/null || true
     wait "$run_pid" 2>/dev/null || true
@@ -45,12 +47,13 @@ mkdir -p "$ctx/dist"
 version=image-test
 revision="$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)"
 ldflags="-s -w -X github.com/prometheus/common/version.Version=$version -X github.com/prometheus/common/version.Revision=$revision"
-if [ -d "$root/cmd/exporter" ] && (cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$ctx/dist/headroom" ./cmd/exporter) 2>"$work/build.log"; then
+# HEADROOM_IMAGE_TEST_PLACEHOLDER=1 forces the placeholder (to test this script itself).
+if [ "${HEADROOM_IMAGE_TEST_PLACEHOLDER:-}" != 1 ] && [ -d "$root/cmd/exporter" ] && (cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$ctx/dist/headroom" ./cmd/exporter) 2>"$work/build.log"; then
   kind=agent
 else
   # Until cmd/exporter builds: a stand-in with the same interface (flags, env, endpoints).
-  cat "$work/build.log" >&2 || true
-  step "cmd/exporter does not build: testing the image with a placeholder binary"
+  [ -s "$work/build.log" ] && cat "$work/build.log" >&2
+  step "testing the image with a placeholder binary (cmd/exporter does not build, or HEADROOM_IMAGE_TEST_PLACEHOLDER=1)"
   kind=placeholder
   mkdir -p "$work/placeholder"
   cat >"$work/placeholder/go.mod" <<'EOF'
@@ -75,6 +78,17 @@ var version = "dev"
 func main() {
 	v := flag.Bool("version", false, "")
 	flag.Parse()
+	if flag.Arg(0) == "healthcheck" {
+		addr := os.Getenv("HEADROOM_METRICS_ADDR")
+		if addr == "" || addr[0] == ':' {
+			addr = "127.0.0.1" + addr
+		}
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil || resp.StatusCode != 200 {
+			os.Exit(1)
+		}
+		return
+	}
 	if *v {
 		fmt.Printf("headroom, version %s (placeholder)\n", version)
 		return
@@ -126,7 +140,7 @@ if [ "$kind" = agent ]; then
 fi
 
 # ---- build ---------------------------------------------------------------------------------
-"${B[@]}" bud --isolation chroot --layers=false \
+"${B[@]}" bud --isolation chroot --layers=false --format docker \
   --build-arg BUILDER=prebuilt --build-arg PREBUILT_DIR=dist --build-arg BASE_IMAGE=scratch \
   --build-arg VERSION="$version" --build-arg REVISION="$revision" --build-arg TARGETARCH="$(go env GOARCH)" \
   -f "$ctx/Dockerfile" -t "$image" "$ctx" >"$work/bud.log" 2>&1 ||
@@ -150,7 +164,9 @@ for l in org.opencontainers.image.source=https://github.com/headroomhq/headroom 
   "org.opencontainers.image.version=$version" "org.opencontainers.image.revision=$revision"; do
   grep -qxF "$l" <<<"$labels" || fail "label $l missing: $labels"
 done
-step "config: USER $user, ENTRYPOINT $entry, ports ${ports% }, OCI labels present"
+health="$(cfg '{{.Docker.Config.Healthcheck.Test}}')"
+[ "$health" = "[CMD /headroom healthcheck]" ] || fail "HEALTHCHECK is $health, want [CMD /headroom healthcheck]"
+step "config: USER $user, ENTRYPOINT $entry, ports ${ports% }, OCI labels, HEALTHCHECK $health"
 
 # ---- contents ------------------------------------------------------------------------------
 ctr="$("${B[@]}" from --pull-never "$image")"
@@ -213,6 +229,12 @@ metrics="$(curl -fsS -m 5 "http://127.0.0.1:$mport/metrics")" || fail "/metrics 
 grep -q "^headroom_build_info{.*version=\"$version\"" <<<"$metrics" ||
   fail "/metrics has no headroom_build_info with version=\"$version\""
 step "started from the image: /healthz, /readyz and /metrics answer on 127.0.0.1:$mport"
+# The image's HEALTHCHECK command, run inside the image next to the agent (chroot isolation
+# shares the host's network, like a HEALTHCHECK shares the container's).
+hc() { "${B[@]}" run --isolation chroot --network host --env HEADROOM_METRICS_ADDR="127.0.0.1:$mport" "$hcctr" -- /headroom healthcheck; }
+hcctr="$("${B[@]}" from --pull-never "$image")"
+hc >"$work/hc.log" 2>&1 || { cat "$work/hc.log" >&2; fail "/headroom healthcheck failed while the agent runs"; }
+step "HEALTHCHECK command (/headroom healthcheck) passes while the agent runs"
 
 kill -TERM "$run_pid"
 for _ in $(seq 1 100); do
@@ -227,5 +249,10 @@ run_pid=""
 if curl -fsS -m 1 "http://127.0.0.1:$mport/healthz" >/dev/null 2>&1; then
   fail "something still answers on 127.0.0.1:$mport after SIGTERM"
 fi
-step "stopped on SIGTERM"
+if hc >/dev/null 2>&1; then
+  fail "/headroom healthcheck passes with no agent running"
+fi
+"${B[@]}" rm "$hcctr" >/dev/null
+hcctr=""
+step "stopped on SIGTERM; the HEALTHCHECK command now fails"
 echo "image-test: ok ($kind binary)"
