@@ -64,7 +64,7 @@ const skewThreshold = 2 * time.Second
 func newClock(in *Input) clock {
 	c := clock{received: in.Received, date: in.Received}
 	if v := first(in.Header, "Date"); v != "" {
-		if d, err := http.ParseTime(v); err == nil {
+		if d, err := parseHTTPDate(v); err == nil {
 			skew := in.Received.Sub(d)
 			if skew > maxRelative || skew < -maxRelative {
 				// A Date more than a year off is garbage, not a clock
@@ -79,6 +79,70 @@ func newClock(in *Input) clock {
 		}
 	}
 	return c
+}
+
+// parseHTTPDate is http.ParseTime with a fast path for the IMF-fixdate form
+// every server sends in Date ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110
+// §5.6.7): time.Parse costs a few hundred nanoseconds on every response.
+func parseHTTPDate(s string) (time.Time, error) {
+	if len(s) == 29 && s[3] == ',' && s[4] == ' ' && s[7] == ' ' && s[11] == ' ' &&
+		s[16] == ' ' && s[19] == ':' && s[22] == ':' && s[25:] == " GMT" {
+		day, ok1 := httpDateDigits(s[5:7])
+		year, ok2 := httpDateDigits(s[12:16])
+		hour, ok3 := httpDateDigits(s[17:19])
+		minute, ok4 := httpDateDigits(s[20:22])
+		sec, ok5 := httpDateDigits(s[23:25])
+		month := 0
+		switch s[8:11] {
+		case "Jan":
+			month = 1
+		case "Feb":
+			month = 2
+		case "Mar":
+			month = 3
+		case "Apr":
+			month = 4
+		case "May":
+			month = 5
+		case "Jun":
+			month = 6
+		case "Jul":
+			month = 7
+		case "Aug":
+			month = 8
+		case "Sep":
+			month = 9
+		case "Oct":
+			month = 10
+		case "Nov":
+			month = 11
+		case "Dec":
+			month = 12
+		}
+		weekday := false
+		switch s[:3] {
+		case "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun":
+			weekday = true
+		}
+		if ok1 && ok2 && ok3 && ok4 && ok5 && weekday && month > 0 && day >= 1 && hour < 24 && minute < 60 && sec < 60 {
+			t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
+			if t.Day() == day { // not 31 Apr
+				return t, nil
+			}
+		}
+	}
+	return http.ParseTime(s)
+}
+
+func httpDateDigits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
 }
 
 // absolute maps a provider timestamp to the local clock, never before Date.
@@ -132,6 +196,18 @@ func ParseCount(s string) (float64, error) {
 
 // parseSeconds parses a finite non-negative number (of seconds, or a count).
 func parseSeconds(s string) (float64, error) {
+	// Fast path for the common case, a plain integer: exact (below 2^53)
+	// and several times cheaper than ParseFloat on every header.
+	if len(s) > 0 && len(s) <= 15 {
+		var n int64
+		i := 0
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			n = n*10 + int64(s[i]-'0')
+		}
+		if i == len(s) {
+			return float64(n), nil
+		}
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {

@@ -1,0 +1,216 @@
+package parsers
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Mistral AI (La Plateforme, api.mistral.ai). Limits are set per
+// organisation by usage tier (https://docs.mistral.ai/deployment/laplateforme/tier/:
+// requests per second, tokens per minute, tokens per month) and reported in
+// headers whose names carry the window:
+//
+//	x-ratelimit-limit-req-minute / x-ratelimit-remaining-req-minute
+//	x-ratelimit-limit-tokens-minute / x-ratelimit-remaining-tokens-minute
+//	x-ratelimit-limit-tokens-month / x-ratelimit-remaining-tokens-month
+//	x-ratelimit-tokens-query-cost (tokens the request counted; not a limit)
+//
+// as captured in https://github.com/mistralai/client-ts/issues/169 (2026).
+// The request window has changed over time: recorded responses show
+// x-ratelimit-limit-req-10-second (2025) and -req-60-second (December 2025,
+// https://github.com/maruel/genai providers/mistral/testdata). So the
+// dialect reads every x-ratelimit-{limit,remaining}-{req,tokens}-<window>
+// pair, <window> being second, minute, hour, day, week, month or
+// "<n>-<unit>", rather than a fixed list. "month" is exported as 30d.
+//
+// Mistral sends no reset headers (none in any capture; maruel/genai notes
+// "there's no reset header"), so observations carry none; a 429 carries
+// Retry-After (https://docs.mistral.ai/resources/error-glossary) and the body
+// {"object":"error","message":"Rate limit exceeded","type":"rate_limited",
+// "code":"1300"}, which does not say which limit was hit: the exhausted
+// limit is blamed, as for every header dialect.
+var Mistral Dialect = &mistralDialect{}
+
+func init() { Register(Mistral) }
+
+type mistralDialect struct{}
+
+func (*mistralDialect) Name() string       { return "mistral" }
+func (*mistralDialect) WantsBody(int) bool { return false }
+
+const (
+	mistralLimit     = "X-Ratelimit-Limit-"
+	mistralRemaining = "X-Ratelimit-Remaining-"
+	mistralMaxLimits = 8
+)
+
+// mistralLimitHeaders is one (resource, window) pair being assembled.
+type mistralLimitHeaders struct {
+	suffix       string // "Req-Minute": pairs limit and remaining headers
+	resource     string
+	window       string
+	seconds      int64
+	limitKey     string
+	remainingKey string
+	limitVals    []string // the header's values, taken while scanning
+	remainingVal []string
+}
+
+func (*mistralDialect) Parse(in *Input, r *Result) {
+	h := in.Header
+	from := len(r.Observations)
+
+	// Collect the pairs. Header order in a map is random, so they are sorted
+	// (requests before tokens, shorter windows first) before exporting.
+	var pairs [mistralMaxLimits]mistralLimitHeaders
+	n := 0
+	for key, vals := range h {
+		var rest string
+		limit := false
+		switch {
+		case strings.HasPrefix(key, mistralLimit):
+			rest, limit = key[len(mistralLimit):], true
+		case strings.HasPrefix(key, mistralRemaining):
+			rest = key[len(mistralRemaining):]
+		default:
+			continue
+		}
+		resource, spec, ok := mistralResource(rest)
+		if !ok {
+			continue
+		}
+		secs, win, ok := mistralWindow(spec)
+		if !ok {
+			continue
+		}
+		i := 0
+		// Pair by the exact suffix: "Req-Minute" and "Req-60-Second" are
+		// the same window but separate headers, not one limit's halves.
+		for i < n && pairs[i].suffix != rest {
+			i++
+		}
+		if i == n {
+			if n == mistralMaxLimits {
+				continue
+			}
+			pairs[n] = mistralLimitHeaders{suffix: rest, resource: resource, window: win, seconds: secs}
+			n++
+		}
+		if limit {
+			pairs[i].limitKey, pairs[i].limitVals = key, vals
+		} else {
+			pairs[i].remainingKey, pairs[i].remainingVal = key, vals
+		}
+	}
+	for i := 1; i < n; i++ { // insertion sort: n is tiny and this allocates nothing
+		for j := i; j > 0 && mistralBefore(&pairs[j], &pairs[j-1]); j-- {
+			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+		}
+	}
+
+	for i := 0; i < n; i++ {
+		p := &pairs[i]
+		o := Observation{Resource: p.resource, Window: p.window}
+		if v, ok := mistralCount(p.limitKey, p.limitVals, r); ok {
+			o.Limit, o.HasLimit = v, true
+		}
+		if v, ok := mistralCount(p.remainingKey, p.remainingVal, r); ok {
+			o.Remaining, o.HasRemaining = v, true
+		}
+		if o.HasLimit || o.HasRemaining {
+			// -req-minute and -req-60-second would both be requests/1m.
+			mergeObservation(r, from, o)
+		}
+	}
+
+	if v, ok, dup := lookup(h, "Retry-After"); ok {
+		c := newClock(in)
+		if dup {
+			r.addError("retry-after", v, ErrDuplicated)
+		} else if dur, err := parseRetryAfter(v, &c); err != nil {
+			r.addError("retry-after", v, err)
+		} else {
+			r.RetryAfter, r.HasRetryAfter = dur, true
+		}
+	}
+	if in.Status == http.StatusTooManyRequests && r.ThrottledResource == "" {
+		r.ThrottledResource = throttledByRemaining(r, from)
+	}
+}
+
+func mistralBefore(a, b *mistralLimitHeaders) bool {
+	if a.resource != b.resource {
+		return a.resource == Requests
+	}
+	if a.seconds != b.seconds {
+		return a.seconds < b.seconds
+	}
+	return a.suffix < b.suffix // same window under two names: still a fixed order
+}
+
+// mistralResource splits "Req-Minute" / "Tokens-10-Second" (canonical
+// header case) into resource and window spec.
+func mistralResource(rest string) (resource, spec string, ok bool) {
+	switch {
+	case strings.HasPrefix(rest, "Req-"):
+		return Requests, rest[len("Req-"):], true
+	case strings.HasPrefix(rest, "Tokens-"):
+		return Tokens, rest[len("Tokens-"):], true
+	}
+	return "", "", false
+}
+
+// mistralWindow reads "Minute", "Month", "10-Second", "60-Second"... into
+// seconds and a window label.
+func mistralWindow(spec string) (int64, string, bool) {
+	count := int64(1)
+	if i := strings.IndexByte(spec, '-'); i > 0 {
+		n, err := strconv.ParseInt(spec[:i], 10, 64)
+		if err != nil || n <= 0 || n > 1_000_000 {
+			return 0, "", false
+		}
+		count, spec = n, spec[i+1:]
+	}
+	var unit int64
+	switch spec {
+	case "Second":
+		unit = 1
+	case "Minute":
+		unit = 60
+	case "Hour":
+		unit = 3600
+	case "Day":
+		unit = 86400
+	case "Week":
+		unit = 7 * 86400
+	case "Month":
+		unit = 30 * 86400
+	default:
+		return 0, "", false
+	}
+	secs := count * unit
+	if secs > maxWindowSeconds {
+		return 0, "", false
+	}
+	return secs, secondsWindow(secs), true
+}
+
+func mistralCount(key string, vals []string, r *Result) (float64, bool) {
+	if len(vals) == 0 {
+		return 0, false
+	}
+	v := strings.TrimSpace(vals[0])
+	for _, o := range vals[1:] {
+		if strings.TrimSpace(o) != v {
+			r.addError(lowerHeader(key), v, ErrDuplicated)
+			return 0, false
+		}
+	}
+	n, err := ParseCount(v)
+	if err != nil {
+		r.addError(lowerHeader(key), v, err)
+		return 0, false
+	}
+	return n, true
+}
