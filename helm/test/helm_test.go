@@ -106,6 +106,12 @@ func render(t testing.TB, valuesFiles []string, sets ...string) ([]byte, error) 
 	for _, s := range sets {
 		args = append(args, "--set", s)
 	}
+	return runHelm(t, args...)
+}
+
+// runHelm runs helm and returns its standard output; the error carries standard error.
+func runHelm(t testing.TB, args ...string) ([]byte, error) {
+	t.Helper()
 	cmd := exec.Command(helm(t), args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
