@@ -42,6 +42,10 @@ type Settings struct {
 	UpstreamDialTimeout time.Duration `env:"HEADROOM_UPSTREAM_DIAL_TIMEOUT" envDefault:"10s"`
 	// ShutdownTimeout is how long in-flight requests may drain on SIGTERM.
 	ShutdownTimeout time.Duration `env:"HEADROOM_SHUTDOWN_TIMEOUT" envDefault:"30s"`
+
+	// AccessLog, when set, makes the proxy write one JSON line per call in
+	// the headroom format (docs/tail.md): a file path, or "-" for stdout.
+	AccessLog string `env:"HEADROOM_ACCESS_LOG"`
 }
 
 // LoadSettings reads Settings from the environment.
@@ -84,6 +88,8 @@ type File struct {
 	// upstream that the file does not name.
 	IncludeCatalog bool             `yaml:"include_catalog"`
 	Providers      []ProviderConfig `yaml:"providers"`
+	// Tail lists access logs to follow (tail mode, docs/tail.md).
+	Tail []TailConfig `yaml:"tail"`
 }
 
 // ProviderConfig is one entry of the providers file.
@@ -105,6 +111,8 @@ type ProviderConfig struct {
 	// DocumentedLimits overrides or adds documented limits (your tier's):
 	// model → "resource/window" → limit. Use "" as model for per-key limits.
 	DocumentedLimits map[string]map[string]float64 `yaml:"documented_limits"`
+	// Probe configures probe mode for this provider (docs/probe.md).
+	Probe *ProbeConfig `yaml:"probe"`
 }
 
 // Provider is a resolved, validated provider.
@@ -118,12 +126,18 @@ type Provider struct {
 	PerKey    bool
 	Models    []string
 	Limits    []catalog.Limit
-	Probe     *catalog.Probe
+	// Probe is the catalog's cheapest request for this provider, if any.
+	Probe *catalog.Probe
+	// ProbeSpec is the resolved probe configuration; nil when the providers
+	// file has no probe section for this provider.
+	ProbeSpec *ProbeSpec
 }
 
 // Config is everything Headroom runs with.
 type Config struct {
 	Providers []Provider
+	// Tail is the resolved tail section, in file order.
+	Tail []Tail
 }
 
 // Lookup finds a provider by name.
@@ -219,6 +233,11 @@ func Resolve(f *File, cat *catalog.Catalog) (*Config, error) {
 		}
 	}
 	sort.Slice(c.Providers, func(i, j int) bool { return c.Providers[i].Name < c.Providers[j].Name })
+	tails, err := resolveTail(f.Tail, c)
+	if err != nil {
+		return nil, err
+	}
+	c.Tail = tails
 	return c, nil
 }
 
@@ -322,6 +341,13 @@ func resolveOne(pc ProviderConfig, cat *catalog.Catalog) (Provider, error) {
 			}
 			p.Limits = overrideLimit(p.Limits, catalog.Limit{Model: model, Resource: res, Window: win, Value: v})
 		}
+	}
+	if pc.Probe != nil {
+		spec, err := resolveProbe(pc.Probe, &p)
+		if err != nil {
+			return p, err
+		}
+		p.ProbeSpec = spec
 	}
 	return p, nil
 }

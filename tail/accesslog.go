@@ -1,0 +1,175 @@
+package tail
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/headroomhq/headroom/proxy"
+)
+
+// AccessLog is a proxy.Hook that writes one line per proxied call in the
+// headroom format (headroom.go), so another Headroom can tail it
+// (HEADROOM_ACCESS_LOG). It logs the provider, model, key label (a
+// fingerprint or alias, never the credential), method, path without query,
+// status, duration, token usage and the normalised rate limits; no request
+// or response headers and no bodies.
+//
+// CallDone only encodes the line into a buffer; a goroutine writes it out,
+// so a slow disk or a blocked stdout never holds up a request. If the
+// buffer passes MaxPending (the writer is stuck), lines are dropped and
+// counted in headroom_access_log_dropped_lines_total.
+type AccessLog struct {
+	dest    string
+	log     *slog.Logger
+	dropped prometheus.Counter
+
+	mu      sync.Mutex
+	f       *os.File
+	buf     []byte
+	spare   []byte
+	closed  bool
+	wake    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	writeMu sync.Mutex
+}
+
+// MaxPending bounds the bytes waiting to be written.
+const MaxPending = 4 << 20
+
+// OpenAccessLog opens dest for appending ("-" is standard output).
+func OpenAccessLog(dest string, log *slog.Logger) (*AccessLog, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &AccessLog{dest: dest, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "headroom_access_log_dropped_lines_total",
+			Help: "Access-log lines dropped because the log could not be written fast enough.",
+		})}
+	f, err := a.open()
+	if err != nil {
+		return nil, err
+	}
+	a.f = f
+	go a.run()
+	return a, nil
+}
+
+func (a *AccessLog) open() (*os.File, error) {
+	if a.dest == "-" {
+		return os.Stdout, nil
+	}
+	f, err := os.OpenFile(a.dest, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, errors.New("HEADROOM_ACCESS_LOG: " + err.Error())
+	}
+	return f, nil
+}
+
+// Collectors lists the access log's metrics.
+func (a *AccessLog) Collectors() []prometheus.Collector { return []prometheus.Collector{a.dropped} }
+
+// CallDone implements proxy.Hook.
+func (a *AccessLog) CallDone(c *proxy.Call) {
+	l := LogLine{
+		Time: c.Received, Provider: c.Provider, Model: c.Labels.Model, Key: c.Labels.Key,
+		Method: c.Method, Path: c.Path, Upstream: c.Upstream, Status: c.Status,
+		Duration: c.End.Sub(c.Start), InputTokens: c.InputTok, OutputTokens: c.OutputTok,
+		Streamed: c.Streamed, UpstreamError: c.UpstreamErr,
+	}
+	if l.Time.IsZero() {
+		l.Time = c.End
+	}
+	if r := c.Result; r != nil {
+		l.Observations = r.Observations
+		l.RetryAfter, l.HasRetryAfter = r.RetryAfter, r.HasRetryAfter
+		l.Throttled = r.ThrottledResource
+	}
+	a.mu.Lock()
+	if a.closed || len(a.buf) > MaxPending {
+		a.mu.Unlock()
+		a.dropped.Inc()
+		return
+	}
+	a.buf = AppendLine(a.buf, &l)
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *AccessLog) run() {
+	defer close(a.done)
+	for {
+		select {
+		case <-a.wake:
+			a.flush()
+		case <-a.stop:
+			a.flush()
+			return
+		}
+	}
+}
+
+// flush writes what is pending.
+func (a *AccessLog) flush() {
+	a.writeMu.Lock()
+	defer a.writeMu.Unlock()
+	a.mu.Lock()
+	b := a.buf
+	a.buf = a.spare[:0]
+	f := a.f
+	a.mu.Unlock()
+	if len(b) > 0 {
+		if _, err := f.Write(b); err != nil {
+			a.log.Warn("access log: write failed; lines lost", "file", a.dest, "error", err)
+		}
+	}
+	a.mu.Lock()
+	if cap(b) <= 1<<20 {
+		a.spare = b[:0]
+	}
+	a.mu.Unlock()
+}
+
+// Reopen reopens the file (after logrotate moved it; SIGHUP).
+func (a *AccessLog) Reopen() error {
+	if a.dest == "-" {
+		return nil
+	}
+	f, err := a.open()
+	if err != nil {
+		return err
+	}
+	a.flush()
+	a.writeMu.Lock()
+	a.mu.Lock()
+	old := a.f
+	a.f = f
+	a.mu.Unlock()
+	a.writeMu.Unlock()
+	return old.Close()
+}
+
+// Close writes what is pending and closes the file.
+func (a *AccessLog) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	a.mu.Unlock()
+	close(a.stop)
+	<-a.done
+	if a.dest == "-" {
+		return nil
+	}
+	return a.f.Close()
+}

@@ -1,0 +1,535 @@
+package tail
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/parsers"
+)
+
+// A Schema says where a log format keeps what Headroom needs. The built-in
+// formats (nginx.go, envoy.go, headroom.go) are Schemas with fixed field
+// names; format: mapping builds one from the config (MappingSchema). One
+// decoder (decode, below) serves them all.
+type Schema struct {
+	Name string
+	// fields maps a dotted field path to what it holds.
+	fields map[string]field
+	// parents are object paths that contain mapped fields.
+	parents map[string]bool
+	timeIs  timeIs
+	durUnit time.Duration
+	hdrUnit time.Duration
+	// normalized lines carry parsed observations (headroom format) instead
+	// of raw headers.
+	normalized bool
+	// needTime: the time field is configured, so a line without it is
+	// missing fields; otherwise the read time is used.
+	needTime bool
+	// providerField is the field naming the provider ("" when the tail
+	// entry assigns one provider to the whole file).
+	providerField string
+}
+
+type role uint8
+
+const (
+	roleNone role = iota
+	roleTime
+	roleStatus
+	roleDuration
+	roleHeaderTime
+	roleModel
+	roleKey
+	roleInput
+	roleOutput
+	roleProvider
+	roleHeaders    // an object of header name → value
+	roleHeader     // one field holding one header
+	roleRateLimit  // headroom: normalized observations
+	roleRetryAfter // headroom: retry-after seconds
+	roleThrottled  // headroom: throttled resource
+)
+
+type field struct {
+	role   role
+	header string // canonical header name for roleHeader
+}
+
+type timeIs uint8
+
+const (
+	timeIsEnd timeIs = iota
+	timeIsStart
+	timeIsReceived
+)
+
+// schemaSpec is the readable form of a Schema.
+type schemaSpec struct {
+	name                                  string
+	time, timeIs, status                  string
+	duration, durationUnit                string
+	headerTime, headerTimeUnit            string
+	model, key, inputTokens, outputTokens string
+	headers                               string
+	headerFields                          map[string]string
+	normalized                            bool
+	rateLimit, retryAfter, throttled      string
+}
+
+func compileSchema(sp schemaSpec, providerField string) (*Schema, error) {
+	s := &Schema{Name: sp.name, fields: map[string]field{}, parents: map[string]bool{}, normalized: sp.normalized}
+	add := func(path string, f field) error {
+		if path == "" {
+			return nil
+		}
+		if old, dup := s.fields[path]; dup && old != f {
+			return errors.New("field " + strconv.Quote(path) + " is mapped twice")
+		}
+		s.fields[path] = f
+		for i := strings.LastIndexByte(path, '.'); i > 0; i = strings.LastIndexByte(path[:i], '.') {
+			s.parents[path[:i]] = true
+		}
+		return nil
+	}
+	for _, m := range []struct {
+		path string
+		r    role
+	}{
+		{sp.time, roleTime}, {sp.status, roleStatus}, {sp.duration, roleDuration}, {sp.headerTime, roleHeaderTime},
+		{sp.model, roleModel}, {sp.key, roleKey}, {sp.inputTokens, roleInput}, {sp.outputTokens, roleOutput},
+		{providerField, roleProvider}, {sp.headers, roleHeaders},
+		{sp.rateLimit, roleRateLimit}, {sp.retryAfter, roleRetryAfter}, {sp.throttled, roleThrottled},
+	} {
+		if err := add(m.path, field{role: m.r}); err != nil {
+			return nil, err
+		}
+	}
+	for f, h := range sp.headerFields {
+		if err := add(f, field{role: roleHeader, header: http.CanonicalHeaderKey(h)}); err != nil {
+			return nil, err
+		}
+	}
+	s.needTime = sp.time != ""
+	s.providerField = providerField
+	switch sp.timeIs {
+	case "", "end":
+		s.timeIs = timeIsEnd
+	case "start":
+		s.timeIs = timeIsStart
+	case "received":
+		s.timeIs = timeIsReceived
+	}
+	var err error
+	if s.durUnit, err = unit(sp.durationUnit); err != nil {
+		return nil, err
+	}
+	if s.hdrUnit, err = unit(sp.headerTimeUnit); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func unit(u string) (time.Duration, error) {
+	switch u {
+	case "", "s":
+		return time.Second, nil
+	case "ms":
+		return time.Millisecond, nil
+	case "us":
+		return time.Microsecond, nil
+	}
+	return 0, errors.New("unit " + strconv.Quote(u) + " must be s, ms or us")
+}
+
+// MappingSchema builds the schema of a format: mapping log.
+func MappingSchema(m *config.Mapping, providerField string) (*Schema, error) {
+	return compileSchema(schemaSpec{
+		name: config.FormatMapping, time: m.Time, timeIs: m.TimeIs, status: m.Status,
+		duration: m.Duration, durationUnit: m.DurationUnit, headerTime: m.HeaderTime, headerTimeUnit: m.HeaderTimeUnit,
+		model: m.Model, key: m.Key, inputTokens: m.InputTokens, outputTokens: m.OutputTokens,
+		headers: m.Headers, headerFields: m.HeaderFields,
+	}, providerField)
+}
+
+// SchemaFor returns the schema of a resolved tail entry.
+func SchemaFor(t *config.Tail) (*Schema, error) {
+	pf := t.ProviderField
+	if t.Provider != "" {
+		pf = ""
+	}
+	switch t.Format {
+	case config.FormatNginx:
+		return compileSchema(nginxSpec, pf)
+	case config.FormatEnvoy:
+		return compileSchema(envoySpec, pf)
+	case config.FormatHeadroom:
+		return compileSchema(headroomSpec, pf)
+	case config.FormatMapping:
+		if t.Mapping == nil {
+			return nil, errors.New("format mapping without a mapping")
+		}
+		return MappingSchema(t.Mapping, pf)
+	}
+	return nil, errors.New("unknown format " + strconv.Quote(t.Format))
+}
+
+// Line results, the values of headroom_tail_lines_total's result label.
+const (
+	ResultOK              = "ok"
+	ResultInvalidJSON     = "invalid_json"
+	ResultMissingFields   = "missing_fields"
+	ResultTooLong         = "too_long"
+	ResultUnknownProvider = "unknown_provider"
+)
+
+// record is one decoded line. It is reused: decode resets it.
+type record struct {
+	status              int
+	hasStatus           bool
+	when                time.Time
+	hasTime             bool
+	duration, hdrTime   time.Duration
+	hasDur, hasHdrTime  bool
+	model, key          string
+	provider            string
+	hasProvider         bool
+	input, output       int64
+	header              http.Header
+	vals                []string
+	missing             string // first missing or malformed required field
+	normalizedSeen      bool
+	canon               map[string]string
+}
+
+func newRecord() *record {
+	return &record{header: http.Header{}, vals: make([]string, 0, 64), canon: map[string]string{}}
+}
+
+func (r *record) reset() {
+	*r = record{header: r.header, vals: r.vals[:0], canon: r.canon}
+	clear(r.header)
+}
+
+const maxCanonCache = 4096
+
+// addHeader records a response header; empty values and "-" (what nginx
+// and Envoy log for a header the response did not have) are absent.
+func (r *record) addHeader(name, value string) {
+	if value == "" || value == "-" {
+		return
+	}
+	key, ok := r.canon[name]
+	if !ok {
+		key = http.CanonicalHeaderKey(name)
+		if len(r.canon) < maxCanonCache {
+			r.canon[strings.Clone(name)] = key
+		}
+	}
+	if cap(r.vals) == len(r.vals) {
+		// Grow without invalidating the slices already in the map: they
+		// keep the old backing array.
+		r.vals = make([]string, 0, 2*cap(r.vals)+8)
+	}
+	r.vals = append(r.vals, value)
+	n := len(r.vals)
+	if old := r.header[key]; len(old) > 0 {
+		// A repeated header: keep both so dialects see the repetition.
+		r.header[key] = append(old[:len(old):len(old)], value)
+		return
+	}
+	r.header[key] = r.vals[n-1 : n : n]
+}
+
+// decode reads one line into rec (and, for normalized formats, res). It
+// returns a result label other than ok when the line cannot be used.
+func (s *Schema) decode(line string, rec *record, res *parsers.Result, in *interner) string {
+	i := skipWS(line, 0)
+	if i >= len(line) || line[i] != '{' {
+		return ResultInvalidJSON
+	}
+	it := objIter{s: line, i: i + 1, depth: 1}
+	if !s.walk(&it, "", rec, res, in) {
+		return ResultInvalidJSON
+	}
+	if skipWS(line, it.i) != len(line) {
+		return ResultInvalidJSON
+	}
+	if rec.missing != "" {
+		return ResultMissingFields
+	}
+	if !rec.hasStatus {
+		rec.missing = "status"
+		return ResultMissingFields
+	}
+	if s.needTime && !rec.hasTime {
+		rec.missing = "time"
+		return ResultMissingFields
+	}
+	if s.providerField != "" && !rec.hasProvider {
+		rec.missing = s.providerField
+		return ResultMissingFields
+	}
+	return ResultOK
+}
+
+// walk visits an object's members; prefix is its dotted path ("" at the
+// top). It returns false on a syntax error.
+func (s *Schema) walk(it *objIter, prefix string, rec *record, res *parsers.Result, in *interner) bool {
+	var pathBuf [128]byte
+	for {
+		k, ok := it.nextKey()
+		if !ok {
+			return !it.bad
+		}
+		path := k
+		if prefix != "" {
+			p := append(append(append(pathBuf[:0], prefix...), '.'), k...)
+			path = string(p)
+		}
+		f, mapped := s.fields[path]
+		if mapped && f.role == roleHeaders {
+			// (A variable of its own: sub below escapes through the
+			// recursion, this one stays on the stack.)
+			if hsub, ok := it.enter(); ok {
+				s.headers(&hsub, rec)
+				if !it.leave(&hsub) {
+					return false
+				}
+				continue
+			}
+		}
+		if !mapped && s.parents[path] {
+			if sub, ok := it.enter(); ok {
+				if !s.walk(&sub, path, rec, res, in) || !it.leave(&sub) {
+					return false
+				}
+				continue
+			}
+		}
+		v, ok := it.value()
+		if !ok {
+			return false
+		}
+		if mapped {
+			s.apply(f, path, v, it.depth, rec, res, in)
+		}
+	}
+}
+
+// headers reads an object of response headers.
+func (s *Schema) headers(it *objIter, rec *record) {
+	for {
+		k, v, ok := it.next()
+		if !ok {
+			return
+		}
+		if v.kind == jString && !v.esc {
+			rec.addHeader(k, v.raw)
+		} else if str, ok := v.str(); ok {
+			rec.addHeader(k, str)
+		}
+	}
+}
+
+// apply stores one mapped value. A value of the wrong kind marks the
+// field missing rather than failing silently.
+func (s *Schema) apply(f field, path string, v jval, depth int, rec *record, res *parsers.Result, in *interner) {
+	if v.kind == jNull {
+		return
+	}
+	bad := func() {
+		if rec.missing == "" {
+			rec.missing = in.intern(path)
+		}
+	}
+	switch f.role {
+	case roleStatus:
+		str, ok := v.str()
+		n, err := strconv.Atoi(str)
+		if !ok || err != nil || n < 0 || n > 999 {
+			bad()
+			return
+		}
+		if n == 0 {
+			// Envoy logs 0 when the client went away before any response:
+			// nginx's 499, as the proxy counts it.
+			n = 499
+		}
+		rec.status, rec.hasStatus = n, true
+	case roleTime:
+		str, ok := v.str()
+		t, err := parseTime(str)
+		if !ok || err != nil {
+			bad()
+			return
+		}
+		rec.when, rec.hasTime = t, true
+	case roleDuration, roleHeaderTime:
+		str, ok := v.str()
+		if !ok || str == "-" || str == "" {
+			return
+		}
+		u := s.durUnit
+		if f.role == roleHeaderTime {
+			u = s.hdrUnit
+		}
+		d, ok := parseDuration(str, u)
+		if !ok {
+			bad()
+			return
+		}
+		if f.role == roleDuration {
+			rec.duration, rec.hasDur = d, true
+		} else {
+			rec.hdrTime, rec.hasHdrTime = d, true
+		}
+	case roleModel:
+		if str, ok := v.str(); ok && str != "-" {
+			rec.model = in.intern(str)
+		}
+	case roleKey:
+		if str, ok := v.str(); ok && str != "-" && str != "" {
+			rec.key = in.intern(str)
+		}
+	case roleInput, roleOutput:
+		str, ok := v.str()
+		if !ok || str == "-" || str == "" {
+			return
+		}
+		n, err := strconv.ParseFloat(str, 64)
+		if err != nil || n < 0 || math.IsInf(n, 0) || math.IsNaN(n) {
+			bad()
+			return
+		}
+		if f.role == roleInput {
+			rec.input = int64(n)
+		} else {
+			rec.output = int64(n)
+		}
+	case roleProvider:
+		if str, ok := v.str(); ok && str != "-" && str != "" {
+			rec.provider, rec.hasProvider = str, true
+		}
+	case roleHeaders:
+		// Objects are read by walk; anything else is malformed.
+		bad()
+	case roleHeader:
+		if str, ok := v.str(); ok {
+			rec.addHeader(f.header, str)
+		}
+	case roleRateLimit, roleRetryAfter, roleThrottled:
+		s.applyNormalized(f.role, v, depth, rec, res, in)
+	}
+}
+
+// parseTime reads RFC 3339, Unix seconds, milliseconds, microseconds or
+// nanoseconds (chosen by magnitude), and nginx's $time_local.
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, errBadTime
+	}
+	if c := s[0]; c >= '0' && c <= '9' && !strings.ContainsAny(s, "-:/") {
+		return parseEpoch(s)
+	}
+	if len(s) >= 20 && s[2] == '/' {
+		return time.Parse("02/Jan/2006:15:04:05 -0700", s)
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+var errBadTime = errors.New("bad time")
+
+// parseEpoch reads "1732270000", "1732270000.123" or larger units, exactly
+// (no float rounding of the fraction).
+func parseEpoch(s string) (time.Time, error) {
+	ip, fp, _ := strings.Cut(s, ".")
+	sec, err := strconv.ParseInt(ip, 10, 64)
+	if err != nil || sec < 0 {
+		return time.Time{}, errBadTime
+	}
+	var nsec int64
+	if fp != "" {
+		if len(fp) > 9 {
+			fp = fp[:9]
+		}
+		f, err := strconv.ParseInt(fp, 10, 64)
+		if err != nil || f < 0 {
+			return time.Time{}, errBadTime
+		}
+		for i := len(fp); i < 9; i++ {
+			f *= 10
+		}
+		nsec = f
+	}
+	switch {
+	case sec >= 1e17: // nanoseconds
+		return time.Unix(0, sec), nil
+	case sec >= 1e14: // microseconds
+		return time.Unix(0, sec*1e3+nsec/1e6), nil
+	case sec >= 1e11: // milliseconds
+		return time.Unix(0, sec*1e6+nsec/1e3), nil
+	}
+	return time.Unix(sec, nsec), nil
+}
+
+// parseDuration reads a number in unit u. nginx's $upstream_header_time
+// lists one value per upstream tried ("0.012, 0.020", " : " across internal
+// redirects): the last one is the response that was logged.
+func parseDuration(s string, u time.Duration) (time.Duration, bool) {
+	if i := strings.LastIndexAny(s, ",:"); i >= 0 {
+		s = strings.TrimSpace(s[i+1:])
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || math.IsNaN(f) || f > 1e12 {
+		return 0, false
+	}
+	return time.Duration(f * float64(u)), true
+}
+
+// received works out when the response headers arrived, start of the
+// request and total duration from what the line says.
+func (s *Schema) received(rec *record, now time.Time) (received time.Time, dur time.Duration) {
+	if !rec.hasTime {
+		return now, rec.duration
+	}
+	t := rec.when
+	switch s.timeIs {
+	case timeIsReceived:
+		return t, rec.duration
+	case timeIsStart:
+		if rec.hasHdrTime {
+			return t.Add(rec.hdrTime), rec.duration
+		}
+		return t.Add(rec.duration), rec.duration
+	default: // end
+		if rec.hasHdrTime && rec.hasDur && rec.hdrTime <= rec.duration {
+			return t.Add(-rec.duration).Add(rec.hdrTime), rec.duration
+		}
+		return t, rec.duration
+	}
+}
+
+// interner keeps one copy of label values (models, keys) that the
+// collector retains, so they do not pin whole log lines in memory.
+type interner struct {
+	m map[string]string
+}
+
+const maxInterned = 4096
+
+func (in *interner) intern(s string) string {
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	c := strings.Clone(s)
+	if len(in.m) < maxInterned {
+		in.m[c] = c
+	}
+	return c
+}
