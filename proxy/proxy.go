@@ -178,6 +178,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	model := ""
+	if r.Body != nil && r.Body != http.NoBody {
+		// Providers may answer (429, 413, or a stream's first event) before
+		// they have read the whole request. By default the HTTP/1 server
+		// then drains and closes the request body under the transport that
+		// is still sending it upstream, which breaks the upstream connection
+		// and truncates the response.
+		// (An interface check rather than http.ResponseController: no
+		// allocation.)
+		if fd, ok := w.(interface{ EnableFullDuplex() error }); ok {
+			_ = fd.EnableFullDuplex()
+		}
+	}
 	if r.Body != nil && r.Body != http.NoBody && r.Method != http.MethodGet && r.Method != http.MethodHead && isJSON(r.Header.Get("Content-Type")) {
 		var prefix []byte
 		prefix, r.Body = peekBody(r.Body, maxPeek)
@@ -460,7 +472,12 @@ func peekBody(rc io.ReadCloser, n int) ([]byte, io.ReadCloser) {
 	k, err := io.ReadFull(rc, buf)
 	buf = buf[:k]
 	pb := &peekedBody{prefix: buf, rc: rc}
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+	switch err {
+	case nil:
+	case io.ErrUnexpectedEOF, io.EOF:
+		// The whole body is in the prefix: rc is not read again.
+		pb.err = io.EOF
+	default:
 		pb.err = err
 	}
 	return buf, pb

@@ -398,3 +398,35 @@ func TestFindTopLevelString(t *testing.T) {
 		}
 	}
 }
+
+// An upstream that starts answering before it has read the request (a
+// stream's first event, an early 429) must not get its connection torn down
+// by the server draining the request body under the transport: the stream
+// arrives whole, for bodies within and beyond the model peek.
+func TestEarlyResponseKeepsStreamWhole(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fl := w.(http.Flusher)
+		io.WriteString(w, "data: {\"model\":\"gpt-4o\",\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n")
+		fl.Flush()
+		time.Sleep(5 * time.Millisecond)
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":7}}\n\ndata: [DONE]\n\n")
+	}))
+	defer up.Close()
+	e := newEnv(t, "openai", up.URL)
+	for _, size := range []int{0, 100 << 10} {
+		body := `{"model":"gpt-4o","stream":true,"pad":"` + strings.Repeat("x", size) + `"}`
+		for i := 0; i < 30; i++ {
+			resp, err := http.Post(e.proxy.URL+"/p/v1/chat/completions", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || !strings.HasSuffix(string(b), "data: [DONE]\n\n") {
+				t.Fatalf("body of %d bytes, try %d: stream cut: %q, %v", len(body), i, b, err)
+			}
+		}
+	}
+}

@@ -72,8 +72,9 @@ type CallInfo struct {
 	Family string
 	// Source is "proxy", "tail" or "probe" (headroom.source).
 	Source string
-	// Operation is gen_ai.operation.name; empty derives it from Method and
-	// URL's path (see Operation), and "" there makes a plain HTTP span.
+	// Operation is gen_ai.operation.name. Empty derives it from Method and
+	// URL's path (see Operation; a path that is not inference makes a plain
+	// HTTP span), or "chat" when there is no URL.
 	Operation string
 	// Model is the model the request asked for; ResponseModel the one the
 	// response named.
@@ -167,7 +168,11 @@ func (t *Tracer) Start(ctx context.Context, c *CallInfo) (context.Context, trace
 	}
 	op := c.Operation
 	if op == "" {
-		op = Operation(method, path)
+		if c.URL != nil {
+			op = Operation(method, path)
+		} else {
+			op = opChat
+		}
 	}
 	model := truncate(c.Model, maxModelLen)
 	source := c.Source
