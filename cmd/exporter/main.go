@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/common/version"
 
+	"github.com/headroomhq/headroom/catalog"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/agent"
 )
@@ -34,12 +35,16 @@ func run() int {
 	lifecycle := flag.Bool("web.enable-lifecycle", false, "serve POST /-/reload on the metrics listener")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [flags]          run the agent (settings: HEADROOM_* variables, see README.md)\n", os.Args[0])
+		fmt.Fprintf(flag.CommandLine.Output(), "       %s check-config [FILE] validate a providers file (default: $HEADROOM_CONFIG) and exit\n", os.Args[0])
 		fmt.Fprintf(flag.CommandLine.Output(), "       %s healthcheck      exit 0 if the local agent answers /healthz (for container HEALTHCHECK without a shell)\n", os.Args[0])
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.Arg(0) == "healthcheck" {
+	switch flag.Arg(0) {
+	case "healthcheck":
 		return healthcheck()
+	case "check-config":
+		return checkConfig(flag.Arg(1))
 	}
 	if *showVersion {
 		fmt.Println(version.Print("headroom"))
@@ -84,6 +89,33 @@ func run() int {
 			return 0
 		}
 	}
+}
+
+// checkConfig validates settings and a providers file the way the agent
+// would at start, for CI pipelines and chart tests.
+func checkConfig(path string) int {
+	s, err := config.LoadSettings()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "invalid settings:", err)
+		return 2
+	}
+	if path == "" {
+		path = s.ConfigFile
+	}
+	cat, err := catalog.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	cfg, err := config.Load(path, cat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "invalid configuration:", err)
+		return 2
+	}
+	for _, p := range cfg.Providers {
+		fmt.Printf("%-16s %-14s %s\n", p.Name, p.Dialect.Name(), p.Upstream)
+	}
+	return 0
 }
 
 // healthcheck asks the agent on this host for /healthz, so a container

@@ -22,8 +22,12 @@ type lockedBuffer struct {
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *lockedBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func build(t *testing.T) string {
 	t.Helper()
@@ -61,6 +65,19 @@ func TestBinary(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "providers[0] (x): .upstream") {
 			t.Errorf("err %v, output %s", err, out)
+		}
+	})
+
+	t.Run("check-config", func(t *testing.T) {
+		out, err := exec.Command(bin, "check-config", cfg).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "heroku-us") {
+			t.Errorf("valid file: %v %s", err, out)
+		}
+		bad := filepath.Join(dir, "bad2.yaml")
+		os.WriteFile(bad, []byte("- name: z\n"), 0o600)
+		out, err = exec.Command(bin, "check-config", bad).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), ".dialect: required") {
+			t.Errorf("invalid file: %v %s", err, out)
 		}
 	})
 
