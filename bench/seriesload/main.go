@@ -1,0 +1,126 @@
+// Command seriesload fills a running Headroom with rate-limit series and
+// measures what that costs, for scripts/bench.sh: it sends one call per
+// (model, key) pair through the proxy (each response carrying requests and
+// tokens limits: two series per pair), then scrapes /metrics repeatedly and
+// reads the process's RSS before the load, after it, and after the scrapes. It prints one JSON object.
+//
+//	seriesload -proxy http://127.0.0.1:8797/up -metrics http://127.0.0.1:9797/metrics -pid 1234 -models 100 -keys 50
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+func main() {
+	proxy := flag.String("proxy", "", "proxy URL prefix of the provider, e.g. http://127.0.0.1:8797/up")
+	metrics := flag.String("metrics", "", "/metrics URL")
+	pid := flag.Int("pid", 0, "Headroom's process id (for RSS)")
+	models := flag.Int("models", 100, "distinct models")
+	keys := flag.Int("keys", 50, "distinct keys")
+	scrapes := flag.Int("scrapes", 20, "scrapes to time")
+	flag.Parse()
+	if *proxy == "" || *metrics == "" || *pid == 0 {
+		fmt.Fprintln(os.Stderr, "seriesload: -proxy, -metrics and -pid are required")
+		os.Exit(2)
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	rssBefore := rss(*pid)
+
+	type job struct{ m, k int }
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed := 0
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				body := fmt.Sprintf(`{"model":"bench-model-%03d","messages":[]}`, j.m)
+				req, _ := http.NewRequest("POST", *proxy+"/v1/chat/completions", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", fmt.Sprintf("Bearer sk-bench-key-%03d", j.k))
+				resp, err := client.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if err != nil || resp.StatusCode != 200 {
+					mu.Lock()
+					failed++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	for m := 0; m < *models; m++ {
+		for k := 0; k < *keys; k++ {
+			jobs <- job{m, k}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	load := time.Since(start)
+	rssLoaded := rss(*pid)
+
+	var durs []float64
+	var size int
+	series := 0
+	for i := 0; i < *scrapes; i++ {
+		t0 := time.Now()
+		resp, err := client.Get(*metrics)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "seriesload:", err)
+			os.Exit(1)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		durs = append(durs, float64(time.Since(t0).Microseconds())/1e3)
+		size = len(b)
+		series = 0
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "headroom_ratelimit_limit{") {
+				series++
+			}
+		}
+	}
+	sort.Float64s(durs)
+	out := map[string]any{
+		"calls": *models * *keys, "failed": failed, "load_seconds": load.Seconds(),
+		"ratelimit_series": series, "scrape_bytes": size,
+		"scrape_p50_ms": durs[len(durs)/2], "scrape_max_ms": durs[len(durs)-1],
+		"rss_before_mib": float64(rssBefore) / (1 << 20), "rss_loaded_mib": float64(rssLoaded) / (1 << 20), "rss_after_mib": float64(rss(*pid)) / (1 << 20),
+	}
+	json.NewEncoder(os.Stdout).Encode(out)
+}
+
+func rss(pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fs := strings.Fields(sc.Text()); len(fs) >= 2 && fs[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(fs[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

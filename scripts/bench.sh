@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# Benchmarks Headroom against a direct connection and a plain nginx reverse
+# proxy in the same run, on the same machine, and writes docs/benchmarks.md.
+#
+#   ./scripts/bench.sh                 # full run, about 6 minutes
+#   BENCH_QUICK=1 ./scripts/bench.sh   # smoke run, about 1.5 minutes
+#   BENCH_OUT=/tmp/b.md ./scripts/bench.sh
+#
+# What it measures (issue 7):
+#   - throughput with wrk (2 threads, 64 connections, POST with a JSON body)
+#     against a static nginx upstream that answers like a provider (JSON body,
+#     OpenAI rate-limit headers): direct, through Headroom, through nginx
+#     configured as a plain reverse proxy with upstream keepalive; rounds are
+#     interleaved and the median is kept;
+#   - latency at a fixed 500 req/s with vegeta, the same three ways, and the
+#     latency each proxy adds over direct (p50, p99);
+#   - SSE time to first byte and inter-event delay, fakeprovider direct vs
+#     through Headroom (bench/sseclient);
+#   - RSS and /metrics scrape time of a fresh Headroom holding 10k rate-limit
+#     series (bench/seriesload);
+#   - per-dialect normalisation cost (go test -bench BenchmarkDialects);
+#   - a CPU profile of Headroom under wrk load (bench/headroomprof), top
+#     functions.
+# Installs wrk and nginx-light (scripts/deps/wrk.sh) and vegeta (go install,
+# pinned) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+OUT="${BENCH_OUT:-$ROOT/docs/benchmarks.md}"
+DUR="${BENCH_DURATION:-10s}"
+ROUNDS="${BENCH_ROUNDS:-3}"
+RATE="${BENCH_RATE:-500}"
+LAT_DUR="${BENCH_LATENCY_DURATION:-20s}"
+CONNS="${BENCH_CONNECTIONS:-64}"
+SSE_N="${BENCH_SSE_STREAMS:-60}"
+if [ -n "${BENCH_QUICK:-}" ]; then
+  DUR=3s ROUNDS=1 LAT_DUR=5s SSE_N=10
+fi
+VEGETA_VERSION=v12.13.0
+
+log() { printf '== %s\n' "$*" >&2; }
+
+bash scripts/deps/wrk.sh
+export PATH="$(go env GOPATH)/bin:$PATH:/usr/sbin:/sbin"
+if ! command -v vegeta >/dev/null 2>&1; then
+  log "installing vegeta $VEGETA_VERSION"
+  go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
+fi
+
+W="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+log "building"
+mkdir -p "$W/bin"
+go build -o "$W/bin/" ./cmd/exporter ./cmd/fakeprovider ./bench/sseclient ./bench/seriesload ./bench/headroomprof
+
+# Free loopback ports (bound and released by the kernel's choice).
+ports=()
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  ports+=("$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+    echo $((20000 + RANDOM % 20000)))")
+done
+UP=${ports[0]} NP=${ports[1]} FP=${ports[2]} HP=${ports[3]} HM=${ports[4]}
+PP=${ports[5]} PM=${ports[6]} SP=${ports[7]} SM=${ports[8]}
+
+wait_port() {
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "bench.sh: nothing listening on port $1" >&2
+  exit 1
+}
+
+# --- upstreams and proxies ---------------------------------------------------
+BODY='{"id":"chatcmpl-bench","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":9,"total_tokens":18}}'
+mkdir -p "$W/nginx-up/tmp" "$W/nginx-proxy/tmp"
+temps() { # nginx temp paths inside $1
+  for t in client_body proxy fastcgi uwsgi scgi; do printf '  %s_temp_path %s/tmp/%s;\n' "$t" "$1" "$t"; done
+}
+cat >"$W/nginx-up/nginx.conf" <<EOF
+# Static upstream that answers like a provider: JSON body and OpenAI-style
+# rate-limit headers.
+daemon off;
+worker_processes 1;
+pid $W/nginx-up/nginx.pid;
+error_log $W/nginx-up/error.log warn;
+events { worker_connections 4096; }
+http {
+$(temps "$W/nginx-up")
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$UP reuseport backlog=4096;
+    location / {
+      default_type application/json;
+      add_header x-ratelimit-limit-requests 10000 always;
+      add_header x-ratelimit-remaining-requests 9999 always;
+      add_header x-ratelimit-reset-requests 6ms always;
+      add_header x-ratelimit-limit-tokens 2000000 always;
+      add_header x-ratelimit-remaining-tokens 1999982 always;
+      add_header x-ratelimit-reset-tokens 1ms always;
+      add_header openai-processing-ms 1 always;
+      return 200 '$BODY';
+    }
+  }
+}
+EOF
+cat >"$W/nginx-proxy/nginx.conf" <<EOF
+# A plain production reverse proxy: upstream keepalive, HTTP/1.1 upstream.
+daemon off;
+worker_processes auto;
+pid $W/nginx-proxy/nginx.pid;
+error_log $W/nginx-proxy/error.log warn;
+events { worker_connections 4096; }
+http {
+$(temps "$W/nginx-proxy")
+  access_log off;
+  keepalive_requests 1000000;
+  upstream provider {
+    server 127.0.0.1:$UP;
+    keepalive 256;
+  }
+  server {
+    listen 127.0.0.1:$NP reuseport backlog=4096;
+    location / {
+      proxy_pass http://provider;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+nginx -c "$W/nginx-up/nginx.conf" -p "$W/nginx-up" & PIDS+=($!)
+nginx -c "$W/nginx-proxy/nginx.conf" -p "$W/nginx-proxy" & PIDS+=($!)
+"$W/bin/fakeprovider" -listen "127.0.0.1:$FP" -provider openai -scale 1000 -stream-delay 10ms -stream-chunks 20 -log-level warn & PIDS+=($!)
+
+cat >"$W/providers.yaml" <<EOF
+providers:
+  - name: up
+    dialect: openai
+    upstream: http://127.0.0.1:$UP
+  - name: fake
+    catalog: openai
+    upstream: http://127.0.0.1:$FP
+EOF
+headroom() { # proxy-port metrics-port binary [args]
+  local p=$1 m=$2 bin=$3
+  shift 3
+  HEADROOM_CONFIG="$W/providers.yaml" HEADROOM_PROXY_ADDR="127.0.0.1:$p" HEADROOM_METRICS_ADDR="127.0.0.1:$m" \
+    HEADROOM_LOG_LEVEL=warn "$bin" "$@" &
+}
+headroom "$HP" "$HM" "$W/bin/exporter"
+HPID=$!
+PIDS+=($HPID)
+for p in $UP $NP $FP $HP $HM; do wait_port "$p"; done
+
+cat >"$W/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-4o","messages":[{"role":"user","content":"Hello!"}],"max_tokens":20}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer sk-bench-0000"
+EOF
+printf '%s' '{"model":"gpt-4o","messages":[{"role":"user","content":"Hello!"}],"max_tokens":20}' >"$W/body.json"
+
+URL_direct="http://127.0.0.1:$UP/v1/chat/completions"
+URL_headroom="http://127.0.0.1:$HP/up/v1/chat/completions"
+URL_nginx="http://127.0.0.1:$NP/v1/chat/completions"
+TARGETS=(direct headroom nginx)
+
+# Every target must answer 200 before anything is measured.
+for t in "${TARGETS[@]}"; do
+  u="URL_$t"
+  codes=$(echo "POST ${!u}" | vegeta attack -rate=5/s -duration=1s -body="$W/body.json" \
+    -header 'Content-Type: application/json' -header 'Authorization: Bearer sk-bench-0000' | vegeta report -type=json |
+    grep -o '"status_codes":{[^}]*}')
+  [ "$codes" = '"status_codes":{"200":5}' ] || { echo "bench.sh: $t answered $codes" >&2; exit 1; }
+done
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+
+# --- throughput ----------------------------------------------------------------
+log "throughput: wrk -t2 -c$CONNS -d$DUR, $ROUNDS interleaved rounds"
+for t in "${TARGETS[@]}"; do u="URL_$t"; wrk -t2 -c"$CONNS" -d2s -s "$W/post.lua" "${!u}" >/dev/null; done
+for r in $(seq 1 "$ROUNDS"); do
+  for t in "${TARGETS[@]}"; do
+    u="URL_$t"
+    wrk -t2 -c"$CONNS" -d"$DUR" --latency -s "$W/post.lua" "${!u}" >"$W/wrk-$t-$r.txt"
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$W/wrk-$t-$r.txt")
+    errs=$(awk '/Non-2xx|Socket errors/ {print}' "$W/wrk-$t-$r.txt")
+    [ -z "$errs" ] || echo "bench.sh: $t round $r: $errs" >&2
+    echo "$rps" >>"$W/rps-$t"
+    log "  round $r $t: $rps req/s"
+  done
+done
+declare -A RPS
+for t in "${TARGETS[@]}"; do RPS[$t]=$(median <"$W/rps-$t"); done
+HRSS=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$HPID/status")
+
+# --- latency at a fixed rate ---------------------------------------------------------
+log "latency: vegeta at $RATE req/s for $LAT_DUR"
+declare -A P50 P99
+for t in "${TARGETS[@]}"; do
+  u="URL_$t"
+  echo "POST ${!u}" | vegeta attack -rate="$RATE/s" -duration=2s -body="$W/body.json" \
+    -header 'Content-Type: application/json' -header 'Authorization: Bearer sk-bench-0000' >/dev/null
+  echo "POST ${!u}" | vegeta attack -rate="$RATE/s" -duration="$LAT_DUR" -body="$W/body.json" \
+    -header 'Content-Type: application/json' -header 'Authorization: Bearer sk-bench-0000' |
+    vegeta report -type=json >"$W/vegeta-$t.json"
+  P50[$t]=$(grep -o '"50th":[0-9]*' "$W/vegeta-$t.json" | cut -d: -f2)
+  P99[$t]=$(grep -o '"99th":[0-9]*' "$W/vegeta-$t.json" | cut -d: -f2)
+  succ=$(grep -o '"success":[0-9.]*' "$W/vegeta-$t.json" | cut -d: -f2)
+  log "  $t: p50 ${P50[$t]} ns, p99 ${P99[$t]} ns, success $succ"
+done
+us() { awk -v n="$1" 'BEGIN {printf "%.0f", n / 1000}'; }
+added() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", (a - b) / 1000}'; }
+addedus() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", a - b}'; }
+
+# --- SSE ---------------------------------------------------------------------------
+log "SSE: $SSE_N streams of 20 events, 10 ms apart, direct and through Headroom"
+"$W/bin/sseclient" -url "http://127.0.0.1:$FP/v1/chat/completions" -n "$SSE_N" >"$W/sse-direct.json"
+"$W/bin/sseclient" -url "http://127.0.0.1:$HP/fake/v1/chat/completions" -n "$SSE_N" >"$W/sse-headroom.json"
+jget() { grep -o "\"$2\":[0-9.e+-]*" "$1" | cut -d: -f2; }
+
+# --- CPU profile under load ----------------------------------------------------------
+log "profile: Headroom under wrk load"
+kill "$HPID" 2>/dev/null || true
+wait "$HPID" 2>/dev/null || true
+headroom "$PP" "$PM" "$W/bin/headroomprof" -cpuprofile "$W/cpu.pprof"
+PPID_=$!
+PIDS+=($PPID_)
+wait_port "$PP"
+wrk -t2 -c"$CONNS" -d"$DUR" -s "$W/post.lua" "http://127.0.0.1:$PP/up/v1/chat/completions" >"$W/wrk-prof.txt"
+kill -INT "$PPID_"
+wait "$PPID_" 2>/dev/null || true
+go tool pprof -top -nodecount=25 "$W/bin/headroomprof" "$W/cpu.pprof" 2>/dev/null >"$W/top.txt" || true
+go tool pprof -top -cum -nodecount=25 "$W/bin/headroomprof" "$W/cpu.pprof" 2>/dev/null >"$W/topcum.txt" || true
+
+# --- scale: 10k series ------------------------------------------------------------
+log "scale: a fresh Headroom with 10k rate-limit series"
+headroom "$SP" "$SM" "$W/bin/exporter"
+SPID=$!
+PIDS+=($SPID)
+wait_port "$SP"
+wait_port "$SM"
+"$W/bin/seriesload" -proxy "http://127.0.0.1:$SP/up" -metrics "http://127.0.0.1:$SM/metrics" -pid "$SPID" \
+  -models 100 -keys 50 -scrapes 20 >"$W/scale.json"
+
+# --- normalisation -----------------------------------------------------------------
+log "normalisation: go test -bench BenchmarkDialects"
+go test -run XXX -bench BenchmarkDialects -benchmem -benchtime 1s ./parsers >"$W/gobench.txt" 2>&1 || {
+  cat "$W/gobench.txt" >&2
+  echo "bench.sh: dialect benchmarks failed" >&2
+}
+
+# --- report --------------------------------------------------------------------
+log "writing $OUT"
+pass() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN {ok = (dir == "ge" ? v >= t : v <= t); print (ok ? "met" : "**missed**")}'; }
+HN=$(ratio "${RPS[headroom]}" "${RPS[nginx]}")
+HD=$(ratio "${RPS[headroom]}" "${RPS[direct]}")
+ND=$(ratio "${RPS[nginx]}" "${RPS[direct]}")
+A50=$(added "${P50[headroom]}" "${P50[direct]}")
+A99=$(added "${P99[headroom]}" "${P99[direct]}")
+N50=$(added "${P50[nginx]}" "${P50[direct]}")
+N99=$(added "${P99[nginx]}" "${P99[direct]}")
+SD="$W/sse-direct.json" SH="$W/sse-headroom.json" SC="$W/scale.json"
+{
+  cat <<EOF
+# Benchmarks
+
+Generated by \`./scripts/bench.sh\` on $(date -u +%Y-%m-%d) (commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ", dirty tree")).
+These machines are noisy and shared: compare the ratios within one run, not absolute numbers
+across runs. Re-run with \`./scripts/bench.sh\` (about 6 minutes; \`BENCH_QUICK=1\` for a smoke run).
+
+Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM,
+Linux $(uname -r), $(go version | cut -d' ' -f3), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), vegeta $VEGETA_VERSION.
+Load generator, upstream and proxy share the same $(nproc) cores.
+
+## Proxy overhead
+
+Upstream: a static nginx (1 worker) answering every POST with a 260-byte chat completion and
+OpenAI rate-limit headers. nginx as reverse proxy: \`worker_processes auto\`, upstream
+\`keepalive 256\`, HTTP/1.1 to the upstream. Headroom: \`cmd/exporter\`, one provider
+(\`dialect: openai\`), default settings.
+
+### Throughput (wrk -t2 -c$CONNS -d$DUR, POST with a JSON body; median of $ROUNDS interleaved rounds)
+
+| path | req/s | rounds |
+|---|---:|---|
+| direct | ${RPS[direct]} | $(paste -sd' ' "$W/rps-direct") |
+| through Headroom | ${RPS[headroom]} | $(paste -sd' ' "$W/rps-headroom") |
+| through nginx | ${RPS[nginx]} | $(paste -sd' ' "$W/rps-nginx") |
+
+| ratio | value | target |
+|---|---:|---|
+| Headroom / nginx | **$HN** | ≥ 0.9: $(pass "$HN" 0.9 ge) |
+| Headroom / direct | $HD | |
+| nginx / direct | $ND | |
+
+Headroom's peak RSS during the throughput runs: $HRSS MiB.
+
+### Latency at $RATE req/s (vegeta, $LAT_DUR per path)
+
+| path | p50 µs | p99 µs | added p50 µs | added p99 µs |
+|---|---:|---:|---:|---:|
+| direct | $(us "${P50[direct]}") | $(us "${P99[direct]}") | | |
+| through Headroom | $(us "${P50[headroom]}") | $(us "${P99[headroom]}") | **$A50** | **$A99** |
+| through nginx | $(us "${P50[nginx]}") | $(us "${P99[nginx]}") | $N50 | $N99 |
+
+Targets for Headroom: added p50 ≤ 50 µs: $(pass "$A50" 50 le); added p99 ≤ 500 µs: $(pass "$A99" 500 le).
+
+## Streaming (SSE)
+
+\`fakeprovider -provider openai -stream-delay 10ms -stream-chunks 20\`; $SSE_N sequential streams
+(bench/sseclient), direct and through Headroom.
+
+| path | TTFB p50 µs | TTFB p99 µs | inter-event p50 µs | inter-event p99 µs |
+|---|---:|---:|---:|---:|
+| direct | $(jget "$SD" ttfb_p50_us) | $(jget "$SD" ttfb_p99_us) | $(jget "$SD" gap_p50_us) | $(jget "$SD" gap_p99_us) |
+| through Headroom | $(jget "$SH" ttfb_p50_us) | $(jget "$SH" ttfb_p99_us) | $(jget "$SH" gap_p50_us) | $(jget "$SH" gap_p99_us) |
+| added | $(addedus "$(jget "$SH" ttfb_p50_us)" "$(jget "$SD" ttfb_p50_us)") | $(addedus "$(jget "$SH" ttfb_p99_us)" "$(jget "$SD" ttfb_p99_us)") | $(addedus "$(jget "$SH" gap_p50_us)" "$(jget "$SD" gap_p50_us)") | $(addedus "$(jget "$SH" gap_p99_us)" "$(jget "$SD" gap_p99_us)") |
+
+## Scale: 10k rate-limit series
+
+A fresh Headroom; bench/seriesload sends one call per (model, key) pair, 100 models × 50 keys,
+each response carrying a requests and a tokens limit, then times 20 scrapes of \`/metrics\`.
+
+| rate-limit series | calls | RSS idle MiB | RSS loaded MiB | RSS after scrapes MiB | scrape p50 ms | scrape max ms | scrape size |
+|---:|---:|---:|---:|---:|---:|---:|---:|
+| $(jget "$SC" ratelimit_series) | $(jget "$SC" calls) | $(awk -v v="$(jget "$SC" rss_before_mib)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" rss_loaded_mib)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" rss_after_mib)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" scrape_p50_ms)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" scrape_max_ms)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" scrape_bytes)" 'BEGIN{printf "%.1f MiB", v/1048576}') |
+
+Targets: RSS ≤ 64 MiB: $(pass "$(jget "$SC" rss_after_mib)" 64 le); scrape ≤ 50 ms: $(pass "$(jget "$SC" scrape_p50_ms)" 50 le).
+
+## Normalisation (go test -bench BenchmarkDialects -benchmem ./parsers)
+
+Per dialect, the golden capture with the most observations (the header path every response
+takes) and, where the dialect reads one, its 429 body. Target for the header path: ≤ 1 µs and
+≤ 2 allocations.
+
+| benchmark | ns/op | B/op | allocs/op | observations |
+|---|---:|---:|---:|---:|
+$(awk '/^BenchmarkDialects\// {name=$1; sub(/^BenchmarkDialects\//, "", name); sub(/-[0-9]+$/, "", name);
+  ns=""; b=""; a=""; o="";
+  for (i = 2; i <= NF; i++) { if ($(i+1) == "ns/op") ns=$i; if ($(i+1) == "B/op") b=$i; if ($(i+1) == "allocs/op") a=$i; if ($(i+1) == "observations") o=$i }
+  printf "| %s | %s | %s | %s | %s |\n", name, ns, b, a, o}' "$W/gobench.txt")
+
+## CPU profile of Headroom under wrk load
+
+\`bench/headroomprof\` (cmd/exporter with a CPU profile), wrk -t2 -c$CONNS -d$DUR on the same
+machine: $(awk '/^Requests\/sec:/ {print $2}' "$W/wrk-prof.txt") req/s while profiled. Flat top 25:
+
+\`\`\`
+$(sed -n '1,35p' "$W/top.txt")
+\`\`\`
+
+Cumulative top 25:
+
+\`\`\`
+$(sed -n '1,35p' "$W/topcum.txt")
+\`\`\`
+EOF
+} >"$OUT"
+log "done: $OUT"
