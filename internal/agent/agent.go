@@ -24,6 +24,7 @@ import (
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/proxy"
+	"github.com/headroomhq/headroom/tracing"
 )
 
 // Agent is one running Headroom.
@@ -42,6 +43,7 @@ type Agent struct {
 	reg      *prometheus.Registry
 	coll     *collector.Collector
 	proxy    *proxy.Proxy
+	tracing  *tracing.Provider
 	cfg      atomic.Pointer[config.Config]
 	ready    atomic.Bool
 	reloadMu sync.Mutex
@@ -94,9 +96,13 @@ func New(s config.Settings, log *slog.Logger) (*Agent, error) {
 	a.own = []prometheus.Collector{a.reloads, a.reloadSuccess, a.reloadTime, versioncollector.NewCollector("headroom")}
 	a.reg.MustRegister(a.own...)
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := a.startTracing(); err != nil {
+		return nil, err
+	}
 	a.proxy = proxy.New(cfg, a.coll, proxy.Options{
 		Logger:    log,
 		Transport: proxy.NewTransport(s.UpstreamDialTimeout, s.UpstreamHeaderTimeout),
+		Tracer:    a.Tracer(),
 	})
 	a.apply(cfg)
 	return a, nil
@@ -214,6 +220,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		a.Log.Warn("in-flight requests did not drain before the deadline; closing them", "error", err)
 		a.proxySrv.Close()
 	}
+	a.shutdownTracing()
 	mctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if merr := a.metricsSrv.Shutdown(mctx); merr != nil {
