@@ -41,16 +41,26 @@ type AccessLog struct {
 // MaxPending bounds the bytes waiting to be written.
 const MaxPending = 4 << 20
 
-// OpenAccessLog opens dest for appending ("-" is standard output).
-func OpenAccessLog(dest string, log *slog.Logger) (*AccessLog, error) {
+// NewDroppedCounter is headroom_access_log_dropped_lines_total. It is
+// exported (as 0) even when no access log is configured.
+func NewDroppedCounter() prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "headroom_access_log_dropped_lines_total",
+		Help: "Access-log lines dropped because the log could not be written fast enough.",
+	})
+}
+
+// OpenAccessLog opens dest for appending ("-" is standard output); dropped
+// lines are counted in dropped (NewDroppedCounter; nil for none).
+func OpenAccessLog(dest string, log *slog.Logger, dropped prometheus.Counter) (*AccessLog, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	if dropped == nil {
+		dropped = NewDroppedCounter()
+	}
 	a := &AccessLog{dest: dest, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "headroom_access_log_dropped_lines_total",
-			Help: "Access-log lines dropped because the log could not be written fast enough.",
-		})}
+		dropped: dropped}
 	f, err := a.open()
 	if err != nil {
 		return nil, err
@@ -70,9 +80,6 @@ func (a *AccessLog) open() (*os.File, error) {
 	}
 	return f, nil
 }
-
-// Collectors lists the access log's metrics.
-func (a *AccessLog) Collectors() []prometheus.Collector { return []prometheus.Collector{a.dropped} }
 
 // CallDone implements proxy.Hook.
 func (a *AccessLog) CallDone(c *proxy.Call) {

@@ -190,21 +190,21 @@ const (
 
 // record is one decoded line. It is reused: decode resets it.
 type record struct {
-	status              int
-	hasStatus           bool
-	when                time.Time
-	hasTime             bool
-	duration, hdrTime   time.Duration
-	hasDur, hasHdrTime  bool
-	model, key          string
-	provider            string
-	hasProvider         bool
-	input, output       int64
-	header              http.Header
-	vals                []string
-	missing             string // first missing or malformed required field
-	normalizedSeen      bool
-	canon               map[string]string
+	status             int
+	hasStatus          bool
+	when               time.Time
+	hasTime            bool
+	duration, hdrTime  time.Duration
+	hasDur, hasHdrTime bool
+	model, key         string
+	provider           string
+	hasProvider        bool
+	input, output      int64
+	header             http.Header
+	vals               []string
+	missing            string // first missing or malformed required field
+	normalizedSeen     bool
+	canon              map[string]string
 }
 
 func newRecord() *record {

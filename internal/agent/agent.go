@@ -58,6 +58,8 @@ type Agent struct {
 
 	proxySrv, metricsSrv *http.Server
 	errc                 chan error
+
+	ingest ingest // tail mode, access log, probes (tail.go, probe.go)
 }
 
 // New loads the configuration and builds the agent; nothing listens yet.
@@ -99,7 +101,12 @@ func New(s config.Settings, log *slog.Logger) (*Agent, error) {
 	if err := a.startTracing(); err != nil {
 		return nil, err
 	}
+	hooks, err := a.initIngest()
+	if err != nil {
+		return nil, err
+	}
 	a.proxy = proxy.New(cfg, a.coll, proxy.Options{
+		Hooks:     hooks,
 		Logger:    log,
 		Transport: proxy.NewTransport(s.UpstreamDialTimeout, s.UpstreamHeaderTimeout),
 		Tracer:    a.Tracer(),
@@ -134,6 +141,7 @@ func (a *Agent) apply(cfg *config.Config) {
 	}
 	a.coll.SetProviders(ps)
 	a.proxy.Update(cfg)
+	a.updateIngest(cfg)
 	a.cfg.Store(cfg)
 	a.reloadSuccess.Set(1)
 	a.reloadTime.SetToCurrentTime()
@@ -203,6 +211,7 @@ func (a *Agent) Start() error {
 			a.errc <- fmt.Errorf("metrics listener: %w", err)
 		}
 	}()
+	a.startIngest()
 	a.ready.Store(true)
 	a.Log.Info("headroom started", "proxy", a.ProxyAddr, "metrics", a.MetricsAddr, "providers", len(a.Config().Providers))
 	return nil
@@ -221,6 +230,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		a.proxySrv.Close()
 	}
 	a.shutdownTracing()
+	a.stopIngest()
 	mctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if merr := a.metricsSrv.Shutdown(mctx); merr != nil {
@@ -246,6 +256,7 @@ func (a *Agent) metricsMux() http.Handler {
 		w.Write([]byte("ready\n"))
 	})
 	mux.HandleFunc("GET /api/v1/headroom", a.serveState)
+	mux.HandleFunc("GET /probe", a.serveProbe)
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if !a.EnableLifecycle {
 			http.Error(w, "lifecycle API is not enabled (--web.enable-lifecycle)", http.StatusForbidden)
