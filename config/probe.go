@@ -93,8 +93,15 @@ func resolveProbe(pc *ProbeConfig, p *Provider) (*ProbeSpec, error) {
 	if s.Timeout < 0 {
 		return nil, fmt.Errorf(".probe.timeout: %s must be positive", s.Timeout)
 	}
-	if s.Path == "" && s.Method == "" && s.Body == "" && p.Probe != nil {
-		s.Method, s.Path, s.Body, s.Cost = p.Probe.Method, p.Probe.Path, p.Probe.Body, p.Probe.Cost
+	if s.Path == "" && p.Probe != nil {
+		// The catalog's request, field by field where not overridden.
+		s.Path, s.Cost = p.Probe.Path, p.Probe.Cost
+		if s.Method == "" {
+			s.Method = p.Probe.Method
+		}
+		if s.Body == "" && s.Method == strings.ToUpper(p.Probe.Method) {
+			s.Body = p.Probe.Body
+		}
 	}
 	if s.Path == "" {
 		return nil, fmt.Errorf(".probe.path: required (the catalog has no probe request for %s; name the cheapest request that returns its rate-limit headers)", p.Name)

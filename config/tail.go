@@ -261,6 +261,24 @@ func checkMapping(m *Mapping) error {
 			return fmt.Errorf(".mapping.%s: %q must be s, ms or us", u.name, u.v)
 		}
 	}
+	seen := map[string]string{}
+	for _, f := range []struct{ name, field string }{
+		{"time", m.Time}, {"status", m.Status}, {"duration", m.Duration}, {"header_time", m.HeaderTime},
+		{"model", m.Model}, {"key", m.Key}, {"input_tokens", m.InputTokens}, {"output_tokens", m.OutputTokens}, {"headers", m.Headers},
+	} {
+		if f.field == "" {
+			continue
+		}
+		if other, dup := seen[f.field]; dup {
+			return fmt.Errorf(".mapping: field %q is mapped twice (%s and %s)", f.field, other, f.name)
+		}
+		seen[f.field] = f.name
+	}
+	for f := range m.HeaderFields {
+		if other, dup := seen[f]; dup {
+			return fmt.Errorf(".mapping: field %q is mapped twice (%s and header_fields)", f, other)
+		}
+	}
 	for f, h := range m.HeaderFields {
 		if f == "" || h == "" || strings.ContainsAny(h, " :\r\n") {
 			return fmt.Errorf(".mapping.header_fields[%s]: %q is not a header name", f, h)
