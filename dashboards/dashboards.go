@@ -49,6 +49,12 @@ var MayBeEmpty = map[string]map[string]bool{
 		"Upstream errors":                    true,
 		"Observations folded into \"other\"": true,
 		"Configuration reloads":              true,
+		"Tailed log lines by result":         true,
+		"Log rotations noticed":              true,
+		"Probes":                             true,
+		"Probes by result":                   true,
+		"Trace spans exported and dropped":   true,
+		"Access-log lines dropped":           true,
 	},
 	ProviderFile: {
 		"Retry-After asked by the provider":           true,
@@ -386,6 +392,25 @@ func Overview(c *alerts.Config) (dashboard.Dashboard, error) {
 		column{name: "loaded ago", unit: "s", expr: "time() - max by (instance) (headroom_config_last_reload_success_timestamp_seconds)"}).Height(8).Span(12))
 	b.WithPanel(ts("Configuration reloads", "Configuration reloads (SIGHUP) by result, summed over replicas.", "short",
 		rangeQ("sum by (result) (increase(headroom_config_reloads_total[$__rate_interval]))", "{{result}}")).Min(0))
+
+	// The other two ways in (docs/tail.md, docs/probe.md) and span export
+	// (docs/tracing.md): empty unless those modes are configured.
+	b.WithRow(dashboard.NewRowBuilder("Log tailing, probes and tracing"))
+	b.WithPanel(ts("Tailed log lines by result", "Access-log lines read per second by file and result; anything but ok means lines Headroom skipped (invalid JSON, missing fields, too long, unknown provider).", "ops",
+		rangeQ("sum by (file, result) (rate(headroom_tail_lines_total[$__rate_interval]))", "{{file}} {{result}}")).Min(0))
+	b.WithPanel(ts("Log rotations noticed", "Rotations of tailed files, by kind (rename + create, or copytruncate).", "short",
+		rangeQ("sum by (file, kind) (increase(headroom_tail_rotations_total[$__rate_interval]))", "{{file}} {{kind}}")).Min(0))
+	b.WithPanel(mergedTable("Probes", "Per provider: whether the last probe succeeded (on the worst replica), how long it took, and when the next one is due (later than usual while backing off after a 429).", nil,
+		column{name: "last probe ok", unit: "bool_yes_no", expr: fmt.Sprintf("min by (provider) (headroom_probe_success{%s})", fP), thresholds: thresholds("red", step{1, "green"})},
+		column{name: "duration", unit: "s", expr: fmt.Sprintf("max by (provider) (headroom_probe_duration_seconds{%s})", fP)},
+		column{name: "next in", unit: "s", expr: fmt.Sprintf("max by (provider) (headroom_probe_next_timestamp_seconds{%s}) - time()", fP)}).Height(8).Span(12))
+	b.WithPanel(ts("Probes by result", "Scheduled probes per second by result (success, rate_limited, error, backoff), summed over replicas.", "ops",
+		rangeQ(fmt.Sprintf("sum by (provider, result) (rate(headroom_probes_total{%s}[$__rate_interval]))", fP), "{{provider}} {{result}}")).Min(0))
+	b.WithPanel(ts("Trace spans exported and dropped", "Spans handed to the OTLP exporter, and spans dropped rather than slowing traffic (queue full, export failed, shutdown).", "ops",
+		rangeQ("sum(rate(headroom_tracing_spans_exported_total[$__rate_interval]))", "exported"),
+		rangeQ("sum by (reason) (rate(headroom_tracing_spans_dropped_total[$__rate_interval]))", "dropped {{reason}}")).Min(0))
+	b.WithPanel(ts("Access-log lines dropped", "Lines of Headroom's own access log (HEADROOM_ACCESS_LOG) dropped because the log could not be written fast enough.", "ops",
+		rangeQ("sum(rate(headroom_access_log_dropped_lines_total[$__rate_interval]))", "dropped")).Min(0))
 
 	return b.Build()
 }
