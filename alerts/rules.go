@@ -3,6 +3,7 @@ package alerts
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -371,4 +372,8 @@ func indent(s string) string {
 func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
 // pct formats a ratio as a percentage ("80%").
-func pct(v float64) string { return strconv.FormatFloat(v*100, 'f', -1, 64) + "%" }
+// pct renders a ratio as a percentage for alert text, rounded to 1e-9 so
+// that binary floating point does not turn 0.575 into "57.49999999999999%".
+func pct(v float64) string {
+	return strconv.FormatFloat(math.Round(v*100*1e9)/1e9, 'f', -1, 64) + "%"
+}
