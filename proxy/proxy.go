@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,7 +193,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Body != nil && r.Body != http.NoBody && r.Method != http.MethodGet && r.Method != http.MethodHead && isJSON(r.Header.Get("Content-Type")) {
 		var prefix []byte
-		prefix, r.Body = peekBody(r.Body, maxPeek)
+		prefix, r.Body = peekBody(r.Body, maxPeek, r.ContentLength)
 		model = findTopLevelString(prefix, "model")
 	}
 	st := &callState{p: p, route: rt}
@@ -310,7 +311,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	d := st.route.cfg.Dialect
 	in := parsers.Input{Status: resp.StatusCode, Header: resp.Header, Received: now}
 	if d.WantsBody(resp.StatusCode) && resp.Body != nil {
-		in.Body, resp.Body = peekBody(resp.Body, maxPeek)
+		in.Body, resp.Body = peekBody(resp.Body, maxPeek, resp.ContentLength)
 	}
 	d.Parse(&in, &st.result)
 	p.coll.ObserveResponse(st.call.Labels, resp.StatusCode, &st.result, now)
@@ -466,15 +467,28 @@ func (bufferPool) Put(b []byte) { copyBufs.Put(&b) }
 
 // peekBody reads up to n bytes of rc and returns them with a body that
 // yields the same bytes followed by the rest, so upstream (or the client)
-// sees the body intact.
-func peekBody(rc io.ReadCloser, n int) ([]byte, io.ReadCloser) {
-	buf := make([]byte, n)
-	k, err := io.ReadFull(rc, buf)
-	buf = buf[:k]
+// sees the body intact. size (a Content-Length, -1 when unknown) only sizes
+// the buffer: typical bodies are far smaller than n, and allocating n every
+// time was most of the proxy's per-request cost.
+func peekBody(rc io.ReadCloser, n int, size int64) ([]byte, io.ReadCloser) {
+	c := min(n, 4<<10)
+	if size >= 0 && size < int64(n) {
+		c = int(size) + 1 // room to see EOF without growing
+	}
+	buf := make([]byte, 0, c)
+	var err error
+	for len(buf) < n && err == nil {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(cap(buf), n-len(buf)))
+		}
+		var k int
+		k, err = rc.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+k]
+	}
 	pb := &peekedBody{prefix: buf, rc: rc}
 	switch err {
 	case nil:
-	case io.ErrUnexpectedEOF, io.EOF:
+	case io.EOF:
 		// The whole body is in the prefix: rc is not read again.
 		pb.err = io.EOF
 	default:

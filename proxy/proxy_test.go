@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -429,4 +431,68 @@ func TestEarlyResponseKeepsStreamWhole(t *testing.T) {
 			}
 		}
 	}
+}
+
+// oneByteReader returns at most one byte per Read, like a slow client.
+type oneByteReader struct{ r io.Reader }
+
+func (o oneByteReader) Read(p []byte) (int, error) {
+	if len(p) > 1 {
+		p = p[:1]
+	}
+	return o.r.Read(p)
+}
+
+func TestPeekBody(t *testing.T) {
+	const n = 1000
+	for _, size := range []int{0, 1, 37, 4096, n - 1, n, n + 1, 3 * n, 10000} {
+		body := strings.Repeat("abcdefghij", size/10+1)[:size]
+		for _, hint := range []int64{-1, int64(size)} {
+			for _, slow := range []bool{false, true} {
+				var r io.Reader = strings.NewReader(body)
+				if slow {
+					r = oneByteReader{r}
+				}
+				prefix, rc := peekBody(io.NopCloser(r), n, hint)
+				if want := body[:min(size, n)]; string(prefix) != want {
+					t.Fatalf("size %d hint %d slow %v: prefix of %d bytes, want %d", size, hint, slow, len(prefix), len(want))
+				}
+				all, err := io.ReadAll(rc)
+				if err != nil || string(all) != body {
+					t.Fatalf("size %d hint %d slow %v: relayed %d bytes, %v", size, hint, slow, len(all), err)
+				}
+			}
+		}
+	}
+	// A failing body keeps failing after the prefix.
+	boom := errors.New("boom")
+	prefix, rc := peekBody(io.NopCloser(io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(boom))), n, -1)
+	if string(prefix) != "abc" {
+		t.Fatalf("prefix %q", prefix)
+	}
+	if b, err := io.ReadAll(rc); string(b) != "abc" || !errors.Is(err, boom) {
+		t.Errorf("relayed %q, %v", b, err)
+	}
+	// A body that fits is not read again after EOF (the server may have
+	// closed it by then).
+	_, rc = peekBody(io.NopCloser(&eofThenPanic{r: strings.NewReader("xyz")}), n, 3)
+	if b, err := io.ReadAll(rc); string(b) != "xyz" || err != nil {
+		t.Errorf("relayed %q, %v", b, err)
+	}
+}
+
+type eofThenPanic struct {
+	r   io.Reader
+	eof bool
+}
+
+func (e *eofThenPanic) Read(p []byte) (int, error) {
+	if e.eof {
+		panic("read after EOF")
+	}
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		e.eof = true
+	}
+	return n, err
 }
