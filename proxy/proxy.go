@@ -154,6 +154,7 @@ type callState struct {
 // traceState is the span of one call, allocated only when tracing is on.
 type traceState struct {
 	span       trace.Span
+	ctx        context.Context // the client's request: done when it went away
 	info       tracing.CallInfo
 	firstChunk time.Time
 	bodyErr    string
@@ -217,7 +218,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // startSpan starts the call's span as a child of the caller's W3C trace
 // context; rewrite then injects the span's context into the upstream request.
 func (p *Proxy) startSpan(ctx context.Context, st *callState, r *http.Request, model string) context.Context {
-	ts := &traceState{}
+	ts := &traceState{ctx: r.Context()}
 	u := *st.route.cfg.Upstream
 	u.User = nil
 	u.Path = u.Path + st.call.Path
@@ -257,6 +258,10 @@ func (st *callState) endSpan() {
 		in.ErrorType = "client_closed" // ended before any response
 	case ts.bodyErr != "":
 		in.ErrorType = ts.bodyErr
+	case ts.ctx.Err() != nil:
+		// finish runs before ServeHTTP returns: a done context means the
+		// client left before the response was relayed in full.
+		in.ErrorType = "client_closed"
 	}
 	st.p.tracer.End(ts.span, in)
 	in.Result, in.Attributes = nil, nil

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -443,4 +445,34 @@ func TestTracingOffPassesTraceparent(t *testing.T) {
 	if got != tp {
 		t.Errorf("upstream traceparent %q, want %q", got, tp)
 	}
+}
+
+// A client that leaves mid-stream: the span says so.
+func TestTracingClientLeavesMidStream(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: {\"model\":\"gpt-4o\",\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	tr := newTraced(t, "openai", up, tracing.TracerOptions{})
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, "POST", tr.proxy.URL+"/openai/v1/chat/completions", strings.NewReader(`{"model":"gpt-4o","stream":true}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	resp.Body.Close()
+	s := tr.ended(t, 1)[0]
+	wantAttr(t, s, "http.response.status_code", 200)
+	wantAttr(t, s, "error.type", "client_closed")
 }
