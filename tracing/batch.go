@@ -49,12 +49,13 @@ func (m *Metrics) Collectors() []prometheus.Collector {
 }
 
 // batcher is a batch span processor that never blocks the span's goroutine:
-// OnEnd puts the span in a bounded queue or, when the queue is full, drops it
-// and counts the drop. One goroutine exports batches with a deadline each.
-// The SDK's BatchSpanProcessor behaves the same way but drops silently.
+// OnEnd appends the span to a bounded buffer or, when the buffer is full,
+// drops it and counts the drop. One goroutine exports batches with a deadline
+// each; it is woken when a batch is full, on its timer, or to flush, not for
+// every span. The SDK's BatchSpanProcessor behaves alike but drops silently.
 type batcher struct {
 	exp      sdktrace.SpanExporter
-	queue    chan sdktrace.ReadOnlySpan
+	maxQueue int
 	maxBatch int
 	delay    time.Duration
 	timeout  time.Duration
@@ -65,6 +66,11 @@ type batcher struct {
 	dropFail prometheus.Counter
 	dropShut prometheus.Counter
 
+	mu      sync.Mutex
+	buf     []sdktrace.ReadOnlySpan // at most maxQueue spans waiting
+	stopped bool
+
+	kick     chan struct{} // a batch is full
 	flushc   chan chan struct{}
 	stopc    chan struct{}
 	done     chan struct{}
@@ -82,11 +88,12 @@ type batchOptions struct {
 
 func newBatcher(exp sdktrace.SpanExporter, o batchOptions, m *Metrics, log *slog.Logger) *batcher {
 	b := &batcher{
-		exp: exp, queue: make(chan sdktrace.ReadOnlySpan, o.queue),
-		maxBatch: o.batch, delay: o.delay, timeout: o.timeout, m: m, log: log,
+		exp: exp, maxQueue: o.queue, maxBatch: min(o.batch, o.queue), delay: o.delay, timeout: o.timeout, m: m, log: log,
 		dropFull: m.Dropped.WithLabelValues(DropQueueFull),
 		dropFail: m.Dropped.WithLabelValues(DropExportFailed),
 		dropShut: m.Dropped.WithLabelValues(DropShutdown),
+		buf:      make([]sdktrace.ReadOnlySpan, 0, o.queue),
+		kick:     make(chan struct{}, 1),
 		flushc:   make(chan chan struct{}),
 		stopc:    make(chan struct{}),
 		done:     make(chan struct{}),
@@ -101,30 +108,50 @@ func (b *batcher) OnEnd(s sdktrace.ReadOnlySpan) {
 	if !s.SpanContext().IsSampled() {
 		return
 	}
-	select {
-	case <-b.stopc:
+	b.mu.Lock()
+	switch {
+	case b.stopped:
+		b.mu.Unlock()
 		b.dropShut.Inc()
 		return
-	default:
-	}
-	select {
-	case b.queue <- s:
-	default:
+	case len(b.buf) >= b.maxQueue:
+		b.mu.Unlock()
 		b.dropFull.Inc()
+		return
 	}
+	b.buf = append(b.buf, s)
+	full := len(b.buf) == b.maxBatch
+	b.mu.Unlock()
+	if full {
+		select {
+		case b.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take swaps the waiting spans out for the loop's empty spare slice.
+func (b *batcher) take(spare []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.buf
+	b.buf = spare[:0]
+	return out
 }
 
 func (b *batcher) loop() {
 	defer close(b.done)
-	batch := make([]sdktrace.ReadOnlySpan, 0, b.maxBatch)
+	spare := make([]sdktrace.ReadOnlySpan, 0, b.maxQueue)
 	timer := time.NewTimer(b.delay)
 	defer timer.Stop()
-	export := func() {
-		if len(batch) > 0 {
-			b.export(batch)
-			clear(batch)
-			batch = batch[:0]
+	// exportAll exports what is waiting, in batches of maxBatch.
+	exportAll := func() {
+		spans := b.take(spare)
+		for i := 0; i < len(spans); i += b.maxBatch {
+			b.export(spans[i:min(i+b.maxBatch, len(spans))])
 		}
+		clear(spans) // let the spans be collected
+		spare = spans[:0]
 		if !timer.Stop() {
 			select {
 			case <-timer.C:
@@ -133,35 +160,20 @@ func (b *batcher) loop() {
 		}
 		timer.Reset(b.delay)
 	}
-	// drain moves what is queued now into batches.
-	drain := func() {
-		for {
-			select {
-			case s := <-b.queue:
-				batch = append(batch, s)
-				if len(batch) >= b.maxBatch {
-					export()
-				}
-			default:
-				export()
-				return
-			}
-		}
-	}
 	for {
 		select {
-		case s := <-b.queue:
-			batch = append(batch, s)
-			if len(batch) >= b.maxBatch {
-				export()
-			}
+		case <-b.kick:
+			exportAll()
 		case <-timer.C:
-			export()
+			exportAll()
 		case ack := <-b.flushc:
-			drain()
+			exportAll()
 			close(ack)
 		case <-b.stopc:
-			drain()
+			b.mu.Lock()
+			b.stopped = true
+			b.mu.Unlock()
+			exportAll()
 			return
 		}
 	}
@@ -191,7 +203,7 @@ func (b *batcher) export(batch []sdktrace.ReadOnlySpan) {
 	}
 }
 
-// ForceFlush exports everything queued so far, waiting until ctx ends.
+// ForceFlush exports everything ended so far, waiting until ctx ends.
 func (b *batcher) ForceFlush(ctx context.Context) error {
 	ack := make(chan struct{})
 	select {
@@ -209,8 +221,8 @@ func (b *batcher) ForceFlush(ctx context.Context) error {
 	}
 }
 
-// Shutdown exports what is queued and closes the exporter, giving up when
-// ctx ends; spans still queued then are counted as dropped.
+// Shutdown exports what is waiting and closes the exporter, giving up when
+// ctx ends; spans not exported by then are counted as dropped.
 func (b *batcher) Shutdown(ctx context.Context) error {
 	b.stopOnce.Do(func() { close(b.stopc) })
 	select {
@@ -220,6 +232,12 @@ func (b *batcher) Shutdown(ctx context.Context) error {
 		// (and counted) once that export returns; the exporter is closed
 		// in the background, never waited for.
 		b.abandoned.Store(true)
+		b.mu.Lock()
+		b.stopped = true
+		n := len(b.buf)
+		b.buf = b.buf[:0]
+		b.mu.Unlock()
+		b.dropShut.Add(float64(n))
 		go func() {
 			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
