@@ -2,7 +2,7 @@
 # Benchmarks Headroom against a direct connection and a plain nginx reverse
 # proxy in the same run, on the same machine, and writes docs/benchmarks.md.
 #
-#   ./scripts/bench.sh                 # full run, about 6 minutes
+#   ./scripts/bench.sh                 # full run, about 8 minutes
 #   BENCH_QUICK=1 ./scripts/bench.sh   # smoke run, about 1.5 minutes
 #   BENCH_OUT=/tmp/b.md ./scripts/bench.sh
 #
@@ -12,7 +12,9 @@
 #     OpenAI rate-limit headers): direct, through Headroom, through nginx
 #     configured as a plain reverse proxy with upstream keepalive; rounds are
 #     interleaved and the median is kept;
-#   - latency at a fixed 500 req/s with vegeta, the same three ways, and the
+#   - the same against a minimal net/http/httputil.ReverseProxy (bench/minrp),
+#     to tell Headroom's own cost from net/http's;
+#   - latency at a fixed 500 req/s with vegeta, the same four ways, and the
 #     latency each proxy adds over direct (p50, p99);
 #   - SSE time to first byte and inter-event delay, fakeprovider direct vs
 #     through Headroom (bench/sseclient);
@@ -30,7 +32,7 @@ OUT="${BENCH_OUT:-$ROOT/docs/benchmarks.md}"
 DUR="${BENCH_DURATION:-10s}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 RATE="${BENCH_RATE:-500}"
-LAT_DUR="${BENCH_LATENCY_DURATION:-20s}"
+LAT_DUR="${BENCH_LATENCY_DURATION:-10s}"
 CONNS="${BENCH_CONNECTIONS:-64}"
 SSE_N="${BENCH_SSE_STREAMS:-60}"
 if [ -n "${BENCH_QUICK:-}" ]; then
@@ -58,16 +60,16 @@ trap cleanup EXIT
 
 log "building"
 mkdir -p "$W/bin"
-go build -o "$W/bin/" ./cmd/exporter ./cmd/fakeprovider ./bench/sseclient ./bench/seriesload ./bench/headroomprof
+go build -o "$W/bin/" ./cmd/exporter ./cmd/fakeprovider ./bench/sseclient ./bench/seriesload ./bench/headroomprof ./bench/minrp
 
 # Free loopback ports (bound and released by the kernel's choice).
 ports=()
-for _ in 1 2 3 4 5 6 7 8 9 10; do
+for _ in 1 2 3 4 5 6 7 8 9 10 11; do
   ports+=("$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
     echo $((20000 + RANDOM % 20000)))")
 done
 UP=${ports[0]} NP=${ports[1]} FP=${ports[2]} HP=${ports[3]} HM=${ports[4]}
-PP=${ports[5]} PM=${ports[6]} SP=${ports[7]} SM=${ports[8]}
+PP=${ports[5]} PM=${ports[6]} SP=${ports[7]} SM=${ports[8]} MP=${ports[9]}
 
 wait_port() {
   for _ in $(seq 1 100); do
@@ -139,6 +141,7 @@ $(temps "$W/nginx-proxy")
 EOF
 nginx -c "$W/nginx-up/nginx.conf" -p "$W/nginx-up" & PIDS+=($!)
 nginx -c "$W/nginx-proxy/nginx.conf" -p "$W/nginx-proxy" & PIDS+=($!)
+"$W/bin/minrp" -listen "127.0.0.1:$MP" -upstream "http://127.0.0.1:$UP" & PIDS+=($!)
 "$W/bin/fakeprovider" -listen "127.0.0.1:$FP" -provider openai -scale 1000 -stream-delay 10ms -stream-chunks 20 -log-level warn & PIDS+=($!)
 
 cat >"$W/providers.yaml" <<EOF
@@ -159,7 +162,7 @@ headroom() { # proxy-port metrics-port binary [args]
 headroom "$HP" "$HM" "$W/bin/exporter"
 HPID=$!
 PIDS+=($HPID)
-for p in $UP $NP $FP $HP $HM; do wait_port "$p"; done
+for p in $UP $NP $FP $HP $HM $MP; do wait_port "$p"; done
 
 cat >"$W/post.lua" <<'EOF'
 wrk.method = "POST"
@@ -172,7 +175,8 @@ printf '%s' '{"model":"gpt-4o","messages":[{"role":"user","content":"Hello!"}],"
 URL_direct="http://127.0.0.1:$UP/v1/chat/completions"
 URL_headroom="http://127.0.0.1:$HP/up/v1/chat/completions"
 URL_nginx="http://127.0.0.1:$NP/v1/chat/completions"
-TARGETS=(direct headroom nginx)
+URL_minrp="http://127.0.0.1:$MP/v1/chat/completions"
+TARGETS=(direct headroom nginx minrp)
 
 # Every target must answer 200 before anything is measured.
 for t in "${TARGETS[@]}"; do
@@ -205,19 +209,28 @@ for t in "${TARGETS[@]}"; do RPS[$t]=$(median <"$W/rps-$t"); done
 HRSS=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$HPID/status")
 
 # --- latency at a fixed rate ---------------------------------------------------------
-log "latency: vegeta at $RATE req/s for $LAT_DUR"
+log "latency: vegeta at $RATE req/s, $ROUNDS interleaved rounds of $LAT_DUR"
 declare -A P50 P99
 for t in "${TARGETS[@]}"; do
   u="URL_$t"
   echo "POST ${!u}" | vegeta attack -rate="$RATE/s" -duration=2s -body="$W/body.json" \
     -header 'Content-Type: application/json' -header 'Authorization: Bearer sk-bench-0000' >/dev/null
-  echo "POST ${!u}" | vegeta attack -rate="$RATE/s" -duration="$LAT_DUR" -body="$W/body.json" \
-    -header 'Content-Type: application/json' -header 'Authorization: Bearer sk-bench-0000' |
-    vegeta report -type=json >"$W/vegeta-$t.json"
-  P50[$t]=$(grep -o '"50th":[0-9]*' "$W/vegeta-$t.json" | cut -d: -f2)
-  P99[$t]=$(grep -o '"99th":[0-9]*' "$W/vegeta-$t.json" | cut -d: -f2)
-  succ=$(grep -o '"success":[0-9.]*' "$W/vegeta-$t.json" | cut -d: -f2)
-  log "  $t: p50 ${P50[$t]} ns, p99 ${P99[$t]} ns, success $succ"
+done
+for r in $(seq 1 "$ROUNDS"); do
+  for t in "${TARGETS[@]}"; do
+    u="URL_$t"
+    echo "POST ${!u}" | vegeta attack -rate="$RATE/s" -duration="$LAT_DUR" -body="$W/body.json" \
+      -header 'Content-Type: application/json' -header 'Authorization: Bearer sk-bench-0000' |
+      vegeta report -type=json >"$W/vegeta-$t-$r.json"
+    grep -o '"50th":[0-9]*' "$W/vegeta-$t-$r.json" | cut -d: -f2 >>"$W/p50-$t"
+    grep -o '"99th":[0-9]*' "$W/vegeta-$t-$r.json" | cut -d: -f2 >>"$W/p99-$t"
+    succ=$(grep -o '"success":[0-9.]*' "$W/vegeta-$t-$r.json" | cut -d: -f2)
+    log "  round $r $t: p50 $(tail -1 "$W/p50-$t") ns, p99 $(tail -1 "$W/p99-$t") ns, success $succ"
+  done
+done
+for t in "${TARGETS[@]}"; do
+  P50[$t]=$(median <"$W/p50-$t")
+  P99[$t]=$(median <"$W/p99-$t")
 done
 us() { awk -v n="$1" 'BEGIN {printf "%.0f", n / 1000}'; }
 added() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", (a - b) / 1000}'; }
@@ -262,6 +275,12 @@ go test -run XXX -bench BenchmarkDialects -benchmem -benchtime 1s ./parsers >"$W
 
 # --- report --------------------------------------------------------------------
 log "writing $OUT"
+# Hand-written analysis below this marker in the existing file is kept.
+MARK='<!-- analysis: hand-written below this line, kept by scripts/bench.sh -->'
+NOTES=""
+if [ -f "$OUT" ] && grep -qF "$MARK" "$OUT"; then
+  NOTES="$(sed -n "/^$MARK\$/,\$p" "$OUT")"
+fi
 pass() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN {ok = (dir == "ge" ? v >= t : v <= t); print (ok ? "met" : "**missed**")}'; }
 HN=$(ratio "${RPS[headroom]}" "${RPS[nginx]}")
 HD=$(ratio "${RPS[headroom]}" "${RPS[direct]}")
@@ -277,7 +296,7 @@ SD="$W/sse-direct.json" SH="$W/sse-headroom.json" SC="$W/scale.json"
 
 Generated by \`./scripts/bench.sh\` on $(date -u +%Y-%m-%d) (commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ", dirty tree")).
 These machines are noisy and shared: compare the ratios within one run, not absolute numbers
-across runs. Re-run with \`./scripts/bench.sh\` (about 6 minutes; \`BENCH_QUICK=1\` for a smoke run).
+across runs. Re-run with \`./scripts/bench.sh\` (about 8 minutes; \`BENCH_QUICK=1\` for a smoke run).
 
 Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM,
 Linux $(uname -r), $(go version | cut -d' ' -f3), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), vegeta $VEGETA_VERSION.
@@ -297,22 +316,26 @@ OpenAI rate-limit headers. nginx as reverse proxy: \`worker_processes auto\`, up
 | direct | ${RPS[direct]} | $(paste -sd' ' "$W/rps-direct") |
 | through Headroom | ${RPS[headroom]} | $(paste -sd' ' "$W/rps-headroom") |
 | through nginx | ${RPS[nginx]} | $(paste -sd' ' "$W/rps-nginx") |
+| through a minimal Go ReverseProxy (bench/minrp) | ${RPS[minrp]} | $(paste -sd' ' "$W/rps-minrp") |
 
 | ratio | value | target |
 |---|---:|---|
 | Headroom / nginx | **$HN** | ≥ 0.9: $(pass "$HN" 0.9 ge) |
 | Headroom / direct | $HD | |
 | nginx / direct | $ND | |
+| Headroom / minimal Go ReverseProxy | $(ratio "${RPS[headroom]}" "${RPS[minrp]}") | (Headroom's own cost on top of net/http) |
+| minimal Go ReverseProxy / nginx | $(ratio "${RPS[minrp]}" "${RPS[nginx]}") | (what net/http/httputil reaches here) |
 
 Headroom's peak RSS during the throughput runs: $HRSS MiB.
 
-### Latency at $RATE req/s (vegeta, $LAT_DUR per path)
+### Latency at $RATE req/s (vegeta; median of $ROUNDS interleaved rounds of $LAT_DUR per path)
 
 | path | p50 µs | p99 µs | added p50 µs | added p99 µs |
 |---|---:|---:|---:|---:|
 | direct | $(us "${P50[direct]}") | $(us "${P99[direct]}") | | |
 | through Headroom | $(us "${P50[headroom]}") | $(us "${P99[headroom]}") | **$A50** | **$A99** |
 | through nginx | $(us "${P50[nginx]}") | $(us "${P99[nginx]}") | $N50 | $N99 |
+| through minimal Go ReverseProxy | $(us "${P50[minrp]}") | $(us "${P99[minrp]}") | $(added "${P50[minrp]}" "${P50[direct]}") | $(added "${P99[minrp]}" "${P99[direct]}") |
 
 Targets for Headroom: added p50 ≤ 50 µs: $(pass "$A50" 50 le); added p99 ≤ 500 µs: $(pass "$A99" 500 le).
 
@@ -366,5 +389,10 @@ Cumulative top 25:
 $(sed -n '1,35p' "$W/topcum.txt")
 \`\`\`
 EOF
+  if [ -n "$NOTES" ]; then
+    printf '\n%s\n' "$NOTES"
+  else
+    printf '\n%s\n' "$MARK"
+  fi
 } >"$OUT"
 log "done: $OUT"

@@ -1,6 +1,7 @@
 // Command headroomprof is cmd/exporter with a CPU profile, for
 // scripts/bench.sh: it runs the agent from the same HEADROOM_* settings and
-// writes the profile to -cpuprofile when it receives SIGINT or SIGTERM.
+// writes the profile to -cpuprofile (and allocations to -memprofile) when it
+// receives SIGINT or SIGTERM.
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 
 func main() {
 	out := flag.String("cpuprofile", "cpu.pprof", "where to write the CPU profile")
+	memOut := flag.String("memprofile", "", "where to write the allocation profile (optional)")
 	flag.Parse()
 	s, err := config.LoadSettings()
 	if err != nil {
@@ -50,6 +52,12 @@ func main() {
 	<-sigs
 	pprof.StopCPUProfile()
 	f.Close()
+	if *memOut != "" {
+		if mf, err := os.Create(*memOut); err == nil {
+			pprof.Lookup("allocs").WriteTo(mf, 0)
+			mf.Close()
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	a.Shutdown(ctx)
