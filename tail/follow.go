@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 )
@@ -450,6 +451,7 @@ func (fw *Follower) read(s *source, now time.Time) bool {
 }
 
 func (fw *Follower) truncated(s *source) {
+	fw.recoverFromCopy(s)
 	// copytruncate: start over. A partial line is dropped: loggers write
 	// whole lines, so its end went into the copy, and joining it to the new
 	// file's first line would make garbage.
@@ -458,6 +460,85 @@ func (fw *Follower) truncated(s *source) {
 	s.pending = s.pending[:0]
 	s.skipping = false
 	fw.o.Event("truncated")
+}
+
+// recoverFromCopy finishes reading a copytruncated file from its copy.
+// logrotate copies the file (to path.1, path-DATE, …) and then truncates it,
+// so the lines written after our last read and before the copy exist only
+// in the copy, from our offset on. The copy is recognised by its first
+// bytes (our fingerprint of the live file before truncation) and a size of
+// at least our offset; it must be the only such file. Lines written between
+// a copy and its truncation are in neither file: copytruncate's inherent
+// loss, which no reader can avoid. Nor are files copytruncated twice within
+// one poll interval recovered: a newer copy cannot be told apart from a
+// copy of the live file, and reading it could count lines twice.
+// Compressed copies are not read.
+func (fw *Follower) recoverFromCopy(s *source) {
+	if s.off == 0 || len(s.head) == 0 || fw.o.Path == "" {
+		return
+	}
+	type copyFile struct {
+		path string
+		mod  time.Time
+	}
+	var copies []copyFile
+	paths, _ := filepath.Glob(fw.o.Path + ".*")
+	dated, _ := filepath.Glob(fw.o.Path + "-*")
+	for _, c := range append(paths, dated...) {
+		switch filepath.Ext(c) {
+		case ".gz", ".bz2", ".xz", ".zst", ".lz4", ".pos", ".tmp":
+			continue
+		}
+		fi, err := os.Stat(c)
+		if err != nil || !fi.Mode().IsRegular() || idOf(fi) == s.id {
+			continue
+		}
+		copies = append(copies, copyFile{c, fi.ModTime()})
+	}
+	sort.Slice(copies, func(i, j int) bool { return copies[i].mod.Before(copies[j].mod) })
+	best, matches := -1, 0
+	probe := make([]byte, len(s.head))
+	for i, c := range copies {
+		f, err := os.Open(c.path)
+		if err != nil {
+			continue
+		}
+		k, _ := f.ReadAt(probe, 0)
+		fi, serr := f.Stat()
+		f.Close()
+		if serr == nil && fi.Size() >= s.off && k == len(probe) && bytes.Equal(probe, s.head) {
+			best = i
+			matches++
+		}
+	}
+	if matches != 1 {
+		// None, or a fingerprint too short to tell copies apart (we had read
+		// only a few bytes): reading the wrong copy would count lines twice,
+		// and losing them is the lesser harm.
+		return
+	}
+	read := fw.readCopy(s, copies[best].path, s.off)
+	fw.o.Logger.Debug("tail: read a copytruncated file's last lines from its copy", "file", fw.o.Path, "copy", copies[best].path, "bytes", read)
+}
+
+// readCopy feeds path from off to its end and returns the bytes read.
+func (fw *Follower) readCopy(s *source, path string, off int64) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	start := off
+	for {
+		n, err := f.ReadAt(fw.buf, off)
+		if n > 0 {
+			fw.feed(s, fw.buf[:n])
+			off += int64(n)
+		}
+		if err != nil || n < len(fw.buf) {
+			return off - start
+		}
+	}
 }
 
 // headChanged reports whether the file's first bytes differ from those
