@@ -229,8 +229,8 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		a.Log.Warn("in-flight requests did not drain before the deadline; closing them", "error", err)
 		a.proxySrv.Close()
 	}
-	a.shutdownTracing()
 	a.stopIngest()
+	a.shutdownTracing() // last: flushes the spans of proxied calls, tailed lines and probes
 	mctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if merr := a.metricsSrv.Shutdown(mctx); merr != nil {
