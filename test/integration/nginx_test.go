@@ -149,9 +149,10 @@ func (n *nginx) call(provider, path, body string, headers ...string) int {
 }
 
 func TestNginxTail(t *testing.T) {
+	predClock := frozen()
 	ups := fakes(t, map[string]fakeprovider.Options{
 		"heroku-us":   {Now: frozen()},
-		"predictions": {Now: frozen(), Limits: []catalog.Limit{{Resource: "requests", Window: "1m", Value: 3}}},
+		"predictions": {Now: predClock, Limits: []catalog.Limit{{Resource: "requests", Window: "1m", Value: 3}}},
 	})
 	ng := startNginx(t, ups)
 	// No static provider: each line's upstream_host ($proxy_host) is matched
@@ -190,12 +191,16 @@ func TestNginxTail(t *testing.T) {
 	h.expect(2, "headroom_ratelimited_total", append(pk, "resource=requests")...)
 	h.expect(3, "headroom_requests_total", append(pk, "code=201")...)
 	h.expect(2, "headroom_requests_total", append(pk, "code=429")...)
-	// The fixed-minute reset is the epoch the fake sent, on the fake's
-	// (frozen, current-second) clock: the next minute boundary.
-	now := time.Now()
-	next := float64(now.Truncate(time.Minute).Add(time.Minute).Unix())
-	if v, _ := h.value("headroom_ratelimit_reset_timestamp_seconds", append(pk, "resource=requests", "window=1m")...); v != next && v != next+60 {
-		t.Errorf("predictions reset %v, want %v", v, next)
+	// The fixed-minute reset is the epoch the fake sent on its frozen clock:
+	// the next minute boundary. Exported exactly, unless nginx and the agent
+	// took longer to start than Headroom's 2 s skew tolerance, in which case
+	// it is shifted by the fake clock's lag behind the line's time (Date vs
+	// receive time), which is at most the time elapsed since freezing.
+	frozenAt := predClock()
+	next := float64(frozenAt.Truncate(time.Minute).Add(time.Minute).Unix())
+	elapsed := time.Since(frozenAt).Seconds() + 1
+	if v, _ := h.value("headroom_ratelimit_reset_timestamp_seconds", append(pk, "resource=requests", "window=1m")...); v < next || v > next+elapsed {
+		t.Errorf("predictions reset %v, want %v (+ at most %.1f s of clock skew)", v, next, elapsed)
 	}
 	mf := h.scrape()["headroom_retry_after_seconds"]
 	if mf == nil || mf.GetMetric()[0].GetHistogram().GetSampleCount() != 2 {
