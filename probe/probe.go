@@ -35,6 +35,7 @@ import (
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/keyid"
 	"github.com/headroomhq/headroom/parsers"
+	"github.com/headroomhq/headroom/tracing"
 )
 
 // Result values of headroom_probes_total.
@@ -144,6 +145,7 @@ type Prober struct {
 	model  string
 	client *http.Client
 	now    func() time.Time
+	tracer *tracing.Tracer // nil: tracing off
 
 	mu        sync.Mutex
 	notBefore time.Time // 429 back-off
@@ -288,6 +290,11 @@ func (p *Prober) Probe(ctx context.Context, coll *collector.Collector) Outcome {
 	}
 	labels := coll.Labels(p.prov.Name, p.model, label)
 	coll.ObserveResponse(labels, resp.StatusCode, &res, received)
+	tracing.RecordCall(ctx, p.tracer, tracing.CallInfo{
+		Provider: p.prov.Name, Family: p.prov.Family, Source: "probe", Model: labels.Model, Key: labels.Key,
+		Method: p.spec.Method, URL: &u, Start: start, End: start.Add(o.Duration), Received: received,
+		Status: resp.StatusCode, Result: &res,
+	})
 	o.Observations = len(res.Observations)
 	o.RetryAfter, o.HasRetryAfter = res.RetryAfter, res.HasRetryAfter
 	switch {
@@ -374,6 +381,7 @@ type Scheduler struct {
 	log     *slog.Logger
 	metrics *Metrics
 	client  *http.Client
+	tracer  *tracing.Tracer
 
 	mu      sync.Mutex
 	probers map[string]*Prober
@@ -391,6 +399,10 @@ func NewScheduler(coll *collector.Collector, log *slog.Logger) *Scheduler {
 	return &Scheduler{coll: coll, log: log, metrics: NewMetrics(true), client: NewClient(),
 		probers: map[string]*Prober{}, running: map[string]context.CancelFunc{}, rnd: rand.Float64}
 }
+
+// SetTracer makes probes record a span each (see docs/tracing.md); call it
+// before Update.
+func (s *Scheduler) SetTracer(t *tracing.Tracer) { s.tracer = t }
 
 // Collectors lists the probe metrics.
 func (s *Scheduler) Collectors() []prometheus.Collector { return s.metrics.Collectors() }
@@ -410,6 +422,9 @@ func (s *Scheduler) Update(cfg *config.Config) {
 			continue
 		}
 		pr, err := NewProber(p, s.client)
+		if pr != nil {
+			pr.tracer = s.tracer
+		}
 		if err != nil {
 			s.log.Error("probe: cannot build", "provider", p.Name, "error", err)
 			continue

@@ -515,6 +515,28 @@ func (s *Schema) received(rec *record, now time.Time) (received time.Time, dur t
 	}
 }
 
+// span returns a line's call as a span's start and end: the log's time is
+// the request's start, its end or when headers arrived (per format), and
+// the duration, when logged, gives the other end.
+func (s *Schema) span(rec *record, received time.Time, dur time.Duration) (start, end time.Time) {
+	if !rec.hasTime {
+		return received.Add(-dur), received
+	}
+	t := rec.when
+	switch s.timeIs {
+	case timeIsStart:
+		return t, t.Add(dur)
+	case timeIsReceived:
+		if rec.hasHdrTime {
+			start = t.Add(-rec.hdrTime)
+			return start, start.Add(dur)
+		}
+		return t, t.Add(dur)
+	default: // end
+		return t.Add(-dur), t
+	}
+}
+
 // interner keeps one copy of label values (models, keys) that the
 // collector retains, so they do not pin whole log lines in memory.
 type interner struct {

@@ -35,13 +35,16 @@ import (
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/parsers"
+	"github.com/headroomhq/headroom/tracing"
 )
 
 // route is a configured provider as a tailer needs it.
 type route struct {
-	name    string
-	dialect parsers.Dialect
-	aliases map[string]string
+	name     string
+	family   string
+	upstream *url.URL
+	dialect  parsers.Dialect
+	aliases  map[string]string
 }
 
 type routeTable struct {
@@ -63,7 +66,7 @@ func (r *Router) Update(cfg *config.Config) {
 	ps := append([]config.Provider(nil), cfg.Providers...)
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
 	for _, p := range ps {
-		rt := &route{name: p.Name, dialect: p.Dialect, aliases: p.KeyAlias}
+		rt := &route{name: p.Name, family: p.Family, upstream: p.Upstream, dialect: p.Dialect, aliases: p.KeyAlias}
 		t.byName[p.Name] = rt
 		if p.Upstream == nil {
 			continue
@@ -150,6 +153,7 @@ type Tailer struct {
 	router *Router
 	log    *slog.Logger
 	now    func() time.Time
+	tracer *tracing.Tracer
 
 	counters  [5]prometheus.Counter
 	rotations map[string]prometheus.Counter
@@ -173,6 +177,8 @@ type TailerOptions struct {
 	Logger    *slog.Logger
 	// Now is the clock for lines without a time of their own.
 	Now func() time.Time
+	// Tracer, when set, records each line as a span (nil: tracing off).
+	Tracer *tracing.Tracer
 }
 
 // NewTailer builds the line handler of one tail entry.
@@ -190,7 +196,7 @@ func NewTailer(cfg config.Tail, o TailerOptions) (*Tailer, error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
 	}
-	t := &Tailer{cfg: cfg, schema: s, coll: o.Collector, router: o.Router, log: o.Logger, now: o.Now,
+	t := &Tailer{cfg: cfg, schema: s, coll: o.Collector, router: o.Router, log: o.Logger, now: o.Now, tracer: o.Tracer,
 		rec: newRecord(), in: interner{m: map[string]string{}}, cache: map[string]*route{},
 		rotations: map[string]prometheus.Counter{
 			"rotated":   o.Metrics.Rotations.WithLabelValues(cfg.Path, "rename"),
@@ -275,6 +281,20 @@ func (t *Tailer) Line(b []byte) {
 	t.coll.ObserveResponse(labels, rec.status, &t.res, received)
 	t.coll.ObserveCompletion(labels, rec.status, dur, rec.input, rec.output)
 	t.counters[0].Inc()
+	if t.tracer != nil {
+		start, end := t.schema.span(rec, received, dur)
+		op := ""
+		if rec.model != "" {
+			// Logs carry no request path; a call that names a model is an
+			// inference call, and chat is by far the most common one.
+			op = "chat"
+		}
+		tracing.RecordCall(context.Background(), t.tracer, tracing.CallInfo{
+			Provider: rt.name, Family: rt.family, Source: "tail", Operation: op, Model: labels.Model, Key: labels.Key,
+			URL: rt.upstream, Start: start, End: end, Received: received, Status: rec.status,
+			Result: &t.res, InputTokens: rec.input, OutputTokens: rec.output,
+		})
+	}
 }
 
 // TooLong counts a line over max_line_bytes.
@@ -309,6 +329,7 @@ func (t *Tailer) skip(result, detail string) {
 // configuration across reloads.
 type Manager struct {
 	coll    *collector.Collector
+	tracer  *tracing.Tracer
 	log     *slog.Logger
 	metrics *Metrics
 	router  Router
@@ -333,6 +354,10 @@ func NewManager(coll *collector.Collector, log *slog.Logger) *Manager {
 	}
 	return &Manager{coll: coll, log: log, metrics: NewMetrics(), running: map[string]*running{}}
 }
+
+// SetTracer makes tailers started from now on record each line as a span
+// (see docs/tracing.md); call it before Start.
+func (m *Manager) SetTracer(t *tracing.Tracer) { m.tracer = t }
 
 // Collectors lists the tail metrics.
 func (m *Manager) Collectors() []prometheus.Collector { return m.metrics.Collectors() }
@@ -406,7 +431,7 @@ func (m *Manager) reconcile() {
 }
 
 func (m *Manager) start(t config.Tail, resume *Position) (*running, error) {
-	tl, err := NewTailer(t, TailerOptions{Collector: m.coll, Router: &m.router, Metrics: m.metrics, Logger: m.log})
+	tl, err := NewTailer(t, TailerOptions{Collector: m.coll, Router: &m.router, Metrics: m.metrics, Logger: m.log, Tracer: m.tracer})
 	if err != nil {
 		return nil, err
 	}

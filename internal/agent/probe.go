@@ -18,6 +18,7 @@ type probeState struct {
 
 func (a *Agent) initProbes() {
 	a.ingest.probes = &probeState{sched: probe.NewScheduler(a.coll, a.Log)}
+	a.ingest.probes.sched.SetTracer(a.Tracer())
 	a.registerOwn(a.ingest.probes.sched.Collectors()...)
 }
 

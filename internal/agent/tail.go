@@ -22,6 +22,7 @@ type ingest struct {
 func (a *Agent) initIngest() ([]proxy.Hook, error) {
 	var hooks []proxy.Hook
 	a.ingest.tail = tail.NewManager(a.coll, a.Log)
+	a.ingest.tail.SetTracer(a.Tracer())
 	a.registerOwn(a.ingest.tail.Collectors()...)
 	dropped := tail.NewDroppedCounter()
 	a.registerOwn(dropped)
