@@ -163,3 +163,35 @@ func TestShutdownDrainsInflight(t *testing.T) {
 		t.Errorf("in-flight request cut: %d %q", r.code, r.body)
 	}
 }
+
+// A reload that even removes the provider lets requests already in flight
+// through it finish.
+func TestReloadKeepsInflight(t *testing.T) {
+	started := make(chan struct{})
+	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "finished")
+	})
+	a, path := newAgent(t, "providers:\n  - name: slow\n    dialect: openai\n    upstream: "+up+"\n")
+	type result struct {
+		code int
+		body string
+	}
+	done := make(chan result)
+	go func() {
+		code, body := get(t, "http://"+a.ProxyAddr+"/slow/x")
+		done <- result{code, body}
+	}()
+	<-started
+	os.WriteFile(path, []byte("providers:\n  - name: other\n    dialect: openai\n    upstream: "+up+"\n"), 0o600)
+	if err := a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.code != 200 || r.body != "finished" {
+		t.Errorf("in-flight request cut by the reload: %d %q", r.code, r.body)
+	}
+	if code, _ := get(t, "http://"+a.ProxyAddr+"/slow/x"); code != 404 {
+		t.Errorf("removed provider still routed after the reload: %d", code)
+	}
+}
