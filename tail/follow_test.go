@@ -204,7 +204,11 @@ func rotationRun(t *testing.T, rotations int, rotate func(path string, w *writer
 	var mu sync.Mutex
 	seen = map[int]int{}
 	h := &runHelper{t: t, w: w, mu: &mu, seen: seen}
-	fw := NewFollower(FollowOptions{Path: p, PollInterval: time.Millisecond, RotateWait: 20 * time.Millisecond,
+	// RotateWait is how long a renamed file must stay quiet before it is
+	// closed; the writer here reopens within milliseconds, but a loaded CI
+	// machine can stall it for tens of them (20 ms lost lines once in 25
+	// runs under -race).
+	fw := NewFollower(FollowOptions{Path: p, PollInterval: time.Millisecond, RotateWait: 250 * time.Millisecond,
 		MaxLineBytes: 1024, Logger: quiet(),
 		Event: func(kind string) {
 			if kind == "opened" {
