@@ -1,0 +1,187 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/headroomhq/headroom/parsers"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/exposition.* from the reference (client_golang) path")
+
+// scenario feeds a collector a fixed set of calls covering every family the
+// collector exports, label values that need escaping or sort in tricky ways,
+// values on bucket boundaries and in exponent notation, a series that has
+// gone stale, and label caps overflowing into "other".
+func scenario(t *testing.T) (*Collector, *fakeClock) {
+	t.Helper()
+	clk := &fakeClock{t: time.Unix(1700000000, 0)}
+	c := New(Options{Now: clk.Now, MaxModelsPerProvider: 8, MaxKeysPerProvider: 4, StaleGrace: 30 * time.Second})
+	c.SetProviders([]Provider{
+		{Name: "heroku-us", Family: "heroku", Dialect: "heroku", KnownModels: []string{"claude-4-sonnet"},
+			Documented: []DocumentedLimit{
+				{Model: "claude-4-sonnet", Resource: "requests", Window: "1m", Value: 150},
+				{Model: "claude-4-sonnet", Resource: "tokens", Window: "1m", Value: 800000},
+			}},
+		{Name: "predictions", Family: "predictions", Dialect: "predictions", PerKeyLimits: true},
+		{Name: "azure", Family: "azure-openai", Dialect: "azure-openai"},
+	})
+	now := clk.Now()
+	obs := func(provider, model, key string, status int, at time.Time, os ...parsers.Observation) Labels {
+		l := c.Labels(provider, model, key)
+		c.ObserveResponse(l, status, &parsers.Result{Observations: os}, at)
+		return l
+	}
+	full := func(res, win string, limit, rem float64, reset time.Duration) parsers.Observation {
+		return parsers.Observation{Resource: res, Window: win, Limit: limit, Remaining: rem, HasLimit: true, HasRemaining: true, Reset: now.Add(reset)}
+	}
+	// Expired by the time of the scrape (1m window + 30s grace < 100s).
+	obs("heroku-us", "claude-4-sonnet", "k-old", 200, now.Add(-100*time.Second), full("requests", "1m", 150, 1, time.Second))
+	for i, m := range []string{"claude-4-sonnet", "a", "a-b", "aB", "B", `quo"te\back`, "new\nline", "modèle-é", "\xff\xfebad", "past-cap-1", "past-cap-2"} {
+		for j, k := range []string{"k-0123456789ab", "k-1", "alias one", "none", "k-past-cap"} {
+			if (i+j)%3 == 0 {
+				continue
+			}
+			l := obs("heroku-us", m, k, 200, now.Add(time.Duration(i*10+j)*time.Millisecond),
+				full("requests", "1m", 150, float64(149-i-j), time.Duration(i*1000+j*7)*time.Millisecond),
+				full("tokens", "1m", 800000, 1234567.5-float64(i*j), 51*time.Second),
+				parsers.Observation{Resource: "tokens", Window: "1d", Limit: 2e6, HasLimit: true})
+			c.ObserveCompletion(l, []int{200, 200, 429, 502}[(i+j)%4], time.Duration(i*j+1)*37*time.Millisecond, int64(i*1000+j), int64(j*1000000+i))
+		}
+	}
+	// Remaining without limit, reset without either, concurrency (no window).
+	obs("heroku-us", "a", "k-1", 200, now, parsers.Observation{Resource: "input_tokens", Window: "1m", Remaining: 0, HasRemaining: true})
+	obs("heroku-us", "a", "k-1", 200, now, parsers.Observation{Resource: "output_tokens", Window: "1m", Reset: now.Add(1500 * time.Millisecond)})
+	obs("azure", "gpt-4o", "k-1", 200, now, parsers.Observation{Resource: "concurrency", Window: "none", Limit: 1, Remaining: 0.5, HasLimit: true, HasRemaining: true})
+	// Per-key limits: model "" on the gauges, the model on the counters.
+	l := obs("predictions", "owner/model", "k-p", 429, now, full("requests", "1m", 60, 0, 1750*time.Millisecond))
+	c.ObserveCompletion(l, 429, 0, 0, 0)
+	// 429s with and without a throttled resource, retry-after.
+	c.ObserveResponse(l, 429, &parsers.Result{ThrottledResource: "tokens", HasRetryAfter: true, RetryAfter: 2 * time.Second}, now)
+	c.ObserveResponse(l, 429, &parsers.Result{HasRetryAfter: true, RetryAfter: 90 * time.Second}, now)
+	c.ObserveResponse(c.Labels("azure", "gpt-4o", "k-1"), 429, nil, now)
+	// Durations on bucket boundaries and past the last one.
+	for _, d := range []time.Duration{50 * time.Millisecond, time.Second, 320 * time.Second, 400 * time.Second, 1} {
+		c.ObserveCompletion(c.Labels("azure", "gpt-4o", "k-1"), 200, d, 0, 0)
+	}
+	c.Inflight(c.Labels("azure", "gpt-4o", "k-1")).Inc()
+	c.Inflight(c.Labels("azure", "gpt-4o", "k-2")).Inc()
+	c.Inflight(c.Labels("azure", "gpt-4o", "k-2")).Dec()
+	c.UpstreamError("azure", "connect")
+	c.UpstreamError("azure", "timeout")
+	c.parseError("azure", parsers.FieldError{Header: "x-ratelimit-remaining-tokens", Value: "abc", Err: parsers.ErrSyntax})
+	clk.Add(2 * time.Second)
+	return c, clk
+}
+
+// restRegistry stands for the rest of the agent's registry: metrics the
+// collector does not own, some sorting before, between and after its own.
+func restRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	for _, n := range []string{"aaa_first", "headroom_config_last_reload_successful", "headroom_ratelimit_m_between", "zzz_last"} {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: n, Help: "Help of " + n + ` with "quotes" and \ backslash.`})
+		g.Set(1.5)
+		reg.MustRegister(g)
+	}
+	return reg
+}
+
+var scrapeFormats = []struct{ name, accept string }{
+	{"text", ""},
+	{"openmetrics", "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"},
+}
+
+func scrape(t *testing.T, h http.Handler, accept string, gz bool) (string, http.Header) {
+	t.Helper()
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if gz {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 200 {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	body := w.Body.Bytes()
+	if gz {
+		if w.Header().Get("Content-Encoding") != "gzip" {
+			t.Fatalf("not gzipped: %v", w.Header())
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body, err = io.ReadAll(zr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return string(body), w.Header()
+}
+
+// referenceHandler serves the collector the way the agent did before it
+// rendered its own families: everything through client_golang.
+func referenceHandler(c *Collector, rest prometheus.Gatherer) http.Handler {
+	reg := prometheus.NewPedanticRegistry()
+	if err := c.Register(reg); err != nil {
+		panic(err)
+	}
+	return promhttp.HandlerFor(prometheus.Gatherers{rest, reg}, promhttp.HandlerOpts{EnableOpenMetrics: true})
+}
+
+// TestExpositionGolden pins the exposition of the scenario, in the text
+// and OpenMetrics formats, byte for byte. The golden files were written by
+// the client_golang path before the collector rendered its own families.
+func TestExpositionGolden(t *testing.T) {
+	for _, f := range scrapeFormats {
+		t.Run(f.name, func(t *testing.T) {
+			c, _ := scenario(t)
+			got, _ := scrape(t, referenceHandler(c, restRegistry()), f.accept, false)
+			path := filepath.Join("testdata", "exposition."+f.name)
+			if *update {
+				os.MkdirAll("testdata", 0o755)
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("%s exposition differs from %s:\n%s", f.name, path, firstDiff(got, string(want)))
+			}
+		})
+	}
+}
+
+func firstDiff(got, want string) string {
+	gl, wl := bytes.Split([]byte(got), []byte("\n")), bytes.Split([]byte(want), []byte("\n"))
+	for i := 0; i < len(gl) || i < len(wl); i++ {
+		var g, w []byte
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if !bytes.Equal(g, w) {
+			return "line " + strconv.Itoa(i+1) + ":\n got: " + string(g) + "\nwant: " + string(w)
+		}
+	}
+	return "(equal)"
+}
