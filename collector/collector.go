@@ -25,6 +25,10 @@ type Options struct {
 	MaxModelsPerProvider int
 	// MaxKeysPerProvider caps distinct key label values per provider.
 	MaxKeysPerProvider int
+	// MaxSeriesPerProvider caps the rate-limit series (model × key ×
+	// resource × window) of a provider: observations that would create a
+	// series past it are dropped and counted in headroom_series_dropped_total.
+	MaxSeriesPerProvider int
 	// StaleGrace is added to a series' window before it is dropped.
 	StaleGrace time.Duration
 	// ConcurrencyStaleness is how long a windowless (concurrency) series
@@ -41,6 +45,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxKeysPerProvider <= 0 {
 		o.MaxKeysPerProvider = 100
+	}
+	if o.MaxSeriesPerProvider <= 0 {
+		o.MaxSeriesPerProvider = DefaultMaxSeriesPerProvider
 	}
 	if o.StaleGrace <= 0 {
 		o.StaleGrace = 2 * time.Minute
@@ -85,21 +92,52 @@ type Labels struct {
 	Key      string
 	// LimitModel is Model, or "" for providers whose limits are per key.
 	LimitModel string
+	// folded: the call was already counted in headroom_series_dropped_total.
+	folded bool
 }
 
 // Overflow is the label value that absorbs models and keys past the caps.
 const Overflow = "other"
 
+// DefaultMaxSeriesPerProvider is Options.MaxSeriesPerProvider's default:
+// the 10k rate-limit series the scale benchmark (docs/benchmarks.md) holds
+// within its scrape-time and memory targets.
+const DefaultMaxSeriesPerProvider = 10000
+
 type seriesKey struct {
 	provider, model, key, resource, window string
 }
 
+// compare orders series as client_golang sorts them: by label values in
+// the order of the label names (key, model, provider, resource, window).
+func (a *seriesKey) compare(b *seriesKey) int {
+	if c := strings.Compare(a.key, b.key); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.model, b.model); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.provider, b.provider); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.resource, b.resource); c != 0 {
+		return c
+	}
+	return strings.Compare(a.window, b.window)
+}
+
 type seriesState struct {
+	key seriesKey
+	// lbl is the label set as the exposition writes it; set at creation,
+	// never changed (read by scrapes without the lock).
+	lbl                    string
 	limit, remaining       float64
 	hasLimit, hasRemaining bool
-	reset                  time.Time
-	observed               time.Time
-	ttl                    time.Duration
+	// gone: deleted from the map; dropped from Collector.order by the next scrape.
+	gone     bool
+	reset    time.Time
+	observed time.Time
+	ttl      time.Duration
 }
 
 type providerState struct {
@@ -116,13 +154,18 @@ type Collector struct {
 
 	mu        sync.Mutex
 	series    map[seriesKey]*seriesState
+	nseries   map[string]int // live series per provider, for MaxSeriesPerProvider
 	providers map[string]*providerState
 	lastLog   map[[2]string]time.Time
+	// order holds the series in exposition order (seriesKey.compare),
+	// including gone ones until the next scrape; added holds series created
+	// since, merged in by the next scrape. Both under mu.
+	order, added []*seriesState
 
-	requests       *prometheus.CounterVec
-	ratelimited    *prometheus.CounterVec
-	tokens         *prometheus.CounterVec
-	duration       *prometheus.HistogramVec
+	requests       *counterFamily
+	ratelimited    *counterFamily
+	tokens         *counterFamily
+	duration       *histogramFamily
 	retryAfter     *prometheus.HistogramVec
 	inflight       *prometheus.GaugeVec
 	upstreamErrors *prometheus.CounterVec
@@ -130,9 +173,16 @@ type Collector struct {
 	dropped        *prometheus.CounterVec
 
 	descLimit, descRemaining, descReset, descObserved, descDocumented, descInfo *prometheus.Desc
+
+	// low gathers the low-cardinality families, which stay client_golang
+	// metrics; own are the families the exposition renders itself, by
+	// name; full has everything registered (Gatherer).
+	low  *prometheus.Registry
+	own  []ownFamily
+	full *prometheus.Registry
 }
 
-var gaugeLabels = []string{"provider", "model", "key", "resource", "window"}
+var gaugeLabelNames = []string{"provider", "model", "key", "resource", "window"}
 
 // New builds a collector. Register it with Register.
 func New(opts Options) *Collector {
@@ -140,25 +190,22 @@ func New(opts Options) *Collector {
 	c := &Collector{
 		opts:      opts,
 		series:    map[seriesKey]*seriesState{},
+		nseries:   map[string]int{},
 		providers: map[string]*providerState{},
 		lastLog:   map[[2]string]time.Time{},
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "headroom_requests_total",
-			Help: "Requests that completed through Headroom, by the status the client received.",
-		}, []string{"provider", "model", "key", "code"}),
-		ratelimited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "headroom_ratelimited_total",
-			Help: "Responses with status 429, by the limit that was hit (unknown when the response does not tell).",
-		}, []string{"provider", "model", "key", "resource"}),
-		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "headroom_tokens_total",
-			Help: "Tokens reported in the usage of responses.",
-		}, []string{"provider", "model", "key", "type"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "headroom_request_duration_seconds",
-			Help:    "Time from the request arriving to the last byte of the response.",
-			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320},
-		}, []string{"provider", "model"}),
+		requests: newCounterFamily("headroom_requests_total",
+			"Requests that completed through Headroom, by the status the client received.",
+			"provider", "model", "key", "code"),
+		ratelimited: newCounterFamily("headroom_ratelimited_total",
+			"Responses with status 429, by the limit that was hit (unknown when the response does not tell).",
+			"provider", "model", "key", "resource"),
+		tokens: newCounterFamily("headroom_tokens_total",
+			"Tokens reported in the usage of responses.",
+			"provider", "model", "key", "type"),
+		duration: newHistogramFamily("headroom_request_duration_seconds",
+			"Time from the request arriving to the last byte of the response.",
+			[]float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320},
+			"provider", "model"),
 		retryAfter: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "headroom_retry_after_seconds",
 			Help:    "Delay providers asked for in Retry-After and equivalent fields.",
@@ -178,21 +225,26 @@ func New(opts Options) *Collector {
 		}, []string{"provider", "header"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "headroom_series_dropped_total",
-			Help: "Observations whose model or key was folded into \"other\" by the cardinality caps.",
+			Help: "Observations whose model or key was folded into \"other\" by the cardinality caps, or whose rate-limit series was not created because the provider had reached its series cap.",
 		}, []string{"provider"}),
 		descLimit: prometheus.NewDesc("headroom_ratelimit_limit",
-			"Rate limit reported by the provider.", gaugeLabels, nil),
+			"Rate limit reported by the provider.", gaugeLabelNames, nil),
 		descRemaining: prometheus.NewDesc("headroom_ratelimit_remaining",
-			"Capacity left in the window, as reported by the provider.", gaugeLabels, nil),
+			"Capacity left in the window, as reported by the provider.", gaugeLabelNames, nil),
 		descReset: prometheus.NewDesc("headroom_ratelimit_reset_timestamp_seconds",
-			"Unix time when capacity returns, on Headroom's clock.", gaugeLabels, nil),
+			"Unix time when capacity returns, on Headroom's clock.", gaugeLabelNames, nil),
 		descObserved: prometheus.NewDesc("headroom_ratelimit_observed_timestamp_seconds",
-			"Unix time of the response that carried the observation.", gaugeLabels, nil),
+			"Unix time of the response that carried the observation.", gaugeLabelNames, nil),
 		descDocumented: prometheus.NewDesc("headroom_ratelimit_documented_limit",
 			"Limit published in the provider's documentation.", []string{"provider", "model", "resource", "window"}, nil),
 		descInfo: prometheus.NewDesc("headroom_provider_info",
 			"One series per configured provider.", []string{"provider", "family", "dialect"}, nil),
 	}
+	c.low = prometheus.NewRegistry()
+	c.low.MustRegister(metaCollector{c}, c.retryAfter, c.inflight, c.upstreamErrors, c.parseErrors, c.dropped)
+	c.full = prometheus.NewRegistry()
+	c.full.MustRegister(c.Collectors()...)
+	c.own = c.ownFamilies()
 	return c
 }
 
@@ -201,6 +253,10 @@ func (c *Collector) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{c, c.requests, c.ratelimited, c.tokens, c.duration,
 		c.retryAfter, c.inflight, c.upstreamErrors, c.parseErrors, c.dropped}
 }
+
+// Gatherer gathers every metric of the collector through client_golang
+// (tests and tools; /metrics is served by Handler).
+func (c *Collector) Gatherer() prometheus.Gatherer { return c.full }
 
 // Register registers the collector and its vectors.
 func (c *Collector) Register(reg prometheus.Registerer) error {
@@ -230,10 +286,21 @@ func (c *Collector) SetProviders(ps []Provider) {
 		next[p.Name] = st
 	}
 	c.providers = next
-	for k := range c.series {
+	for k, s := range c.series {
 		if _, ok := next[k.provider]; !ok {
-			delete(c.series, k)
+			c.deleteSeries(s)
 		}
+	}
+}
+
+// deleteSeries removes a series; the caller holds mu.
+func (c *Collector) deleteSeries(s *seriesState) {
+	delete(c.series, s.key)
+	s.gone = true
+	if n := c.nseries[s.key.provider] - 1; n > 0 {
+		c.nseries[s.key.provider] = n
+	} else {
+		delete(c.nseries, s.key.provider)
 	}
 }
 
@@ -266,7 +333,7 @@ func (c *Collector) Labels(provider, model, key string) Labels {
 	if dropped {
 		c.dropped.WithLabelValues(provider).Inc()
 	}
-	l := Labels{Provider: provider, Model: model, Key: key, LimitModel: model}
+	l := Labels{Provider: provider, Model: model, Key: key, LimitModel: model, folded: dropped}
 	if perKey {
 		l.LimitModel = ""
 	}
@@ -297,13 +364,17 @@ func labelValue(s string) string {
 // rate-limit state, retry-after, 429s and parse errors.
 func (c *Collector) ObserveResponse(l Labels, status int, r *parsers.Result, received time.Time) {
 	if r != nil {
+		capped := false
 		c.mu.Lock()
 		for _, o := range r.Observations {
 			k := seriesKey{l.Provider, l.LimitModel, l.Key, o.Resource, o.Window}
 			s := c.series[k]
 			if s == nil {
-				s = &seriesState{ttl: c.ttl(o.Window)}
-				c.series[k] = s
+				if c.nseries[k.provider] >= c.opts.MaxSeriesPerProvider {
+					capped = true
+					continue
+				}
+				s = c.newSeries(k)
 			} else if received.Before(s.observed) {
 				// Out-of-order delivery (a slow stream finishing after a
 				// newer response, a replayed log line): keep the newer state.
@@ -315,6 +386,9 @@ func (c *Collector) ObserveResponse(l Labels, status int, r *parsers.Result, rec
 			s.observed = received
 		}
 		c.mu.Unlock()
+		if capped {
+			c.seriesCapped(l)
+		}
 		for _, e := range r.Errors {
 			c.parseError(l.Provider, e)
 		}
@@ -327,21 +401,55 @@ func (c *Collector) ObserveResponse(l Labels, status int, r *parsers.Result, rec
 		if r != nil && r.ThrottledResource != "" {
 			res = r.ThrottledResource
 		}
-		c.ratelimited.WithLabelValues(l.Provider, l.Model, l.Key, res).Inc()
+		c.ratelimited.add(1, l.Provider, l.Model, l.Key, res)
+	}
+}
+
+// newSeries creates a series; the caller holds mu.
+func (c *Collector) newSeries(k seriesKey) *seriesState {
+	s := &seriesState{key: k, ttl: c.ttl(k.window),
+		lbl: `{key="` + escapeLabelValue(k.key) + `",model="` + escapeLabelValue(k.model) +
+			`",provider="` + escapeLabelValue(k.provider) + `",resource="` + escapeLabelValue(k.resource) +
+			`",window="` + escapeLabelValue(k.window) + `"}`}
+	c.series[k] = s
+	c.nseries[k.provider]++
+	c.added = append(c.added, s)
+	return s
+}
+
+// seriesCapped counts a call that could not create a rate-limit series,
+// once (a call whose model or key was folded is counted already), and
+// says so in the log at most once a minute per provider.
+func (c *Collector) seriesCapped(l Labels) {
+	if !l.folded {
+		c.dropped.WithLabelValues(l.Provider).Inc()
+	}
+	now := c.opts.Now()
+	k := [2]string{l.Provider, "\x00series cap"}
+	c.mu.Lock()
+	last, seen := c.lastLog[k]
+	logIt := !seen || now.Sub(last) >= time.Minute
+	if logIt {
+		c.lastLog[k] = now
+	}
+	c.mu.Unlock()
+	if logIt {
+		c.opts.Logger.Warn("rate-limit series cap reached; new series of this provider are not exported (HEADROOM_MAX_SERIES_PER_PROVIDER)",
+			"provider", l.Provider, "max_series", c.opts.MaxSeriesPerProvider)
 	}
 }
 
 // ObserveCompletion records a finished call: its status, duration and usage.
 func (c *Collector) ObserveCompletion(l Labels, status int, d time.Duration, inputTokens, outputTokens int64) {
-	c.requests.WithLabelValues(l.Provider, l.Model, l.Key, statusText(status)).Inc()
+	c.requests.add(1, l.Provider, l.Model, l.Key, statusText(status))
 	if d > 0 {
-		c.duration.WithLabelValues(l.Provider, l.Model).Observe(d.Seconds())
+		c.duration.observe(d.Seconds(), l.Provider, l.Model)
 	}
 	if inputTokens > 0 {
-		c.tokens.WithLabelValues(l.Provider, l.Model, l.Key, "input").Add(float64(inputTokens))
+		c.tokens.add(uint64(inputTokens), l.Provider, l.Model, l.Key, "input")
 	}
 	if outputTokens > 0 {
-		c.tokens.WithLabelValues(l.Provider, l.Model, l.Key, "output").Add(float64(outputTokens))
+		c.tokens.add(uint64(outputTokens), l.Provider, l.Model, l.Key, "output")
 	}
 }
 
@@ -397,18 +505,19 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.descInfo
 }
 
-// Collect implements prometheus.Collector. Expired series are removed here:
-// a scrape is the only moment anyone can see them.
+// Collect implements prometheus.Collector. Expired series are removed here
+// (and by Handler): a scrape is the only moment anyone can see them.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	now := c.opts.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	lv := make([]string, 5)
 	for k, s := range c.series {
 		if now.Sub(s.observed) > s.ttl {
-			delete(c.series, k)
+			c.deleteSeries(s)
 			continue
 		}
-		lv := []string{k.provider, k.model, k.key, k.resource, k.window}
+		lv[0], lv[1], lv[2], lv[3], lv[4] = k.provider, k.model, k.key, k.resource, k.window
 		if s.hasLimit {
 			ch <- prometheus.MustNewConstMetric(c.descLimit, prometheus.GaugeValue, s.limit, lv...)
 		}
@@ -420,6 +529,26 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.descObserved, prometheus.GaugeValue, unixSeconds(s.observed), lv...)
 	}
+	c.collectMeta(ch)
+}
+
+// metaCollector collects the documented limits and provider info, which
+// Handler gathers through client_golang with the other small families.
+type metaCollector struct{ c *Collector }
+
+func (m metaCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.c.descDocumented
+	ch <- m.c.descInfo
+}
+
+func (m metaCollector) Collect(ch chan<- prometheus.Metric) {
+	m.c.mu.Lock()
+	defer m.c.mu.Unlock()
+	m.c.collectMeta(ch)
+}
+
+// collectMeta emits documented limits and provider info; the caller holds mu.
+func (c *Collector) collectMeta(ch chan<- prometheus.Metric) {
 	for _, p := range c.providers {
 		ch <- prometheus.MustNewConstMetric(c.descInfo, prometheus.GaugeValue, 1, p.Name, p.Family, p.Dialect)
 		for _, d := range p.Documented {

@@ -4,17 +4,23 @@ import (
 	"bytes"
 	"compress/gzip"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/headroomhq/headroom/parsers"
 )
@@ -184,4 +190,147 @@ func firstDiff(got, want string) string {
 		}
 	}
 	return "(equal)"
+}
+
+// TestHandlerMatchesGolden: the collector's own exposition is byte for byte
+// the golden one, plain and gzipped, with promhttp's headers.
+func TestHandlerMatchesGolden(t *testing.T) {
+	for _, f := range scrapeFormats {
+		for _, gz := range []bool{false, true} {
+			t.Run(f.name+map[bool]string{true: "-gzip"}[gz], func(t *testing.T) {
+				c, _ := scenario(t)
+				got, hdr := scrape(t, c.Handler(restRegistry(), HandlerOpts{}), f.accept, gz)
+				want, err := os.ReadFile(filepath.Join("testdata", "exposition."+f.name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != string(want) {
+					t.Errorf("differs from the golden file:\n%s", firstDiff(got, string(want)))
+				}
+				_, refHdr := scrape(t, referenceHandler(c, restRegistry()), f.accept, gz)
+				for _, h := range []string{"Content-Type", "Content-Encoding"} {
+					if hdr.Get(h) != refHdr.Get(h) {
+						t.Errorf("%s: %q, client_golang says %q", h, hdr.Get(h), refHdr.Get(h))
+					}
+				}
+				if fmt.Sprint(hdr.Values("Vary")) != fmt.Sprint(refHdr.Values("Vary")) {
+					t.Errorf("Vary: %q, client_golang says %q", hdr.Values("Vary"), refHdr.Values("Vary"))
+				}
+			})
+		}
+	}
+}
+
+// TestHandlerMatchesReference compares the collector's exposition with
+// client_golang's for the same state through a life of series: created,
+// updated, some expiring, new ones sorting before, between and after the
+// old, for every format Prometheus negotiates (protobuf included), with a
+// name[] filter, and parsed as Prometheus parses it.
+func TestHandlerMatchesReference(t *testing.T) {
+	c, clk := scenario(t)
+	h := c.Handler(restRegistry(), HandlerOpts{})
+	ref := referenceHandler(c, restRegistry())
+	step := func(i int) {
+		now := clk.Now()
+		for j, k := range []string{"a", "k-1", "zz", fmt.Sprintf("k-%d", i)} {
+			l := c.Labels("azure", fmt.Sprintf("m-%d", (i+j)%5), k)
+			c.ObserveResponse(l, 200, &parsers.Result{Observations: []parsers.Observation{
+				{Resource: "requests", Window: "1m", Limit: 100, Remaining: float64(i), HasLimit: true, HasRemaining: true, Reset: now.Add(time.Second)},
+				{Resource: "tokens", Window: "10s", Limit: 1e6, HasLimit: true}}}, now)
+			c.ObserveCompletion(l, 200, time.Duration(i)*time.Second, int64(i), 0)
+		}
+		clk.Add(7 * time.Second)
+	}
+	formats := []struct{ name, accept string }{
+		{"text", ""},
+		{"openmetrics-1", "application/openmetrics-text;version=1.0.0"},
+		{"openmetrics-0.0.1", "application/openmetrics-text;version=0.0.1;q=0.9,text/plain;q=0.5"},
+		{"text-utf8", "text/plain;version=0.0.4;escaping=allow-utf-8"},
+		{"proto", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.9,text/plain;q=0.1"},
+		{"proto-text", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text"},
+	}
+	for i := range 12 {
+		step(i)
+		for _, f := range formats {
+			got, gh := scrape(t, h, f.accept, i%2 == 0)
+			want, wh := scrape(t, ref, f.accept, i%2 == 0)
+			if gh.Get("Content-Type") != wh.Get("Content-Type") {
+				t.Fatalf("step %d %s: Content-Type %q, want %q", i, f.name, gh.Get("Content-Type"), wh.Get("Content-Type"))
+			}
+			if strings.HasPrefix(f.name, "proto") {
+				if f.name == "proto" {
+					eq, err := protoEqual(got, want)
+					if err != nil || !eq {
+						t.Fatalf("step %d %s: protobuf exposition differs (%v)", i, f.name, err)
+					}
+				}
+				continue
+			}
+			if got != want {
+				t.Fatalf("step %d %s: differs from client_golang's:\n%s", i, f.name, firstDiff(got, want))
+			}
+			if f.name == "text" {
+				a, b := parseText(t, got), parseText(t, want)
+				if len(a) != len(b) {
+					t.Fatalf("step %d: %d families, want %d", i, len(a), len(b))
+				}
+				for n, mf := range b {
+					if !proto.Equal(a[n], mf) {
+						t.Fatalf("step %d: family %s differs", i, n)
+					}
+				}
+			}
+		}
+	}
+	// name[] filter.
+	req := httptest.NewRequest("GET", "/metrics?name[]=headroom_ratelimit_limit&name[]=aaa_first&name[]=headroom_tokens_total", nil)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	fams := parseText(t, w.Body.String())
+	if len(fams) != 3 || fams["headroom_ratelimit_limit"] == nil || fams["aaa_first"] == nil || fams["headroom_tokens_total"] == nil {
+		t.Errorf("name[] filter: got %d families", len(fams))
+	}
+}
+
+func parseText(t *testing.T, s string) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
+}
+
+func protoEqual(a, b string) (bool, error) {
+	read := func(s string) ([]*dto.MetricFamily, error) {
+		var out []*dto.MetricFamily
+		d := expfmt.NewDecoder(strings.NewReader(s), expfmt.NewFormat(expfmt.TypeProtoDelim))
+		for {
+			mf := &dto.MetricFamily{}
+			if err := d.Decode(mf); err == io.EOF {
+				return out, nil
+			} else if err != nil {
+				return nil, err
+			}
+			out = append(out, mf)
+		}
+	}
+	x, err := read(a)
+	if err != nil {
+		return false, err
+	}
+	y, err := read(b)
+	if err != nil {
+		return false, err
+	}
+	if len(x) != len(y) || len(x) == 0 {
+		return false, fmt.Errorf("%d families, want %d", len(x), len(y))
+	}
+	for i := range x {
+		if !proto.Equal(x[i], y[i]) {
+			return false, fmt.Errorf("family %s differs", x[i].GetName())
+		}
+	}
+	return true, nil
 }

@@ -32,6 +32,7 @@ type Settings struct {
 
 	MaxModelsPerProvider int           `env:"HEADROOM_MAX_MODELS_PER_PROVIDER" envDefault:"200"`
 	MaxKeysPerProvider   int           `env:"HEADROOM_MAX_KEYS_PER_PROVIDER" envDefault:"100"`
+	MaxSeriesPerProvider int           `env:"HEADROOM_MAX_SERIES_PER_PROVIDER" envDefault:"10000"`
 	StaleGrace           time.Duration `env:"HEADROOM_STALE_GRACE" envDefault:"2m"`
 	ConcurrencyStaleness time.Duration `env:"HEADROOM_CONCURRENCY_STALENESS" envDefault:"5m"`
 
@@ -64,8 +65,8 @@ func LoadSettings() (Settings, error) {
 	default:
 		return s, fmt.Errorf("HEADROOM_LOG_FORMAT: %q must be text or json", s.LogFormat)
 	}
-	if s.MaxModelsPerProvider < 1 || s.MaxKeysPerProvider < 1 {
-		return s, errors.New("HEADROOM_MAX_MODELS_PER_PROVIDER and HEADROOM_MAX_KEYS_PER_PROVIDER must be at least 1")
+	if s.MaxModelsPerProvider < 1 || s.MaxKeysPerProvider < 1 || s.MaxSeriesPerProvider < 1 {
+		return s, errors.New("HEADROOM_MAX_MODELS_PER_PROVIDER, HEADROOM_MAX_KEYS_PER_PROVIDER and HEADROOM_MAX_SERIES_PER_PROVIDER must be at least 1")
 	}
 	return s, nil
 }

@@ -76,13 +76,13 @@ func New(s config.Settings, log *slog.Logger) (*Agent, error) {
 	a.coll = collector.New(collector.Options{
 		MaxModelsPerProvider: s.MaxModelsPerProvider,
 		MaxKeysPerProvider:   s.MaxKeysPerProvider,
+		MaxSeriesPerProvider: s.MaxSeriesPerProvider,
 		StaleGrace:           s.StaleGrace,
 		ConcurrencyStaleness: s.ConcurrencyStaleness,
 		Logger:               log,
 	})
-	if err := a.coll.Register(a.reg); err != nil {
-		return nil, err
-	}
+	// a.reg holds everything but the collector's metrics: /metrics serves
+	// both, the collector rendering its own (collector.Handler).
 	a.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "headroom_config_reloads_total",
 		Help: "Configuration reloads, by result.",
@@ -115,8 +115,8 @@ func New(s config.Settings, log *slog.Logger) (*Agent, error) {
 	return a, nil
 }
 
-// Registry exposes the agent's metrics registry (tests, docs checks).
-func (a *Agent) Registry() *prometheus.Registry { return a.reg }
+// Registry gathers the agent's metrics, the collector's included (tests).
+func (a *Agent) Registry() prometheus.Gatherer { return prometheus.Gatherers{a.reg, a.coll.Gatherer()} }
 
 // HeadroomCollectors lists every collector of headroom_* metrics, for the
 // documentation drift test.
@@ -241,9 +241,8 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 
 func (a *Agent) metricsMux() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(a.reg, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{
-		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelError),
-		EnableOpenMetrics: true,
+	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(a.reg, a.coll.Handler(a.reg, collector.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelError),
 	})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))

@@ -104,7 +104,7 @@ func (d *discard) Write(p []byte) (int, error) { d.n += int64(len(p)); return le
 //
 //	go test -run XXX -bench BenchmarkScrape10k -benchmem ./internal/agent
 func BenchmarkScrape10k(b *testing.B) {
-	a := loadedAgent(b, 100, 50, nil)
+	a := loadedAgent(b, 100, 50, func(s *config.Settings) { s.MaxSeriesPerProvider = 10000 })
 	if n := len(a.Collector().Snapshot()); n != 10000 {
 		b.Fatalf("%d rate-limit series, want 10000", n)
 	}
