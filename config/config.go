@@ -41,6 +41,10 @@ type Settings struct {
 	UpstreamHeaderTimeout time.Duration `env:"HEADROOM_UPSTREAM_HEADER_TIMEOUT" envDefault:"10m"`
 	// UpstreamDialTimeout bounds connecting to an upstream. 502 after it.
 	UpstreamDialTimeout time.Duration `env:"HEADROOM_UPSTREAM_DIAL_TIMEOUT" envDefault:"10s"`
+	// UpstreamClient picks how HTTP/1.1 upstream requests are sent: "fast"
+	// (Headroom's own client on the request goroutine) or "std"
+	// (net/http's Transport). HTTP/2, upgrades and Expect always use std.
+	UpstreamClient string `env:"HEADROOM_UPSTREAM_CLIENT" envDefault:"std"`
 	// ShutdownTimeout is how long in-flight requests may drain on SIGTERM.
 	ShutdownTimeout time.Duration `env:"HEADROOM_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 
@@ -64,6 +68,9 @@ func LoadSettings() (Settings, error) {
 	case "text", "json":
 	default:
 		return s, fmt.Errorf("HEADROOM_LOG_FORMAT: %q must be text or json", s.LogFormat)
+	}
+	if s.UpstreamClient != "fast" && s.UpstreamClient != "std" {
+		return s, fmt.Errorf("HEADROOM_UPSTREAM_CLIENT: %q must be fast or std", s.UpstreamClient)
 	}
 	if s.MaxModelsPerProvider < 1 || s.MaxKeysPerProvider < 1 || s.MaxSeriesPerProvider < 1 {
 		return s, errors.New("HEADROOM_MAX_MODELS_PER_PROVIDER, HEADROOM_MAX_KEYS_PER_PROVIDER and HEADROOM_MAX_SERIES_PER_PROVIDER must be at least 1")

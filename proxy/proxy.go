@@ -9,6 +9,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,15 +55,19 @@ type Hook interface {
 
 // Call is what the proxy learned about one request.
 type Call struct {
-	Provider    string
-	Labels      collector.Labels
-	Method      string
-	Path        string // upstream path, without query (queries can hold keys)
-	Upstream    string // upstream host
-	Start       time.Time
-	Received    time.Time // response headers arrived; zero on upstream error
-	End         time.Time
-	Status      int
+	Provider string
+	Labels   collector.Labels
+	Method   string
+	Path     string // upstream path, without query (queries can hold keys)
+	Upstream string // upstream host
+	Start    time.Time
+	Received time.Time // response headers arrived; zero on upstream error
+	End      time.Time
+	Status   int
+	// Header is the upstream's response header, valid only during
+	// CallDone (nil when no response arrived). Hooks must copy what they
+	// keep and must not log it wholesale: it may carry cookies.
+	Header      http.Header
 	Result      *parsers.Result // valid only during CallDone
 	InputTok    int64
 	OutputTok   int64
@@ -94,7 +99,7 @@ func New(cfg *config.Config, coll *collector.Collector, opts Options) *Proxy {
 		opts.Logger = slog.Default()
 	}
 	if opts.Transport == nil {
-		opts.Transport = NewTransport(10*time.Second, 10*time.Minute)
+		opts.Transport = NewUpstreamTransport(DefaultUpstreamClient, 10*time.Second, 10*time.Minute)
 	}
 	p := &Proxy{coll: coll, log: opts.Logger, tr: opts.Transport, hooks: opts.Hooks, tracer: opts.Tracer}
 	p.Update(cfg)
@@ -196,6 +201,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var prefix []byte
 		prefix, r.Body = peekBody(r.Body, maxPeek, r.ContentLength)
 		model = findTopLevelString(prefix, "model")
+		if pb := r.Body.(*peekedBody); pb.err == io.EOF && int64(len(prefix)) == r.ContentLength {
+			// The whole body is in memory: as an io.NopCloser around a
+			// *bytes.Reader, net/http's Transport writes it together with
+			// the request head (one write instead of two). The server
+			// closes the original body after the handler.
+			r.Body = io.NopCloser(bytes.NewReader(prefix))
+		}
 	}
 	st := &callState{p: p, route: rt}
 	st.call = Call{
@@ -293,10 +305,21 @@ func splitProvider(path string) (name, rest string, ok bool) {
 	if len(path) < 2 || path[0] != '/' {
 		return "", "", false
 	}
-	for _, seg := range strings.Split(path[1:], "/") {
+	// Segment by segment without allocating (this runs three times per
+	// request).
+	for rest := path[1:]; ; {
+		seg := rest
+		i := strings.IndexByte(rest, '/')
+		if i >= 0 {
+			seg = rest[:i]
+		}
 		if seg == "." || seg == ".." {
 			return "", "", false
 		}
+		if i < 0 {
+			break
+		}
+		rest = rest[i+1:]
 	}
 	i := strings.IndexByte(path[1:], '/')
 	if i < 0 {
@@ -313,6 +336,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	now := time.Now()
 	st.call.Received = now
 	st.call.Status = resp.StatusCode
+	st.call.Header = resp.Header
 	d := st.route.cfg.Dialect
 	in := parsers.Input{Status: resp.StatusCode, Header: resp.Header, Received: now}
 	if d.WantsBody(resp.StatusCode) && resp.Body != nil {
@@ -364,7 +388,7 @@ func (st *callState) finish() {
 	for _, h := range st.p.hooks {
 		h.CallDone(c)
 	}
-	c.Result = nil
+	c.Result, c.Header = nil, nil
 }
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {

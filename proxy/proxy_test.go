@@ -57,7 +57,7 @@ func newEnv(t *testing.T, dialect, upstream string, opts ...func(*Options)) *env
 	reg := prometheus.NewRegistry()
 	coll.Register(reg)
 	coll.SetProviders([]collector.Provider{{Name: "p", Family: dialect, Dialect: dialect}})
-	o := Options{Logger: log, Transport: NewTransport(2*time.Second, 2*time.Second)}
+	o := Options{Logger: log, Transport: NewUpstreamTransport(DefaultUpstreamClient, 2*time.Second, 2*time.Second)}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -310,7 +310,9 @@ func TestSlowHeadersGive504(t *testing.T) {
 		}
 	}))
 	defer up.Close()
-	e := newEnv(t, "openai", up.URL, func(o *Options) { o.Transport = NewTransport(time.Second, 200*time.Millisecond) })
+	e := newEnv(t, "openai", up.URL, func(o *Options) {
+		o.Transport = NewUpstreamTransport(DefaultUpstreamClient, time.Second, 200*time.Millisecond)
+	})
 	resp, err := http.Get(e.proxy.URL + "/p/v1/models")
 	if err != nil {
 		t.Fatal(err)

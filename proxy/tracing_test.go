@@ -84,7 +84,7 @@ func newTraced(t *testing.T, name string, handler http.Handler, to tracing.Trace
 	if to.Propagator == nil {
 		to.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	}
-	px := httptest.NewServer(New(cfg, coll, Options{Logger: log, Transport: NewTransport(2*time.Second, 5*time.Second), Tracer: tracing.NewTracer(tp, to)}))
+	px := httptest.NewServer(New(cfg, coll, Options{Logger: log, Transport: NewUpstreamTransport(DefaultUpstreamClient, 2*time.Second, 5*time.Second), Tracer: tracing.NewTracer(tp, to)}))
 	t.Cleanup(px.Close)
 	return &traced{proxy: px, upstream: up, capture: capt, rec: rec}
 }

@@ -5,6 +5,8 @@
 #   ./scripts/bench.sh                 # full run, about 8 minutes
 #   BENCH_QUICK=1 ./scripts/bench.sh   # smoke run, about 1.5 minutes
 #   BENCH_OUT=/tmp/b.md ./scripts/bench.sh
+#   BENCH_BASELINE=<git rev> ./scripts/bench.sh   # also measure cmd/exporter
+#                                                  # built at that revision
 #
 # What it measures (issue 7):
 #   - throughput with wrk (2 threads, 64 connections, POST with a JSON body)
@@ -12,6 +14,9 @@
 #     OpenAI rate-limit headers): direct, through Headroom, through nginx
 #     configured as a plain reverse proxy with upstream keepalive; rounds are
 #     interleaved and the median is kept;
+#   - Headroom twice, with HEADROOM_UPSTREAM_CLIENT=std (net/http's
+#     Transport) and =fast (proxy.FastTransport), and optionally a Headroom
+#     built at BENCH_BASELINE, so before/after compare within one run;
 #   - the same against a minimal net/http/httputil.ReverseProxy (bench/minrp),
 #     to tell Headroom's own cost from net/http's;
 #   - latency at a fixed 500 req/s with vegeta, the same four ways, and the
@@ -61,15 +66,27 @@ trap cleanup EXIT
 log "building"
 mkdir -p "$W/bin"
 go build -o "$W/bin/" ./cmd/exporter ./cmd/fakeprovider ./bench/sseclient ./bench/seriesload ./bench/headroomprof ./bench/minrp
+# The mode Headroom runs in by default (config.Settings).
+DEFAULT_CLIENT=$(sed -n 's/.*env:"HEADROOM_UPSTREAM_CLIENT" envDefault:"\([a-z]*\)".*/\1/p' config/config.go)
+DEFAULT_CLIENT=${DEFAULT_CLIENT:-std}
+BASELINE="${BENCH_BASELINE:-}" BASELINE_REV=""
+if [ -n "$BASELINE" ]; then
+  BASELINE_REV=$(git rev-parse --short "$BASELINE")
+  log "building the baseline at $BASELINE_REV"
+  git worktree add --detach "$W/base" "$BASELINE" >/dev/null 2>&1
+  (cd "$W/base" && go build -o "$W/bin/exporter-baseline" ./cmd/exporter)
+  git worktree remove --force "$W/base"
+fi
 
 # Free loopback ports (bound and released by the kernel's choice).
 ports=()
-for _ in 1 2 3 4 5 6 7 8 9 10 11; do
+for _ in $(seq 1 15); do
   ports+=("$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
     echo $((20000 + RANDOM % 20000)))")
 done
 UP=${ports[0]} NP=${ports[1]} FP=${ports[2]} HP=${ports[3]} HM=${ports[4]}
 PP=${ports[5]} PM=${ports[6]} SP=${ports[7]} SM=${ports[8]} MP=${ports[9]}
+FHP=${ports[10]} FHM=${ports[11]} BP=${ports[12]} BM=${ports[13]}
 
 wait_port() {
   for _ in $(seq 1 100); do
@@ -153,16 +170,26 @@ providers:
     catalog: openai
     upstream: http://127.0.0.1:$FP
 EOF
-headroom() { # proxy-port metrics-port binary [args]
-  local p=$1 m=$2 bin=$3
-  shift 3
-  HEADROOM_CONFIG="$W/providers.yaml" HEADROOM_PROXY_ADDR="127.0.0.1:$p" HEADROOM_METRICS_ADDR="127.0.0.1:$m" \
-    HEADROOM_LOG_LEVEL=warn "$bin" "$@" &
+headroom() { # upstream-client proxy-port metrics-port binary [args]
+  local c=$1 p=$2 m=$3 bin=$4
+  shift 4
+  HEADROOM_UPSTREAM_CLIENT="$c" HEADROOM_CONFIG="$W/providers.yaml" HEADROOM_PROXY_ADDR="127.0.0.1:$p" \
+    HEADROOM_METRICS_ADDR="127.0.0.1:$m" HEADROOM_LOG_LEVEL=warn "$bin" "$@" &
 }
-headroom "$HP" "$HM" "$W/bin/exporter"
+headroom std "$HP" "$HM" "$W/bin/exporter"
 HPID=$!
 PIDS+=($HPID)
-for p in $UP $NP $FP $HP $HM $MP; do wait_port "$p"; done
+headroom fast "$FHP" "$FHM" "$W/bin/exporter"
+FHPID=$!
+PIDS+=($FHPID)
+for p in $UP $NP $FP $HP $HM $MP $FHP $FHM; do wait_port "$p"; done
+if [ -n "$BASELINE" ]; then
+  # The baseline predates HEADROOM_UPSTREAM_CLIENT (or ignores it).
+  HEADROOM_CONFIG="$W/providers.yaml" HEADROOM_PROXY_ADDR="127.0.0.1:$BP" HEADROOM_METRICS_ADDR="127.0.0.1:$BM" \
+    HEADROOM_LOG_LEVEL=warn "$W/bin/exporter-baseline" &
+  PIDS+=($!)
+  wait_port "$BP"
+fi
 
 cat >"$W/post.lua" <<'EOF'
 wrk.method = "POST"
@@ -173,10 +200,13 @@ EOF
 printf '%s' '{"model":"gpt-4o","messages":[{"role":"user","content":"Hello!"}],"max_tokens":20}' >"$W/body.json"
 
 URL_direct="http://127.0.0.1:$UP/v1/chat/completions"
-URL_headroom="http://127.0.0.1:$HP/up/v1/chat/completions"
+URL_std="http://127.0.0.1:$HP/up/v1/chat/completions"
+URL_fast="http://127.0.0.1:$FHP/up/v1/chat/completions"
+URL_baseline="http://127.0.0.1:$BP/up/v1/chat/completions"
 URL_nginx="http://127.0.0.1:$NP/v1/chat/completions"
 URL_minrp="http://127.0.0.1:$MP/v1/chat/completions"
-TARGETS=(direct headroom nginx minrp)
+TARGETS=(direct std fast nginx minrp)
+[ -z "$BASELINE" ] || TARGETS+=(baseline)
 
 # Every target must answer 200 before anything is measured.
 for t in "${TARGETS[@]}"; do
@@ -207,6 +237,7 @@ done
 declare -A RPS
 for t in "${TARGETS[@]}"; do RPS[$t]=$(median <"$W/rps-$t"); done
 HRSS=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$HPID/status")
+FHRSS=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$FHPID/status")
 
 # --- latency at a fixed rate ---------------------------------------------------------
 log "latency: vegeta at $RATE req/s, $ROUNDS interleaved rounds of $LAT_DUR"
@@ -232,21 +263,26 @@ for t in "${TARGETS[@]}"; do
   P50[$t]=$(median <"$W/p50-$t")
   P99[$t]=$(median <"$W/p99-$t")
 done
+# "headroom" is Headroom as it runs by default.
+RPS[headroom]=${RPS[$DEFAULT_CLIENT]} P50[headroom]=${P50[$DEFAULT_CLIENT]} P99[headroom]=${P99[$DEFAULT_CLIENT]}
 us() { awk -v n="$1" 'BEGIN {printf "%.0f", n / 1000}'; }
 added() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", (a - b) / 1000}'; }
 addedus() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", a - b}'; }
 
 # --- SSE ---------------------------------------------------------------------------
-log "SSE: $SSE_N streams of 20 events, 10 ms apart, direct and through Headroom"
+log "SSE: $SSE_N streams of 20 events, 10 ms apart, direct and through Headroom (std and fast)"
 "$W/bin/sseclient" -url "http://127.0.0.1:$FP/v1/chat/completions" -n "$SSE_N" >"$W/sse-direct.json"
-"$W/bin/sseclient" -url "http://127.0.0.1:$HP/fake/v1/chat/completions" -n "$SSE_N" >"$W/sse-headroom.json"
+"$W/bin/sseclient" -url "http://127.0.0.1:$HP/fake/v1/chat/completions" -n "$SSE_N" >"$W/sse-std.json"
+"$W/bin/sseclient" -url "http://127.0.0.1:$FHP/fake/v1/chat/completions" -n "$SSE_N" >"$W/sse-fast.json"
 jget() { grep -o "\"$2\":[0-9.e+-]*" "$1" | cut -d: -f2; }
 
 # --- CPU profile under load ----------------------------------------------------------
-log "profile: Headroom under wrk load"
-kill "$HPID" 2>/dev/null || true
-wait "$HPID" 2>/dev/null || true
-headroom "$PP" "$PM" "$W/bin/headroomprof" -cpuprofile "$W/cpu.pprof"
+log "profile: Headroom ($DEFAULT_CLIENT) under wrk load"
+for p in "$HPID" "$FHPID"; do
+  kill "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+done
+headroom "$DEFAULT_CLIENT" "$PP" "$PM" "$W/bin/headroomprof" -cpuprofile "$W/cpu.pprof"
 PPID_=$!
 PIDS+=($PPID_)
 wait_port "$PP"
@@ -258,7 +294,7 @@ go tool pprof -top -cum -nodecount=25 "$W/bin/headroomprof" "$W/cpu.pprof" 2>/de
 
 # --- scale: 10k series ------------------------------------------------------------
 log "scale: a fresh Headroom with 10k rate-limit series"
-headroom "$SP" "$SM" "$W/bin/exporter"
+headroom "$DEFAULT_CLIENT" "$SP" "$SM" "$W/bin/exporter"
 SPID=$!
 PIDS+=($SPID)
 wait_port "$SP"
@@ -289,7 +325,12 @@ A50=$(added "${P50[headroom]}" "${P50[direct]}")
 A99=$(added "${P99[headroom]}" "${P99[direct]}")
 N50=$(added "${P50[nginx]}" "${P50[direct]}")
 N99=$(added "${P99[nginx]}" "${P99[direct]}")
-SD="$W/sse-direct.json" SH="$W/sse-headroom.json" SC="$W/scale.json"
+SD="$W/sse-direct.json" SH="$W/sse-$DEFAULT_CLIENT.json" SC="$W/scale.json"
+# Optional rows and ratios: the non-default client and the baseline build.
+opt() { [ -z "$BASELINE" ] || printf '\n%s' "$("$@")"; } # a row only with a baseline
+rowr() { printf '| %s | %s | %s |\n' "$1" "${RPS[$2]}" "$(paste -sd' ' "$W/rps-$2")"; }
+rowl() { printf '| %s | %s | %s | %s | %s |\n' "$1" "$(us "${P50[$2]}")" "$(us "${P99[$2]}")" "$(added "${P50[$2]}" "${P50[direct]}")" "$(added "${P99[$2]}" "${P99[direct]}")"; }
+rows() { local f="$W/sse-$2.json"; printf '| %s | %s | %s | %s | %s |\n' "$1" "$(jget "$f" ttfb_p50_us)" "$(jget "$f" ttfb_p99_us)" "$(jget "$f" gap_p50_us)" "$(jget "$f" gap_p99_us)"; }
 {
   cat <<EOF
 # Benchmarks
@@ -314,40 +355,46 @@ OpenAI rate-limit headers. nginx as reverse proxy: \`worker_processes auto\`, up
 | path | req/s | rounds |
 |---|---:|---|
 | direct | ${RPS[direct]} | $(paste -sd' ' "$W/rps-direct") |
-| through Headroom | ${RPS[headroom]} | $(paste -sd' ' "$W/rps-headroom") |
+$(rowr "through Headroom, HEADROOM_UPSTREAM_CLIENT=fast" fast)
+$(rowr "through Headroom, HEADROOM_UPSTREAM_CLIENT=std" std)$(opt rowr "through Headroom built at $BASELINE_REV (before)" baseline)
 | through nginx | ${RPS[nginx]} | $(paste -sd' ' "$W/rps-nginx") |
 | through a minimal Go ReverseProxy (bench/minrp) | ${RPS[minrp]} | $(paste -sd' ' "$W/rps-minrp") |
 
 | ratio | value | target |
 |---|---:|---|
-| Headroom / nginx | **$HN** | ≥ 0.9: $(pass "$HN" 0.9 ge) |
+| Headroom ($DEFAULT_CLIENT, the default) / nginx | **$HN** | ≥ 0.9: $(pass "$HN" 0.9 ge) |
+| Headroom fast / nginx | $(ratio "${RPS[fast]}" "${RPS[nginx]}") | |
+| Headroom std / nginx | $(ratio "${RPS[std]}" "${RPS[nginx]}") | |
+| Headroom fast / Headroom std | $(ratio "${RPS[fast]}" "${RPS[std]}") | (the fast path's gain) |$(opt echo "| Headroom $BASELINE_REV (before) / nginx | $(ratio "${RPS[baseline]:-0}" "${RPS[nginx]}") | |")
 | Headroom / direct | $HD | |
 | nginx / direct | $ND | |
 | Headroom / minimal Go ReverseProxy | $(ratio "${RPS[headroom]}" "${RPS[minrp]}") | (Headroom's own cost on top of net/http) |
 | minimal Go ReverseProxy / nginx | $(ratio "${RPS[minrp]}" "${RPS[nginx]}") | (what net/http/httputil reaches here) |
 
-Headroom's peak RSS during the throughput runs: $HRSS MiB.
+Headroom's peak RSS during the throughput runs: $HRSS MiB (std), $FHRSS MiB (fast).
 
 ### Latency at $RATE req/s (vegeta; median of $ROUNDS interleaved rounds of $LAT_DUR per path)
 
 | path | p50 µs | p99 µs | added p50 µs | added p99 µs |
 |---|---:|---:|---:|---:|
 | direct | $(us "${P50[direct]}") | $(us "${P99[direct]}") | | |
-| through Headroom | $(us "${P50[headroom]}") | $(us "${P99[headroom]}") | **$A50** | **$A99** |
+$(rowl "through Headroom, fast" fast)
+$(rowl "through Headroom, std" std)$(opt rowl "through Headroom built at $BASELINE_REV (before)" baseline)
 | through nginx | $(us "${P50[nginx]}") | $(us "${P99[nginx]}") | $N50 | $N99 |
 | through minimal Go ReverseProxy | $(us "${P50[minrp]}") | $(us "${P99[minrp]}") | $(added "${P50[minrp]}" "${P50[direct]}") | $(added "${P99[minrp]}" "${P99[direct]}") |
 
-Targets for Headroom: added p50 ≤ 50 µs: $(pass "$A50" 50 le); added p99 ≤ 500 µs: $(pass "$A99" 500 le).
+Targets for Headroom ($DEFAULT_CLIENT, the default): added p50 ≤ 50 µs: $(pass "$A50" 50 le); added p99 ≤ 500 µs: $(pass "$A99" 500 le).
 
 ## Streaming (SSE)
 
 \`fakeprovider -provider openai -stream-delay 10ms -stream-chunks 20\`; $SSE_N sequential streams
-(bench/sseclient), direct and through Headroom.
+(bench/sseclient), direct and through Headroom with each upstream client; "added" is the default ($DEFAULT_CLIENT).
 
 | path | TTFB p50 µs | TTFB p99 µs | inter-event p50 µs | inter-event p99 µs |
 |---|---:|---:|---:|---:|
 | direct | $(jget "$SD" ttfb_p50_us) | $(jget "$SD" ttfb_p99_us) | $(jget "$SD" gap_p50_us) | $(jget "$SD" gap_p99_us) |
-| through Headroom | $(jget "$SH" ttfb_p50_us) | $(jget "$SH" ttfb_p99_us) | $(jget "$SH" gap_p50_us) | $(jget "$SH" gap_p99_us) |
+$(rows "through Headroom, fast" fast)
+$(rows "through Headroom, std" std)
 | added | $(addedus "$(jget "$SH" ttfb_p50_us)" "$(jget "$SD" ttfb_p50_us)") | $(addedus "$(jget "$SH" ttfb_p99_us)" "$(jget "$SD" ttfb_p99_us)") | $(addedus "$(jget "$SH" gap_p50_us)" "$(jget "$SD" gap_p50_us)") | $(addedus "$(jget "$SH" gap_p99_us)" "$(jget "$SD" gap_p99_us)") |
 
 ## Scale: 10k rate-limit series
@@ -376,7 +423,7 @@ $(awk '/^BenchmarkDialects\// {name=$1; sub(/^BenchmarkDialects\//, "", name); s
 
 ## CPU profile of Headroom under wrk load
 
-\`bench/headroomprof\` (cmd/exporter with a CPU profile), wrk -t2 -c$CONNS -d$DUR on the same
+\`bench/headroomprof\` (cmd/exporter with a CPU profile, HEADROOM_UPSTREAM_CLIENT=$DEFAULT_CLIENT), wrk -t2 -c$CONNS -d$DUR on the same
 machine: $(awk '/^Requests\/sec:/ {print $2}' "$W/wrk-prof.txt") req/s while profiled. Flat top 25:
 
 \`\`\`

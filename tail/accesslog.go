@@ -3,7 +3,10 @@ package tail
 import (
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,8 +18,10 @@ import (
 // headroom format (headroom.go), so another Headroom can tail it
 // (HEADROOM_ACCESS_LOG). It logs the provider, model, key label (a
 // fingerprint or alias, never the credential), method, path without query,
-// status, duration, token usage and the normalised rate limits; no request
-// or response headers and no bodies.
+// status, duration, token usage, the normalised rate limits and, under
+// "headers", the raw rate-limit headers of the response (rateLimitHeader:
+// only names a dialect reads, so never Authorization, keys or cookies;
+// values cut at maxHeaderValue bytes); no other headers and no bodies.
 //
 // CallDone only encodes the line into a buffer; a goroutine writes it out,
 // so a slow disk or a blocked stdout never holds up a request. If the
@@ -103,7 +108,7 @@ func (a *AccessLog) CallDone(c *proxy.Call) {
 		a.dropped.Inc()
 		return
 	}
-	a.buf = AppendLine(a.buf, &l)
+	a.buf = appendHeaders(AppendLine(a.buf, &l), c.Header)
 	a.mu.Unlock()
 	select {
 	case a.wake <- struct{}{}:
@@ -179,4 +184,68 @@ func (a *AccessLog) Close() error {
 		return nil
 	}
 	return a.f.Close()
+}
+
+// Bounds on the raw headers one line carries.
+const (
+	maxHeaderValue = 256
+	maxHeaders     = 32
+)
+
+// appendHeaders adds ,"headers":{...} with h's rate-limit headers (names in
+// lower case, sorted; repeated values joined with ", ") to line, which ends
+// with AppendLine's "}\n".
+func appendHeaders(line []byte, h http.Header) []byte {
+	var buf [maxHeaders]string
+	names := buf[:0]
+	for k := range h {
+		if len(names) < maxHeaders && rateLimitHeader(k) {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 || len(line) < 2 {
+		return line
+	}
+	slices.Sort(names)
+	b := append(line[:len(line)-2], `,"headers":{`...)
+	for i, k := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, strings.ToLower(k))
+		b = append(b, ':')
+		v := strings.Join(h[k], ", ")
+		if len(v) > maxHeaderValue {
+			v = strings.ToValidUTF8(v[:maxHeaderValue], "")
+		}
+		b = appendJSONString(b, v)
+	}
+	return append(b, '}', '}', '\n')
+}
+
+// rateLimitHeader reports whether a response header is one the dialects read
+// for rate limits: *ratelimit* / *rate-limit* (x-ratelimit-*,
+// anthropic-ratelimit-*, x-ms-ratelimit-*, RateLimit, RateLimit-Policy),
+// anthropic-priority-*, Retry-After and Retry-After-Ms. The rule is by name
+// so that credentials (Authorization, *-Key, Cookie, Set-Cookie) can never
+// match.
+func rateLimitHeader(name string) bool {
+	if len(name) > 128 {
+		return false
+	}
+	var lb [128]byte
+	l := lb[:len(name)]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		l[i] = c
+	}
+	n := string(l)
+	if strings.Contains(n, "key") || strings.Contains(n, "cookie") || strings.Contains(n, "auth") || strings.Contains(n, "token-id") {
+		return false
+	}
+	return strings.Contains(n, "ratelimit") || strings.Contains(n, "rate-limit") ||
+		strings.HasPrefix(n, "anthropic-priority-") || n == "retry-after" || n == "retry-after-ms"
 }

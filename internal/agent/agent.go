@@ -108,7 +108,7 @@ func New(s config.Settings, log *slog.Logger) (*Agent, error) {
 	a.proxy = proxy.New(cfg, a.coll, proxy.Options{
 		Hooks:     hooks,
 		Logger:    log,
-		Transport: proxy.NewTransport(s.UpstreamDialTimeout, s.UpstreamHeaderTimeout),
+		Transport: proxy.NewUpstreamTransport(s.UpstreamClient, s.UpstreamDialTimeout, s.UpstreamHeaderTimeout),
 		Tracer:    a.Tracer(),
 	})
 	a.apply(cfg)
