@@ -161,6 +161,7 @@ type Collector struct {
 	// including gone ones until the next scrape; added holds series created
 	// since, merged in by the next scrape. Both under mu.
 	order, added []*seriesState
+	labels       labelArena // of order, rebuilt when it changes (under mu)
 
 	requests       *counterFamily
 	ratelimited    *counterFamily

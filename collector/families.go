@@ -115,8 +115,34 @@ type seriesIndex[S any] struct {
 	m     map[labelVals]*S
 	order []*S // sorted
 	added []*S // not yet in order
+	// labels are the rendered label sets of order, in order.
+	labels labelArena
 	// scrapeMu serialises the merge of added into order.
 	scrapeMu sync.Mutex
+}
+
+// labelArena holds rendered label sets back to back, in exposition order.
+// A scrape reads them sequentially instead of chasing one string per series
+// across the heap (with 10k series, copying the label sets was a third of
+// the rendering time). Rebuilt, never modified, when the series change.
+type labelArena struct {
+	b   []byte
+	off []int32 // label set i is b[off[i]:off[i+1]]
+}
+
+func (a *labelArena) at(i int) []byte { return a.b[a.off[i]:a.off[i+1]] }
+
+func buildArena[S any](ss []*S, lbl func(*S) string) labelArena {
+	n := 0
+	for _, s := range ss {
+		n += len(lbl(s))
+	}
+	a := labelArena{b: make([]byte, 0, n), off: make([]int32, 1, len(ss)+1)}
+	for _, s := range ss {
+		a.b = append(a.b, lbl(s)...)
+		a.off = append(a.off, int32(len(a.b)))
+	}
+	return a
 }
 
 // counterFamily is a counter with up to four labels.
@@ -165,13 +191,14 @@ func (f *counterFamily) add(n uint64, vs ...string) { f.get(vs...).n.Add(n) }
 // value reads one series (tests).
 func (f *counterFamily) value(vs ...string) float64 { return float64(f.get(vs...).n.Load()) }
 
-// sortedSeries brings order up to date and returns it. The caller must
-// hold idx.scrapeMu.
+// sortedSeries brings order (and its labels) up to date and returns it.
+// The caller must hold idx.scrapeMu.
 func (f *counterFamily) sortedSeries() []*counter {
-	return mergeAdded(&f.idx, func(a, b *counter) int { return f.compare(&a.vals, &b.vals) })
+	return mergeAdded(&f.idx, func(a, b *counter) int { return f.compare(&a.vals, &b.vals) },
+		func(s *counter) string { return s.lbl })
 }
 
-func mergeAdded[S any](idx *seriesIndex[S], cmpf func(a, b *S) int) []*S {
+func mergeAdded[S any](idx *seriesIndex[S], cmpf func(a, b *S) int, lbl func(*S) string) []*S {
 	idx.mu.Lock()
 	added := idx.added
 	idx.added = nil
@@ -180,6 +207,7 @@ func mergeAdded[S any](idx *seriesIndex[S], cmpf func(a, b *S) int) []*S {
 		return idx.order
 	}
 	slices.SortFunc(added, cmpf)
+	defer func() { idx.labels = buildArena(idx.order, lbl) }()
 	if len(idx.order) == 0 {
 		idx.order = added
 		return idx.order
@@ -223,8 +251,8 @@ func (f *counterFamily) write(w *expoWriter, om bool) {
 		return
 	}
 	w.header(f.name, f.help, "counter", om)
-	for _, s := range ss {
-		w.sample(f.name, s.lbl, float64(s.n.Load()), om)
+	for i, s := range ss {
+		sample(w, f.name, f.idx.labels.at(i), float64(s.n.Load()), om)
 	}
 }
 
@@ -327,7 +355,8 @@ func (s *histogram) read(cum []uint64) ([]uint64, uint64, float64) {
 }
 
 func (f *histogramFamily) sortedSeries() []*histogram {
-	return mergeAdded(&f.idx, func(a, b *histogram) int { return f.compare(&a.vals, &b.vals) })
+	return mergeAdded(&f.idx, func(a, b *histogram) int { return f.compare(&a.vals, &b.vals) },
+		func(s *histogram) string { return s.lbl })
 }
 
 // Describe implements prometheus.Collector.
@@ -383,7 +412,7 @@ func (f *histogramFamily) write(w *expoWriter, om bool) {
 				w.countSample(bucket, prefix, le[i], n, om)
 			}
 		}
-		w.sample(sumName, s.lbl, sum, om)
+		sample(w, sumName, s.lbl, sum, om)
 		w.countSample(countName, s.lbl, "", count, om)
 	}
 }

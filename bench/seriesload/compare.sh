@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
 # Runs the scale part of scripts/bench.sh (bench/seriesload against a fresh
 # Headroom with 100 models × 50 keys = 10k rate-limit series) on its own, for
-# cmd/exporter built from the working tree and, optionally, from a git
-# revision, in interleaved rounds on the same machine. Prints one JSON line
+# cmd/exporter built from the working tree and, optionally, from git
+# revisions, in interleaved rounds on the same machine. Prints one JSON line
 # per run and a median table.
 #
 #   bench/seriesload/compare.sh                  # working tree only, 3 rounds
 #   bench/seriesload/compare.sh 75c7d13          # 75c7d13 vs the working tree
-#   ROUNDS=5 SCRAPES=20 bench/seriesload/compare.sh 75c7d13
+#   ROUNDS=5 SCRAPES=20 bench/seriesload/compare.sh 75c7d13 f438d78
 #
 # The upstream is a static nginx answering like a provider (OpenAI headers,
 # JSON body with usage), as in scripts/bench.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BASE="${1:-}"
 ROUNDS="${ROUNDS:-3}"
 SCRAPES="${SCRAPES:-20}"
 MODELS="${MODELS:-100}"
@@ -33,15 +32,16 @@ log() { printf '== %s\n' "$*" >&2; }
 mkdir -p "$W/bin"
 go build -o "$W/bin/" ./bench/seriesload
 go build -o "$W/bin/exporter-new" ./cmd/exporter
-BINS=(new)
-if [ -n "$BASE" ]; then
-  rev=$(git rev-parse --short "$BASE")
+BINS=()
+for rev in "$@"; do
+  rev=$(git rev-parse --short "$rev")
   log "building cmd/exporter at $rev"
-  mkdir -p "$W/base"
-  git archive "$BASE" | tar -x -C "$W/base"
-  (cd "$W/base" && go build -o "$W/bin/exporter-base" ./cmd/exporter)
-  BINS=(base new)
-fi
+  mkdir -p "$W/src-$rev"
+  git archive "$rev" | tar -x -C "$W/src-$rev"
+  (cd "$W/src-$rev" && go build -o "$W/bin/exporter-$rev" ./cmd/exporter)
+  BINS+=("$rev")
+done
+BINS+=(new)
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
@@ -105,11 +105,11 @@ done
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 field() { grep -o "\"$2\":[0-9.e+-]*" "$1" | cut -d: -f2; }
 echo
-echo "| exporter | rate-limit series | RSS loaded MiB | RSS after scrapes MiB | scrape p50 ms | scrape max ms | scrape MiB |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| exporter | rate-limit series | RSS loaded MiB | RSS after scrapes MiB | scrape p50 ms | scrape max ms | Headroom CPU ms per scrape | scrape MiB |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for b in "${BINS[@]}"; do
   row="| $b"
-  for f in ratelimit_series rss_loaded_mib rss_after_mib scrape_p50_ms scrape_max_ms scrape_bytes; do
+  for f in ratelimit_series rss_loaded_mib rss_after_mib scrape_p50_ms scrape_max_ms scrape_cpu_ms scrape_bytes; do
     v=$(for r in $(seq 1 "$ROUNDS"); do field "$W/$b-$r.json" "$f"; done | median)
     case $f in
     scrape_bytes) v=$(awk -v v="$v" 'BEGIN {printf "%.1f", v/1048576}') ;;

@@ -2,7 +2,10 @@
 // measures what that costs, for scripts/bench.sh: it sends one call per
 // (model, key) pair through the proxy (each response carrying requests and
 // tokens limits: two series per pair), then scrapes /metrics repeatedly and
-// reads the process's RSS before the load, after it, and after the scrapes. It prints one JSON object.
+// reads the process's RSS before the load, after it, and after the scrapes,
+// and the CPU time the process spent per scrape (user + system, from
+// /proc: unlike wall time it hardly depends on what else the machine
+// runs). It prints one JSON object.
 //
 //	seriesload -proxy http://127.0.0.1:8797/up -metrics http://127.0.0.1:9797/metrics -pid 1234 -models 100 -keys 50
 package main
@@ -79,6 +82,11 @@ func main() {
 	var durs []float64
 	var size int
 	series := 0
+	cpu0 := cpuTime(*pid)
+	// One buffer for every scrape, as Prometheus pools its scrape buffers:
+	// growing a fresh 7 MiB slice per scrape would time this client's
+	// allocations as much as the scrape.
+	var buf bytes.Buffer
 	for i := 0; i < *scrapes; i++ {
 		t0 := time.Now()
 		resp, err := client.Get(*metrics)
@@ -86,9 +94,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, "seriesload:", err)
 			os.Exit(1)
 		}
-		b, _ := io.ReadAll(resp.Body)
+		buf.Reset()
+		buf.ReadFrom(resp.Body)
 		resp.Body.Close()
 		durs = append(durs, float64(time.Since(t0).Microseconds())/1e3)
+		b := buf.Bytes()
 		size = len(b)
 		series = 0
 		sc := bufio.NewScanner(bytes.NewReader(b))
@@ -99,14 +109,35 @@ func main() {
 			}
 		}
 	}
+	cpuPerScrape := (cpuTime(*pid) - cpu0).Seconds() * 1e3 / float64(*scrapes)
 	sort.Float64s(durs)
 	out := map[string]any{
 		"calls": *models * *keys, "failed": failed, "load_seconds": load.Seconds(),
 		"ratelimit_series": series, "scrape_bytes": size,
-		"scrape_p50_ms": durs[len(durs)/2], "scrape_max_ms": durs[len(durs)-1],
+		"scrape_p50_ms": durs[len(durs)/2], "scrape_max_ms": durs[len(durs)-1], "scrape_cpu_ms": cpuPerScrape,
 		"rss_before_mib": float64(rssBefore) / (1 << 20), "rss_loaded_mib": float64(rssLoaded) / (1 << 20), "rss_after_mib": float64(rss(*pid)) / (1 << 20),
 	}
 	json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// cpuTime is the user + system CPU time of a process so far.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may contain spaces), from field 3.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	fs := strings.Fields(string(b[i+1:]))
+	if len(fs) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fs[11], 10, 64)
+	stime, _ := strconv.ParseInt(fs[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
 }
 
 func rss(pid int) int64 {
