@@ -28,13 +28,18 @@ const (
 	ClientFast = "fast"
 )
 
-// DefaultUpstreamClient is the mode New uses when Options.Transport is nil.
-var DefaultUpstreamClient = ClientStd
+// DefaultUpstreamClient is the mode New uses when Options.Transport is nil,
+// and NewUpstreamTransport's for an empty mode.
+var DefaultUpstreamClient = ClientFast
 
 // NewUpstreamTransport returns the upstream RoundTripper for mode
-// (ClientStd or ClientFast; anything else is ClientStd).
+// (ClientStd, ClientFast, or "" for DefaultUpstreamClient; anything else is
+// ClientStd).
 func NewUpstreamTransport(mode string, dial, header time.Duration) http.RoundTripper {
 	std := NewTransport(dial, header)
+	if mode == "" {
+		mode = DefaultUpstreamClient
+	}
 	if mode != ClientFast {
 		return std
 	}
@@ -106,8 +111,9 @@ type hostPool struct {
 	h1     atomic.Bool
 	tlsCfg *tls.Config
 
-	mu   sync.Mutex
-	idle []*fconn // most recently used last
+	mu    sync.Mutex
+	idle  []*fconn    // most recently used last
+	sweep *time.Timer // armed while idle is not empty
 }
 
 // fconn is one upstream connection.
@@ -484,9 +490,37 @@ func (t *FastTransport) putConn(hp *hostPool, fc *fconn) {
 		hp.idle = append(hp.idle[:0], hp.idle[1:]...)
 	}
 	hp.idle = append(hp.idle, fc)
+	if hp.sweep == nil {
+		hp.sweep = time.AfterFunc(t.idleTimeout, func() { t.sweepIdle(hp) })
+	}
 	hp.mu.Unlock()
 	if stale != nil {
 		stale.c.Close()
+	}
+}
+
+// sweepIdle closes the connections idle for idleTimeout, so that a pool
+// nobody uses any more does not hold connections open.
+func (t *FastTransport) sweepIdle(hp *hostPool) {
+	now := time.Now()
+	var old []*fconn
+	hp.mu.Lock()
+	n := 0
+	for n < len(hp.idle) && now.Sub(hp.idle[n].idle) >= t.idleTimeout {
+		n++
+	}
+	if n > 0 {
+		old = append(old, hp.idle[:n]...)
+		hp.idle = append(hp.idle[:0], hp.idle[n:]...)
+	}
+	if len(hp.idle) > 0 {
+		hp.sweep.Reset(t.idleTimeout - now.Sub(hp.idle[0].idle))
+	} else {
+		hp.sweep = nil
+	}
+	hp.mu.Unlock()
+	for _, fc := range old {
+		fc.c.Close()
 	}
 }
 

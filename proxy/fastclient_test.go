@@ -209,3 +209,27 @@ func TestFastTLS(t *testing.T) {
 	}
 	ft.CloseIdleConnections()
 }
+
+// Idle connections are closed after the idle timeout even when no request
+// comes to notice.
+func TestFastIdleTimeout(t *testing.T) {
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	var closed atomic.Int32
+	up.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateClosed {
+			closed.Add(1)
+		}
+	}
+	up.Start()
+	defer up.Close()
+	std := NewTransport(2*time.Second, 2*time.Second)
+	std.IdleConnTimeout = 100 * time.Millisecond
+	e := newEnv(t, "openai", up.URL, func(o *Options) { o.Transport = NewFastTransport(std, 2*time.Second, 2*time.Second) })
+	resp, err := http.Get(e.proxy.URL + "/p/v1/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	waitFor(t, func() bool { return closed.Load() == 1 })
+}
