@@ -12,7 +12,9 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/headroomhq/headroom/config"
 )
@@ -85,6 +87,12 @@ func loadedAgent(tb testing.TB, models, keys int, settings func(*config.Settings
 	return a
 }
 
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // discard is a ResponseWriter that only counts bytes.
 type discard struct {
 	h http.Header
@@ -118,6 +126,7 @@ func BenchmarkScrape10k(b *testing.B) {
 			runtime.GC()
 			b.ReportAllocs()
 			var size int64
+			cpu0 := cpuTime()
 			for b.Loop() {
 				req := httptest.NewRequest("GET", "/metrics", nil)
 				if c.accept != "" {
@@ -131,6 +140,8 @@ func BenchmarkScrape10k(b *testing.B) {
 				size = w.n
 			}
 			b.ReportMetric(float64(size), "body-bytes")
+			// CPU of the whole process (every goroutine gzipping) per scrape.
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 		})
 	}
 }
