@@ -121,6 +121,9 @@ func BenchmarkScrape10k(b *testing.B) {
 		{"text-gzip", "", "gzip"},
 		{"text", "", ""},
 		{"openmetrics-gzip", "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1", "gzip"},
+		// Prometheus with PrometheusProto first (native histograms): dto
+		// families built from the collector's state, not rendered.
+		{"proto-gzip", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", "gzip"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			runtime.GC()
