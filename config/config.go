@@ -44,7 +44,7 @@ type Settings struct {
 	// UpstreamClient picks how HTTP/1.1 upstream requests are sent: "fast"
 	// (Headroom's own client on the request goroutine) or "std"
 	// (net/http's Transport). HTTP/2, upgrades and Expect always use std.
-	UpstreamClient string `env:"HEADROOM_UPSTREAM_CLIENT" envDefault:"fast"`
+	UpstreamClient string `env:"HEADROOM_UPSTREAM_CLIENT" envDefault:"std"`
 	// ShutdownTimeout is how long in-flight requests may drain on SIGTERM.
 	ShutdownTimeout time.Duration `env:"HEADROOM_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 
