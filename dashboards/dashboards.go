@@ -383,7 +383,7 @@ func Overview(c *alerts.Config) (dashboard.Dashboard, error) {
 		rangeQ(fmt.Sprintf("sum by (provider, code) (%s{%s})", alerts.RuleRequestsRate, fTraffic), "{{provider}} {{code}}")).Min(0))
 	b.WithPanel(ts("Upstream errors", "Requests Headroom answered itself because the upstream failed, by reason.", "reqps",
 		rangeQ(fmt.Sprintf("sum by (provider, reason) (rate(headroom_upstream_errors_total{%s}[$__rate_interval]))", fP), "{{provider}} {{reason}}")).Min(0))
-	b.WithPanel(ts("Observations folded into \"other\"", "Observations whose model or key exceeded Headroom's cardinality caps (HEADROOM_MAX_MODELS_PER_PROVIDER, HEADROOM_MAX_KEYS_PER_PROVIDER).", "ops",
+	b.WithPanel(ts("Observations folded into \"other\"", "Observations whose model or key exceeded Headroom's cardinality caps (HEADROOM_MAX_MODELS_PER_PROVIDER, HEADROOM_MAX_KEYS_PER_PROVIDER), or new series dropped past HEADROOM_MAX_SERIES_PER_PROVIDER.", "ops",
 		rangeQ(fmt.Sprintf("sum by (provider) (rate(headroom_series_dropped_total{%s}[$__rate_interval]))", fP), "{{provider}}")).Min(0))
 	b.WithPanel(mergedTable("Headroom builds", "Running Headroom replicas by version.", []string{"goversion"},
 		column{name: "replicas", unit: "short", expr: "count by (version, revision, goversion) (headroom_build_info)"}).Height(8).Span(12))
