@@ -45,6 +45,12 @@ type Settings struct {
 	// (Headroom's own client on the request goroutine) or "std"
 	// (net/http's Transport). HTTP/2, upgrades and Expect always use std.
 	UpstreamClient string `env:"HEADROOM_UPSTREAM_CLIENT" envDefault:"std"`
+	// MaxRequestBodyBytes bounds request bodies through the proxy (413 past
+	// it; 0: no limit). 64 MiB leaves room for base64 images in requests.
+	MaxRequestBodyBytes int64 `env:"HEADROOM_MAX_REQUEST_BODY_BYTES" envDefault:"67108864"`
+	// ReadHeaderTimeout bounds how long a client may take to send request
+	// headers (slowloris protection); bodies are not bounded by it.
+	ReadHeaderTimeout time.Duration `env:"HEADROOM_READ_HEADER_TIMEOUT" envDefault:"30s"`
 	// ShutdownTimeout is how long in-flight requests may drain on SIGTERM.
 	ShutdownTimeout time.Duration `env:"HEADROOM_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 

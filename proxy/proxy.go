@@ -45,7 +45,12 @@ type Options struct {
 	// Tracer turns each call into a span (see package tracing); nil is off
 	// and costs one nil check per request.
 	Tracer *tracing.Tracer
+	// MaxRequestBody bounds request bodies (HEADROOM_MAX_REQUEST_BODY_BYTES):
+	// larger ones get 413. Zero means no limit.
+	MaxRequestBody int64
 }
+
+const tooLargeMsg = "request body is larger than HEADROOM_MAX_REQUEST_BODY_BYTES"
 
 // Hook observes completed calls. It runs on the request goroutine after the
 // response body has been relayed, so it must be quick and must not block.
@@ -85,12 +90,13 @@ type route struct {
 
 // Proxy is an http.Handler.
 type Proxy struct {
-	coll   *collector.Collector
-	log    *slog.Logger
-	tr     http.RoundTripper
-	hooks  []Hook
-	tracer *tracing.Tracer
-	routes atomic.Pointer[map[string]*route]
+	coll    *collector.Collector
+	log     *slog.Logger
+	tr      http.RoundTripper
+	hooks   []Hook
+	tracer  *tracing.Tracer
+	maxBody int64
+	routes  atomic.Pointer[map[string]*route]
 }
 
 // New builds a proxy for cfg's providers.
@@ -101,7 +107,7 @@ func New(cfg *config.Config, coll *collector.Collector, opts Options) *Proxy {
 	if opts.Transport == nil {
 		opts.Transport = NewUpstreamTransport(DefaultUpstreamClient, 10*time.Second, 10*time.Minute)
 	}
-	p := &Proxy{coll: coll, log: opts.Logger, tr: opts.Transport, hooks: opts.Hooks, tracer: opts.Tracer}
+	p := &Proxy{coll: coll, log: opts.Logger, tr: opts.Transport, hooks: opts.Hooks, tracer: opts.Tracer, maxBody: opts.MaxRequestBody}
 	p.Update(cfg)
 	return p
 }
@@ -184,6 +190,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
+	if p.maxBody > 0 && r.ContentLength > p.maxBody {
+		// Refused before anything is read or sent upstream; still counted
+		// (the client received a 413).
+		l := p.coll.Labels(name, "", rt.keys.Label(r.Header))
+		p.coll.ObserveCompletion(l, http.StatusRequestEntityTooLarge, time.Since(start), 0, 0)
+		writeError(w, http.StatusRequestEntityTooLarge, name, tooLargeMsg)
+		return
+	}
+	if p.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
+		// Bodies without a Content-Length (chunked) are cut at the limit:
+		// the upstream request fails and the client gets 413 (classify).
+		r.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
+	}
 	model := ""
 	if r.Body != nil && r.Body != http.NoBody {
 		// Providers may answer (429, 413, or a stream's first event) before
@@ -406,6 +425,11 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		// The client is gone; nobody reads a response.
 		return
 	}
+	if status == http.StatusRequestEntityTooLarge {
+		// The client's fault, not the upstream's.
+		writeError(w, status, provider, msg)
+		return
+	}
 	p.coll.UpstreamError(provider, reason)
 	// Log the classified reason, never err.Error(): it embeds the upstream URL
 	// with its query, which may carry a key.
@@ -418,6 +442,10 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 func classify(ctx context.Context, err error) (status int, reason, msg string) {
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return 499, "client_closed", "client closed the request"
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return http.StatusRequestEntityTooLarge, "request_too_large", tooLargeMsg
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {

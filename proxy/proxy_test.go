@@ -395,6 +395,8 @@ func TestFindTopLevelString(t *testing.T) {
 		{`{"model":"trunc`, ""},
 		{``, ""},
 		{`{"model":"a\"b"}`, ""},
+		{"{\"model\":\"x\x00\"}", ""},
+		{"{\"model\":\"gpt\n4o\"}", ""},
 	}
 	for _, tc := range cases {
 		if got := findTopLevelString([]byte(tc.in), "model"); got != tc.want {

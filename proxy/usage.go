@@ -238,6 +238,12 @@ func findTopLevelString(b []byte, key string) string {
 								if b[k] == '\\' {
 									return "" // escaped model names: not worth decoding
 								}
+								if b[k] < 0x20 {
+									// A raw control character is invalid JSON: no
+									// model label from it (the body still goes
+									// upstream untouched).
+									return ""
+								}
 								k++
 							}
 							if k < len(b) {

@@ -110,6 +110,8 @@ func New(s config.Settings, log *slog.Logger) (*Agent, error) {
 		Logger:    log,
 		Transport: proxy.NewUpstreamTransport(s.UpstreamClient, s.UpstreamDialTimeout, s.UpstreamHeaderTimeout),
 		Tracer:    a.Tracer(),
+
+		MaxRequestBody: s.MaxRequestBodyBytes,
 	})
 	a.apply(cfg)
 	return a, nil
@@ -188,7 +190,7 @@ func (a *Agent) Start() error {
 		Handler: a.proxy,
 		// Slowloris protection on headers only: request and response bodies
 		// of LLM calls legitimately take minutes.
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: a.Settings.ReadHeaderTimeout,
 		IdleTimeout:       5 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
 	}

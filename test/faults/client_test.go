@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"github.com/headroomhq/headroom/config"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,17 +113,18 @@ func TestClientGivesUpBeforeHeaders(t *testing.T) {
 }
 
 // TestSlowloris: connections that trickle their request headers are closed
-// by the server's ReadHeaderTimeout (30 s in internal/agent) while other
-// clients keep being served. Runs in parallel with the other long tests.
+// by the server's ReadHeaderTimeout (HEADROOM_READ_HEADER_TIMEOUT, 30 s by
+// default, 5 s here) while other clients keep being served. Runs in parallel
+// with the other long tests.
 func TestSlowloris(t *testing.T) {
 	t.Parallel()
 	up := newRawUpstream(t, serveHTTP(func(c net.Conn, _ *http.Request, _ []byte) bool {
 		io.WriteString(c, okResponse(`{"ok":true}`))
 		return true
 	}))
-	e := startAgent(t, []provider{{"p", "openai", up.url()}})
+	const readHeaderTimeout = 5 * time.Second
+	e := startAgent(t, []provider{{"p", "openai", up.url()}}, func(s *config.Settings) { s.ReadHeaderTimeout = readHeaderTimeout })
 	const attackers = 100
-	const readHeaderTimeout = 30 * time.Second
 	start := time.Now()
 	var wg sync.WaitGroup
 	closedAfter := make(chan time.Duration, attackers)
@@ -277,4 +280,48 @@ func TestMalformedRequestJSON(t *testing.T) {
 		}
 	}
 	e.checkLeaks(up)
+}
+
+// TestOversizedRequestBody: a body over HEADROOM_MAX_REQUEST_BODY_BYTES gets
+// 413 — at once when Content-Length says so (nothing reaches the upstream),
+// or when a chunked body crosses the limit — and is counted as a 413.
+func TestOversizedRequestBody(t *testing.T) {
+	var hits atomic.Int64
+	up := newRawUpstream(t, serveHTTP(func(c net.Conn, _ *http.Request, _ []byte) bool {
+		hits.Add(1)
+		io.WriteString(c, okResponse(`{"ok":true}`))
+		return true
+	}))
+	e := startAgent(t, []provider{{"p", "openai", up.url()}}, func(s *config.Settings) { s.MaxRequestBodyBytes = 1000 })
+	big := strings.Repeat("x", 5000)
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = strings.NewReader(`{"model":"m","pad":"` + big + `"}`)
+		if chunked {
+			body = io.MultiReader(body) // hides the length: sent chunked
+		}
+		req, _ := http.NewRequest("POST", "http://"+e.agent.ProxyAddr+"/p/v1/chat/completions", body)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Fatalf("chunked=%v: %v", chunked, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "HEADROOM_MAX_REQUEST_BODY_BYTES") {
+			t.Errorf("chunked=%v: status %d body %s", chunked, resp.StatusCode, b)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the upstream answered %d oversized requests", n)
+	}
+	// A body under the limit still goes through.
+	req, _ := http.NewRequest("POST", "http://"+e.agent.ProxyAddr+"/p/v1/chat/completions", strings.NewReader(`{"model":"m"}`))
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("small body: %d", resp.StatusCode)
+	}
 }
