@@ -8,6 +8,7 @@
 #   bench/seriesload/compare.sh                  # working tree only, 3 rounds
 #   bench/seriesload/compare.sh 75c7d13          # 75c7d13 vs the working tree
 #   ROUNDS=5 SCRAPES=20 bench/seriesload/compare.sh 75c7d13 f438d78
+#   FORMAT=proto bench/seriesload/compare.sh HEAD   # scrapes as Prometheus with PrometheusProto first
 #
 # The upstream is a static nginx answering like a provider (OpenAI headers,
 # JSON body with usage), as in scripts/bench.sh.
@@ -17,6 +18,7 @@ ROUNDS="${ROUNDS:-3}"
 SCRAPES="${SCRAPES:-20}"
 MODELS="${MODELS:-100}"
 KEYS="${KEYS:-50}"
+FORMAT="${FORMAT:-text}" # seriesload -format: text, openmetrics, proto
 export PATH="$PATH:/usr/sbin:/sbin"
 
 W="$(mktemp -d)"
@@ -95,7 +97,7 @@ for r in $(seq 1 "$ROUNDS"); do
     wait_port "$P"
     wait_port "$M"
     "$W/bin/seriesload" -proxy "http://127.0.0.1:$P/up" -metrics "http://127.0.0.1:$M/metrics" -pid "$pid" \
-      -models "$MODELS" -keys "$KEYS" -scrapes "$SCRAPES" >"$W/$b-$r.json"
+      -models "$MODELS" -keys "$KEYS" -scrapes "$SCRAPES" -format "$FORMAT" >"$W/$b-$r.json"
     kill "$pid"
     wait "$pid" 2>/dev/null || true
     printf '{"exporter":"%s","round":%d,%s\n' "$b" "$r" "$(cut -c2- "$W/$b-$r.json")"
@@ -120,4 +122,4 @@ for b in "${BINS[@]}"; do
   done
   echo "$row |"
 done
-echo "(medians of $ROUNDS interleaved rounds; $MODELS models × $KEYS keys; $SCRAPES scrapes per run)"
+echo "(medians of $ROUNDS interleaved rounds; $MODELS models × $KEYS keys; $SCRAPES $FORMAT scrapes per run)"

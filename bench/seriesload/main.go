@@ -8,6 +8,11 @@
 // runs). It prints one JSON object.
 //
 //	seriesload -proxy http://127.0.0.1:8797/up -metrics http://127.0.0.1:9797/metrics -pid 1234 -models 100 -keys 50
+//
+// -format picks the Accept header of the scrapes: text (none, as Go's
+// http.Client and curl send), openmetrics (Prometheus' default) or proto
+// (Prometheus with native histograms or scrape_protocols:
+// [PrometheusProto, ...]). Every scrape asks for gzip, as both do.
 package main
 
 import (
@@ -24,7 +29,19 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 )
+
+// accepts are the Accept headers of -format; openmetrics and proto are
+// what Prometheus 3 sends for its default scrape_protocols and for
+// [PrometheusProto, OpenMetricsText1.0.0, OpenMetricsText0.0.1, PrometheusText0.0.4].
+var accepts = map[string]string{
+	"text":        "",
+	"openmetrics": "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
+	"proto":       "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.4,application/openmetrics-text;version=0.0.1;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
+}
 
 func main() {
 	proxy := flag.String("proxy", "", "proxy URL prefix of the provider, e.g. http://127.0.0.1:8797/up")
@@ -33,9 +50,15 @@ func main() {
 	models := flag.Int("models", 100, "distinct models")
 	keys := flag.Int("keys", 50, "distinct keys")
 	scrapes := flag.Int("scrapes", 20, "scrapes to time")
+	format := flag.String("format", "text", "exposition format to ask for: text, openmetrics or proto")
 	flag.Parse()
 	if *proxy == "" || *metrics == "" || *pid == 0 {
 		fmt.Fprintln(os.Stderr, "seriesload: -proxy, -metrics and -pid are required")
+		os.Exit(2)
+	}
+	accept, ok := accepts[*format]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "seriesload: -format %q: want text, openmetrics or proto\n", *format)
 		os.Exit(2)
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
@@ -80,16 +103,21 @@ func main() {
 	rssLoaded := rss(*pid)
 
 	var durs []float64
-	var size int
-	series := 0
+	var contentType string
 	cpu0 := cpuTime(*pid)
 	// One buffer for every scrape, as Prometheus pools its scrape buffers:
 	// growing a fresh 7 MiB slice per scrape would time this client's
 	// allocations as much as the scrape.
 	var buf bytes.Buffer
 	for i := 0; i < *scrapes; i++ {
+		req, _ := http.NewRequest("GET", *metrics, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		// Go's Transport asks for gzip and inflates itself, as long as the
+		// request does not set Accept-Encoding.
 		t0 := time.Now()
-		resp, err := client.Get(*metrics)
+		resp, err := client.Do(req)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "seriesload:", err)
 			os.Exit(1)
@@ -98,26 +126,52 @@ func main() {
 		buf.ReadFrom(resp.Body)
 		resp.Body.Close()
 		durs = append(durs, float64(time.Since(t0).Microseconds())/1e3)
-		b := buf.Bytes()
-		size = len(b)
-		series = 0
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "headroom_ratelimit_limit{") {
-				series++
-			}
-		}
+		contentType = resp.Header.Get("Content-Type")
 	}
 	cpuPerScrape := (cpuTime(*pid) - cpu0).Seconds() * 1e3 / float64(*scrapes)
 	sort.Float64s(durs)
+	// Counted once, after the timed scrapes: decoding 6 MB of protobuf
+	// between scrapes would compete with Headroom for the CPU.
+	series, err := countSeries(buf.Bytes(), expfmt.Format(contentType))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "seriesload: reading the %s scrape: %v\n", contentType, err)
+		os.Exit(1)
+	}
 	out := map[string]any{
+		"format": *format, "content_type": contentType,
 		"calls": *models * *keys, "failed": failed, "load_seconds": load.Seconds(),
-		"ratelimit_series": series, "scrape_bytes": size,
+		"ratelimit_series": series, "scrape_bytes": buf.Len(),
 		"scrape_p50_ms": durs[len(durs)/2], "scrape_max_ms": durs[len(durs)-1], "scrape_cpu_ms": cpuPerScrape,
 		"rss_before_mib": float64(rssBefore) / (1 << 20), "rss_loaded_mib": float64(rssLoaded) / (1 << 20), "rss_after_mib": float64(rss(*pid)) / (1 << 20),
 	}
 	json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// countSeries counts the headroom_ratelimit_limit series of a scrape.
+func countSeries(b []byte, ct expfmt.Format) (int, error) {
+	if ct.FormatType() != expfmt.TypeProtoDelim {
+		n := 0
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "headroom_ratelimit_limit{") {
+				n++
+			}
+		}
+		return n, sc.Err()
+	}
+	d := expfmt.NewDecoder(bytes.NewReader(b), ct)
+	for {
+		var mf dto.MetricFamily
+		if err := d.Decode(&mf); err == io.EOF {
+			return 0, nil
+		} else if err != nil {
+			return 0, err
+		}
+		if mf.GetName() == "headroom_ratelimit_limit" {
+			return len(mf.GetMetric()), nil
+		}
+	}
 }
 
 // cpuTime is the user + system CPU time of a process so far.
