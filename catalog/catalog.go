@@ -66,8 +66,86 @@ type Probe struct {
 	Method string `yaml:"method"`
 	Path   string `yaml:"path"`
 	Body   string `yaml:"body,omitempty"`
+	// Headers are fixed request headers the provider requires on every
+	// request (anthropic-version), sent with every probe of the provider
+	// whatever its method and path. They are data anyone can read, so
+	// credentials are refused: the key comes from probe.key_env or
+	// probe.key_file and goes in KeyHeader or Authorization.
+	Headers map[string]string `yaml:"headers,omitempty"`
 	// Cost is a human description of what one probe spends.
 	Cost string `yaml:"cost"`
+}
+
+// credentialHeaders carry a credential in some provider's API; the
+// fragments catch the names gateways invent (Helicone-Auth,
+// cf-aig-authorization, X-Auth-Token, x-goog-api-key).
+var (
+	credentialHeaders   = []string{"Authorization", "Proxy-Authorization", "X-Api-Key", "Api-Key", "Cookie", "Ocp-Apim-Subscription-Key"}
+	credentialFragments = []string{"auth", "api-key", "apikey", "secret", "token", "password", "credential", "cookie"}
+	// Query parameters that carry keys: Gemini's key, Azure Functions'
+	// code, SAS signatures.
+	credentialParams = []string{"key", "code", "sig", "signature"}
+)
+
+// CredentialHeader reports whether a request header carries, or looks like
+// it carries, a credential. keyHeader is the provider's own key header ("" for
+// Authorization). Probe headers are read from files that are not secrets,
+// so such names are refused there.
+func CredentialHeader(name, keyHeader string) bool {
+	ck := strings.ToLower(strings.TrimSpace(name))
+	if keyHeader != "" && ck == strings.ToLower(keyHeader) {
+		return true
+	}
+	for _, h := range credentialHeaders {
+		if ck == strings.ToLower(h) {
+			return true
+		}
+	}
+	for _, f := range credentialFragments {
+		if strings.Contains(ck, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// CredentialParam is CredentialHeader for a query parameter name.
+func CredentialParam(name string) bool {
+	n := strings.ToLower(strings.TrimSpace(name))
+	for _, p := range credentialParams {
+		if n == p || strings.HasSuffix(n, "_"+p) || strings.HasSuffix(n, "-"+p) {
+			return true
+		}
+	}
+	return CredentialHeader(strings.ReplaceAll(n, "_", "-"), "")
+}
+
+// ValidHeaderName reports whether name is an RFC 9110 field name (a token).
+func ValidHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ValidHeaderValue reports whether v can be sent as a field value: no
+// control characters (a CR or LF would start another header).
+func ValidHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // Limit is one documented limit, flattened.
@@ -224,6 +302,43 @@ func (f *Family) validate() error {
 				return fmt.Errorf("models[%s].limits: %q: negative limit", m.Model, k)
 			}
 		}
+	}
+	if f.Probe != nil {
+		if err := f.Probe.validate(f.KeyHeader); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Probe) validate(keyHeader string) error {
+	switch p.Method {
+	case "GET", "HEAD", "POST":
+	default:
+		return fmt.Errorf("probe.method: %q must be GET, HEAD or POST", p.Method)
+	}
+	if !strings.HasPrefix(p.Path, "/") || strings.ContainsAny(p.Path, "?#") {
+		return fmt.Errorf("probe.path: %q must start with '/' and carry no query or fragment", p.Path)
+	}
+	if p.Body != "" && p.Method != "POST" {
+		return fmt.Errorf("probe.body: only POST probes carry a body")
+	}
+	if p.Cost == "" {
+		return fmt.Errorf("probe.cost: every catalog probe says what it spends")
+	}
+	seen := map[string]string{}
+	for k, v := range p.Headers {
+		if !ValidHeaderName(k) || !ValidHeaderValue(v) || strings.TrimSpace(v) == "" {
+			return fmt.Errorf("probe.headers[%s]: not a valid header (a field name, and a non-empty value without control characters)", k)
+		}
+		if CredentialHeader(k, keyHeader) {
+			return fmt.Errorf("probe.headers[%s]: credentials are never part of the catalog; keys come from probe.key_env or probe.key_file", k)
+		}
+		ck := strings.ToLower(k)
+		if prev, dup := seen[ck]; dup {
+			return fmt.Errorf("probe.headers: %s and %s are the same header", prev, k)
+		}
+		seen[ck] = k
 	}
 	return nil
 }
