@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -706,5 +707,47 @@ func TestConcurrentAccounting(t *testing.T) {
 	wg.Wait()
 	if codes[200] != 20 || codes[429] != 30 {
 		t.Errorf("codes %v, want 20×200 and 30×429", codes)
+	}
+}
+
+// Like Anthropic's API, the anthropic dialect refuses its own endpoints
+// without an anthropic-version header: 400 with the API's error, nothing
+// charged. Its OpenAI-compatible chat endpoint does not need one.
+func TestAnthropicVersionRequired(t *testing.T) {
+	h := newHarness(t, Options{Provider: "anthropic"}, "2025-06-02T10:00:00Z")
+	const msgs = `{"model":"claude-haiku-4-5","max_tokens":1,"messages":[{"role":"user","content":"."}]}`
+	cases := []struct {
+		name, method, path, key, version string
+		status                           int
+		body                             string
+	}{
+		{"messages without version", "POST", "/v1/messages", "k", "", 400,
+			`{"type":"error","error":{"type":"invalid_request_error","message":"anthropic-version: header is required"}}`},
+		{"models without version", "GET", "/v1/models", "k", "", 400, ""},
+		{"not a version", "POST", "/v1/messages", "k", "latest", 400, ""},
+		{"the key comes first", "POST", "/v1/messages", "", "", 401, ""},
+		{"openai-compatible chat", "POST", "/v1/chat/completions", "k", "", 200, ""},
+		{"2023-06-01", "POST", "/v1/messages", "k", "2023-06-01", 200, ""},
+		{"a later version", "POST", "/v1/messages", "k", "2026-10-21", 200, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := h.s.Snapshot("k", "claude-haiku-4-5")
+			got := h.do(req{method: tc.method, path: tc.path, key: tc.key, body: msgs, header: map[string]string{"anthropic-version": tc.version}})
+			if got.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", got.status, tc.status, got.body)
+			}
+			if tc.body != "" && got.body != tc.body {
+				t.Errorf("body %s\nwant %s", got.body, tc.body)
+			}
+			if tc.status == 400 {
+				if !strings.Contains(got.body, `"invalid_request_error"`) {
+					t.Errorf("body %s", got.body)
+				}
+				if after := h.s.Snapshot("k", "claude-haiku-4-5"); !reflect.DeepEqual(before, after) {
+					t.Errorf("a refused request was charged: %v → %v", before, after)
+				}
+			}
+		})
 	}
 }

@@ -125,6 +125,11 @@ type dialect struct {
 	errorContentType string
 	// on429 writes headers sent only on 429s, after the table headers.
 	on429 func(h http.Header, t *throttle, st []LimitState, now time.Time)
+	// versionHeader is a request header the provider refuses requests
+	// without on its own endpoints (Anthropic's anthropic-version): 400,
+	// nothing charged. Its OpenAI-compatible chat endpoint serves OpenAI's
+	// clients, which do not send it.
+	versionHeader string
 }
 
 var dialects = map[string]*dialect{}

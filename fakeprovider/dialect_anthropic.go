@@ -17,7 +17,9 @@ import (
 // in effect: the catalog's tokens/1m when one is set, otherwise input and
 // output combined. A 429 carries retry-after, x-should-retry: true and the
 // documented error naming the limit. Output tokens are charged at admission
-// from max_tokens, as Anthropic estimates them.
+// from max_tokens, as Anthropic estimates them. Like the API, /messages and
+// /models answer 400 without an anthropic-version header
+// (https://docs.anthropic.com/en/api/versioning).
 var _ = register(&dialect{
 	name: "anthropic",
 	kind: tokenBucket,
@@ -34,9 +36,10 @@ var _ = register(&dialect{
 		{Resource: "input_tokens", Window: "1m", Value: 50000},
 		{Resource: "output_tokens", Window: "1m", Value: 10000},
 	},
-	extra:       anthropicCombinedTokens,
-	on429:       func(h http.Header, _ *throttle, _ []LimitState, _ time.Time) { h["x-should-retry"] = []string{"true"} },
-	rateLimited: anthropicRateLimited,
+	extra:         anthropicCombinedTokens,
+	on429:         func(h http.Header, _ *throttle, _ []LimitState, _ time.Time) { h["x-should-retry"] = []string{"true"} },
+	rateLimited:   anthropicRateLimited,
+	versionHeader: "anthropic-version",
 	errorBody: func(_ int, kind, message string) []byte {
 		return anthropicError(kind, message)
 	},

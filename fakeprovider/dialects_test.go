@@ -644,6 +644,7 @@ func record(t *testing.T, h *harness, r req) *recorded {
 	if r.key != "" {
 		hr.Header.Set("Authorization", "Bearer "+r.key)
 	}
+	clientHeaders(hr.Header, r.header)
 	rec := httptest.NewRecorder()
 	h.s.ServeHTTP(rec, hr)
 	out := &recorded{raw: rec.Header().Clone()}

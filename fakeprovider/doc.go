@@ -26,7 +26,11 @@
 //
 // Every response carries a Date header from Options.Now. Requests without a
 // credential (Authorization: Bearer … or Token …, or the catalog's KeyHeader
-// such as x-api-key or api-key) get 401 with the dialect's JSON error.
+// such as x-api-key or api-key) get 401 with the dialect's JSON error. The
+// anthropic dialect, like Anthropic's API, then answers …/messages and
+// …/models with 400 invalid_request_error when the anthropic-version header
+// is missing or not a date; its …/chat/completions (OpenAI-compatible) does
+// not need it.
 //
 // The request header X-Fake-Delay (a Go duration, e.g. "300ms", at most
 // MaxFakeDelay) holds the response that long after the request was admitted,

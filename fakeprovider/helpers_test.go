@@ -96,8 +96,22 @@ type response struct {
 
 type req struct {
 	method, path, key, body string
-	header                  map[string]string
-	ctx                     context.Context
+	// header is set over the headers every SDK sends; "" removes one.
+	header map[string]string
+	ctx    context.Context
+}
+
+// clientHeaders writes what an SDK sends on every request (Anthropic's
+// sends anthropic-version; other dialects ignore it), then extra.
+func clientHeaders(h http.Header, extra map[string]string) {
+	h.Set("anthropic-version", "2023-06-01")
+	for k, v := range extra {
+		if v == "" {
+			h.Del(k)
+			continue
+		}
+		h.Set(k, v)
+	}
 }
 
 func (h *harness) do(r req) *response {
@@ -118,9 +132,7 @@ func (h *harness) do(r req) *response {
 	if r.key != "" {
 		hr.Header.Set("Authorization", "Bearer "+r.key)
 	}
-	for k, v := range r.header {
-		hr.Header.Set(k, v)
-	}
+	clientHeaders(hr.Header, r.header)
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {
 		h.t.Fatal(err)

@@ -364,12 +364,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusUnauthorized, "authentication_error", msg)
 		return
 	}
+	if msg := s.d.checkVersion(r, rt); msg != "" {
+		s.fail(w, r, http.StatusBadRequest, "invalid_request_error", msg)
+		return
+	}
 	if rt == routeModels {
 		s.serveModels(w)
 		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "key", fingerprint(key), "status", http.StatusOK)
 		return
 	}
 	s.serveInference(w, r, rt, key, now)
+}
+
+// checkVersion is the dialect's versionHeader rule: "" when the request
+// may go on, else the provider's error message. The key is checked first,
+// so a request without either is told about the key.
+func (d *dialect) checkVersion(r *http.Request, rt route) string {
+	if d.versionHeader == "" || rt == routeChat {
+		return ""
+	}
+	v := r.Header.Get(d.versionHeader)
+	if v == "" {
+		return d.versionHeader + ": header is required"
+	}
+	if _, err := time.Parse(time.DateOnly, v); err != nil {
+		return fmt.Sprintf("%s: %q is not a version (a date such as 2023-06-01)", d.versionHeader, v)
+	}
+	return ""
 }
 
 // credential extracts the API key; ok is false when it is missing or not
