@@ -1,11 +1,14 @@
 package tail
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/parsers"
@@ -129,4 +132,38 @@ func TestDecodeOracleFixtures(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzNumbers: the number and time readers agree with strconv and with
+// the oracle's, bit for bit.
+func FuzzNumbers(f *testing.F) {
+	for _, s := range []string{"0", "0.028", "150", "1795458932.846", "1795458932846", "1795458932846123", "5.", ".5",
+		"1e3", "-1", "+7", "0x1p3", "1_000", "0.012, 0.020", "0.3 : 0.4", "999999999999999", "9999999999999999",
+		"1795458932.+12", "1.1234567890.5", "2026-11-23T18:35:32.818Z", "23/Nov/2026:18:35:32 +0000", "NaN", "Inf"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		g, gok := parseFloat(s)
+		w, err := strconv.ParseFloat(s, 64)
+		if gok != (err == nil) || gok && math.Float64bits(g) != math.Float64bits(w) {
+			t.Fatalf("parseFloat(%q) = %v, %v; strconv: %v, %v", s, g, gok, w, err)
+		}
+		for _, u := range []time.Duration{time.Second, time.Millisecond, time.Microsecond} {
+			gd, gok := parseDuration(s, u)
+			wd, wok := refParseDuration(s, u)
+			if gd != wd || gok != wok {
+				t.Fatalf("parseDuration(%q, %v) = %v, %v; oracle %v, %v", s, u, gd, gok, wd, wok)
+			}
+		}
+		gt, gerr := parseEpoch(s)
+		wt, werr := refParseEpoch(s)
+		if !reflect.DeepEqual(gt, wt) || (gerr == nil) != (werr == nil) {
+			t.Fatalf("parseEpoch(%q) = %v, %v; oracle %v, %v", s, gt, gerr, wt, werr)
+		}
+		gt, gerr = parseTime(s)
+		wt, werr = refParseTime(s)
+		if !reflect.DeepEqual(gt, wt) || (gerr == nil) != (werr == nil) {
+			t.Fatalf("parseTime(%q) = %v, %v; oracle %v, %v", s, gt, gerr, wt, werr)
+		}
+	})
 }

@@ -257,8 +257,8 @@ func observation(e jval, depth int, in *interner) (parsers.Observation, string) 
 			if v.kind != jNumber {
 				return o, k + " is not a number"
 			}
-			f, err := strconv.ParseFloat(v.raw, 64)
-			if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			f, ok := parseFloat(v.raw)
+			if !ok || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
 				return o, "bad " + k + " " + clip(v.raw)
 			}
 			if k == "limit" {

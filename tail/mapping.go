@@ -402,8 +402,8 @@ func (s *Schema) apply(f field, path string, v jval, depth int, rec *record, res
 		if !ok || str == "-" || str == "" {
 			return
 		}
-		n, err := strconv.ParseFloat(str, 64)
-		if err != nil || n < 0 || math.IsInf(n, 0) || math.IsNaN(n) {
+		n, ok := parseFloat(str)
+		if !ok || n < 0 || math.IsInf(n, 0) || math.IsNaN(n) {
 			bad()
 			return
 		}
@@ -434,7 +434,7 @@ func parseTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, errBadTime
 	}
-	if c := s[0]; c >= '0' && c <= '9' && !strings.ContainsAny(s, "-:/") {
+	if c := s[0]; c >= '0' && c <= '9' && !hasDateSep(s) {
 		return parseEpoch(s)
 	}
 	if len(s) >= 20 && s[2] == '/' {
@@ -443,30 +443,46 @@ func parseTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
+// hasDateSep is strings.ContainsAny(s, "-:/") without building a set on
+// every line.
+func hasDateSep(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '-' || c == ':' || c == '/' {
+			return true
+		}
+	}
+	return false
+}
+
 var errBadTime = errors.New("bad time")
 
 // parseEpoch reads "1732270000", "1732270000.123" or larger units, exactly
 // (no float rounding of the fraction).
 func parseEpoch(s string) (time.Time, error) {
 	ip, fp, _ := strings.Cut(s, ".")
-	sec, err := strconv.ParseInt(ip, 10, 64)
-	if err != nil || sec < 0 {
-		return time.Time{}, errBadTime
+	if len(fp) > 9 {
+		fp = fp[:9]
 	}
-	var nsec int64
-	if fp != "" {
-		if len(fp) > 9 {
-			fp = fp[:9]
-		}
-		f, err := strconv.ParseInt(fp, 10, 64)
-		if err != nil || f < 0 {
+	sec, ok := digits(ip)
+	f, fok := digits(fp)
+	if ip == "" || !ok || !fok {
+		// Signs, overflow, junk: as strconv says.
+		var err error
+		sec, err = strconv.ParseInt(ip, 10, 64)
+		if err != nil || sec < 0 {
 			return time.Time{}, errBadTime
 		}
-		for i := len(fp); i < 9; i++ {
-			f *= 10
+		f = 0
+		if fp != "" {
+			if f, err = strconv.ParseInt(fp, 10, 64); err != nil || f < 0 {
+				return time.Time{}, errBadTime
+			}
 		}
-		nsec = f
 	}
+	for i := len(fp); i < 9; i++ {
+		f *= 10
+	}
+	nsec := f
 	switch {
 	case sec >= 1e17: // nanoseconds
 		return time.Unix(0, sec), nil
@@ -478,19 +494,75 @@ func parseEpoch(s string) (time.Time, error) {
 	return time.Unix(sec, nsec), nil
 }
 
+// digits reads a string of at most 18 decimal digits (so no overflow);
+// "" is 0. It is the common case of strconv.ParseInt, without its
+// generality.
+func digits(s string) (int64, bool) {
+	if len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + int64(c)
+	}
+	return n, true
+}
+
 // parseDuration reads a number in unit u. nginx's $upstream_header_time
 // lists one value per upstream tried ("0.012, 0.020", " : " across internal
 // redirects): the last one is the response that was logged.
 func parseDuration(s string, u time.Duration) (time.Duration, bool) {
-	if i := strings.LastIndexAny(s, ",:"); i >= 0 {
-		s = strings.TrimSpace(s[i+1:])
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == ',' || s[i] == ':' {
+			s = strings.TrimSpace(s[i+1:])
+			break
+		}
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 || math.IsNaN(f) || f > 1e12 {
+	f, ok := parseFloat(s)
+	if !ok || f < 0 || math.IsNaN(f) || f > 1e12 {
 		return 0, false
 	}
 	return time.Duration(f * float64(u)), true
 }
+
+// parseFloat is strconv.ParseFloat(s, 64) without the error value. Logged
+// numbers are nearly always plain decimals of a few digits ("0.028",
+// "150"); those it converts itself: with at most 15 digits the digits are
+// exactly a float64, so is 10^k for k ≤ 22, and one IEEE division rounds
+// the quotient correctly, which is what strconv returns too.
+func parseFloat(s string) (float64, bool) {
+	var m uint64
+	nd, frac, dot := 0, 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9':
+			m = m*10 + uint64(c-'0')
+			nd++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot && i > 0:
+			dot = true
+		default:
+			return strconvFloat(s)
+		}
+	}
+	if nd == 0 || nd > 15 {
+		return strconvFloat(s)
+	}
+	return float64(m) / pow10[frac], true
+}
+
+func strconvFloat(s string) (float64, bool) {
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
+}
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
 // received works out when the response headers arrived, start of the
 // request and total duration from what the line says.
