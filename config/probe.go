@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/headroomhq/headroom/catalog"
 )
 
 // ProbeConfig is a provider's `probe:` section in the providers file.
@@ -28,8 +31,9 @@ type ProbeConfig struct {
 	Method string `yaml:"method"`
 	Path   string `yaml:"path"`
 	Body   string `yaml:"body"`
-	// Headers are extra request headers (e.g. anthropic-version). They may
-	// not carry credentials.
+	// Headers are extra request headers, merged over the catalog probe's
+	// (anthropic-version): a name given here wins, and an empty value drops
+	// the catalog's header. They may not carry credentials.
 	Headers map[string]string `yaml:"headers"`
 }
 
@@ -41,9 +45,13 @@ type ProbeSpec struct {
 	KeyEnv   string
 	KeyFile  string
 	Method   string
-	Path     string
-	Body     string
-	// Header holds the extra headers in canonical form.
+	// Path is relative to the upstream; Query is the raw query written
+	// after it in probe.path (Azure's api-version).
+	Path  string
+	Query string
+	Body  string
+	// Header holds the extra headers in canonical form: the catalog probe's
+	// with the providers file's over them.
 	Header http.Header
 	// Cost is the catalog's description of one probe's cost ("" when the
 	// request is configured rather than the catalog's).
@@ -58,9 +66,6 @@ const (
 	// provider's budget; tests and demos against fakeprovider use 1s.
 	MinProbeInterval = time.Second
 )
-
-// credentialHeaders may not be set through probe.headers.
-var credentialHeaders = []string{"Authorization", "Proxy-Authorization", "X-Api-Key", "Api-Key", "Cookie"}
 
 func resolveProbe(pc *ProbeConfig, p *Provider) (*ProbeSpec, error) {
 	if pc.Key != "" {
@@ -109,6 +114,19 @@ func resolveProbe(pc *ProbeConfig, p *Provider) (*ProbeSpec, error) {
 	if !strings.HasPrefix(s.Path, "/") || strings.ContainsAny(s.Path, "#") {
 		return nil, fmt.Errorf(".probe.path: %q must start with '/' and be relative to the upstream", s.Path)
 	}
+	if path, query, ok := strings.Cut(s.Path, "?"); ok {
+		// Kept apart so that the '?' is not escaped into the path.
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return nil, fmt.Errorf(".probe.path: the query of %q does not parse: %v", s.Path, err)
+		}
+		for name := range q {
+			if catalog.CredentialParam(name) {
+				return nil, fmt.Errorf(".probe.path: query parameter %q looks like a credential; keys are never read from the providers file (use key_env or key_file)", name)
+			}
+		}
+		s.Path, s.Query = path, query
+	}
 	if s.Method == "" {
 		s.Method = http.MethodGet
 		if s.Body != "" {
@@ -123,26 +141,31 @@ func resolveProbe(pc *ProbeConfig, p *Provider) (*ProbeSpec, error) {
 	if s.Body != "" && s.Method != http.MethodPost {
 		return nil, fmt.Errorf(".probe.body: only POST probes carry a body (method is %s)", s.Method)
 	}
-	forbidden := append([]string{}, credentialHeaders...)
-	if p.KeyHeader != "" {
-		forbidden = append(forbidden, p.KeyHeader)
+	// The catalog's headers are what the provider requires of every
+	// request, so they stay when probe.path replaces the catalog's request.
+	if p.Probe != nil {
+		for k, v := range p.Probe.Headers {
+			s.Header.Set(k, v)
+		}
 	}
+	seen := map[string]string{}
 	for k, v := range pc.Headers {
-		ck := http.CanonicalHeaderKey(strings.TrimSpace(k))
-		for _, f := range forbidden {
-			if ck == http.CanonicalHeaderKey(f) {
-				return nil, fmt.Errorf(".probe.headers[%s]: credentials are never read from the providers file; use key_env or key_file", k)
-			}
+		name := strings.TrimSpace(k)
+		if prev, dup := seen[http.CanonicalHeaderKey(name)]; dup {
+			return nil, fmt.Errorf(".probe.headers: %s and %s are the same header", prev, k)
 		}
-		if ck == "" || strings.ContainsAny(ck, " :\r\n") || strings.ContainsAny(v, "\r\n") {
-			return nil, fmt.Errorf(".probe.headers[%s]: not a valid header", k)
+		seen[http.CanonicalHeaderKey(name)] = k
+		if catalog.CredentialHeader(name, p.KeyHeader) {
+			return nil, fmt.Errorf(".probe.headers[%s]: credentials are never read from the providers file; use key_env or key_file", k)
 		}
-		s.Header.Set(ck, v)
-	}
-	// Anthropic rejects requests without a version header; the catalog
-	// names it in the probe's cost note.
-	if p.Family == "anthropic" && s.Header.Get("Anthropic-Version") == "" {
-		s.Header.Set("Anthropic-Version", "2023-06-01")
+		if !catalog.ValidHeaderName(name) || !catalog.ValidHeaderValue(v) {
+			return nil, fmt.Errorf(".probe.headers[%s]: not a valid header (a field name, and a value without control characters)", k)
+		}
+		if v == "" {
+			s.Header.Del(name)
+			continue
+		}
+		s.Header.Set(name, v)
 	}
 	return s, nil
 }

@@ -243,6 +243,7 @@ func (p *Prober) Probe(ctx context.Context, coll *collector.Collector) Outcome {
 	u := *p.prov.Upstream
 	u.Path = strings.TrimSuffix(u.Path, "/") + p.spec.Path
 	u.RawPath = ""
+	u.RawQuery = p.spec.Query
 	var body io.Reader
 	if p.spec.Body != "" {
 		body = strings.NewReader(p.spec.Body)
@@ -320,8 +321,8 @@ func (p *Prober) keySource() string {
 	return "the key in " + p.spec.KeyFile + " (probe.key_file)"
 }
 
-// safeErr renders a transport error without the URL's query (there is
-// none: upstreams are validated without one) and without headers.
+// safeErr renders a transport error by its cause alone: no URL (with the
+// query from the providers file) and no headers.
 func safeErr(err error) string {
 	var ue interface{ Unwrap() error }
 	if errors.As(err, &ue) {
