@@ -228,7 +228,10 @@ func (r *record) addHeader(name, value string) {
 	if !ok {
 		key = http.CanonicalHeaderKey(name)
 		if len(r.canon) < maxCanonCache {
-			r.canon[strings.Clone(name)] = key
+			// Both cloned: a name already in canonical form comes back
+			// as itself, a slice of this line's buffer, which the
+			// follower overwrites with the next lines.
+			r.canon[strings.Clone(name)] = strings.Clone(key)
 		}
 	}
 	if cap(r.vals) == len(r.vals) {

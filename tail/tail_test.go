@@ -212,3 +212,18 @@ func TestJSONReader(t *testing.T) {
 		t.Errorf("unescape: %q %v", s, ok)
 	}
 }
+
+// Header names logged in canonical form ("X-Ratelimit-…") are read
+// correctly line after line although the follower reuses its buffer: the
+// name cache once kept such a name as a slice of the first line's buffer,
+// and later lines with another layout lost the header.
+func TestCanonicalHeaderNamesBufferReused(t *testing.T) {
+	e := newEnv(t, "")
+	tl := e.tailer(tailCfg(config.FormatNginx, "c.log"))
+	buf := make([]byte, 4096)
+	line := func(s string) { tl.Line(buf[:copy(buf, s)]) }
+	line(`{"time":"1795458933","status":"200","upstream_host":"127.0.0.1:18081","headers":{"X-Ratelimit-Limit-Requests":"150","X-Ratelimit-Remaining-Requests":"7"}}`)
+	e.expect(7, "headroom_ratelimit_remaining", "provider=heroku-us", "model=", "resource=requests", "window=1m")
+	line(`{"time":"1795458936","status":"200","model":"m","upstream_host":"127.0.0.1:18081","headers":{"X-Ratelimit-Limit-Requests":"150","X-Ratelimit-Remaining-Requests":"2"}}`)
+	e.expect(2, "headroom_ratelimit_remaining", "provider=heroku-us", "model=m", "resource=requests", "window=1m")
+}
