@@ -204,15 +204,28 @@ type record struct {
 	vals               []string
 	missing            string // first missing or malformed required field
 	normalizedSeen     bool
-	canon              map[string]string
+	// canon caches the canonical form of logged header names, and slots
+	// the canonical names themselves; gen numbers the lines.
+	canon map[string]*hslot
+	slots map[string]*hslot
+	gen   uint64
+}
+
+// hslot is one canonical header name. gen is the line it was last added
+// to header in: a header's first value on a line is then stored without
+// looking for an earlier one.
+type hslot struct {
+	key string
+	gen uint64
 }
 
 func newRecord() *record {
-	return &record{header: http.Header{}, vals: make([]string, 0, 64), canon: map[string]string{}}
+	return &record{header: http.Header{}, vals: make([]string, 0, 64), canon: map[string]*hslot{},
+		slots: map[string]*hslot{}, gen: 1}
 }
 
 func (r *record) reset() {
-	*r = record{header: r.header, vals: r.vals[:0], canon: r.canon}
+	*r = record{header: r.header, vals: r.vals[:0], canon: r.canon, slots: r.slots, gen: r.gen + 1}
 	clear(r.header)
 }
 
@@ -224,15 +237,9 @@ func (r *record) addHeader(name, value string) {
 	if value == "" || value == "-" {
 		return
 	}
-	key, ok := r.canon[name]
-	if !ok {
-		key = http.CanonicalHeaderKey(name)
-		if len(r.canon) < maxCanonCache {
-			// Both cloned: a name already in canonical form comes back
-			// as itself, a slice of this line's buffer, which the
-			// follower overwrites with the next lines.
-			r.canon[strings.Clone(name)] = strings.Clone(key)
-		}
+	sl := r.canon[name]
+	if sl == nil {
+		sl = r.slot(name)
 	}
 	if cap(r.vals) == len(r.vals) {
 		// Grow without invalidating the slices already in the map: they
@@ -241,12 +248,42 @@ func (r *record) addHeader(name, value string) {
 	}
 	r.vals = append(r.vals, value)
 	n := len(r.vals)
+	var key string
+	if sl != nil {
+		key = sl.key
+		if sl.gen != r.gen {
+			sl.gen = r.gen
+			r.header[key] = r.vals[n-1 : n : n]
+			return
+		}
+	} else {
+		key = http.CanonicalHeaderKey(name)
+	}
 	if old := r.header[key]; len(old) > 0 {
 		// A repeated header: keep both so dialects see the repetition.
 		r.header[key] = append(old[:len(old):len(old)], value)
 		return
 	}
 	r.header[key] = r.vals[n-1 : n : n]
+}
+
+// slot caches name's canonical form; nil once the cache is full (a log
+// with endless distinct names), when addHeader canonicalises every time.
+func (r *record) slot(name string) *hslot {
+	if len(r.canon) >= maxCanonCache {
+		return nil
+	}
+	// Cloned: a name already in canonical form comes back as itself, a
+	// slice of this line's buffer, which the follower overwrites with the
+	// next lines.
+	key := strings.Clone(http.CanonicalHeaderKey(name))
+	sl := r.slots[key]
+	if sl == nil {
+		sl = &hslot{key: key}
+		r.slots[key] = sl
+	}
+	r.canon[strings.Clone(name)] = sl
+	return sl
 }
 
 // decode reads one line into rec (and, for normalized formats, res). It
