@@ -243,13 +243,41 @@ func FuzzParseReset(f *testing.F) {
 	})
 }
 
+// parseSecondsReference is parseSeconds without its fast path: the oracle
+// that the fast path must agree with on every input.
+func parseSecondsReference(s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return 0, ErrOverflow
+		}
+		return 0, ErrSyntax
+	}
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return 0, ErrNotFinite
+	case f < 0:
+		return 0, ErrNegative
+	case f == 0:
+		return 0, nil
+	}
+	return f, nil
+}
+
 // FuzzParseCount: a count is a finite number in [0, maxValue] or an error.
 func FuzzParseCount(f *testing.F) {
 	for _, s := range []string{"0", "59", "59.0", "1e3", "-1", "NaN", "nan", "Inf", "+Inf", "-0", "1e15", "1e16",
-		"1.7976931348623157e308", "1e309", "0x1p3", "1_000", " 42 ", "", "1,000", "4.9e-324", "0x10"} {
+		"1.7976931348623157e308", "1e309", "0x1p3", "1_000", " 42 ", "", "1,000", "4.9e-324", "0x10",
+		"1748858419.5", "1748862000.25", "5.", ".5", ".", "0.000", "1.2.3", "999999999999999", "9999999999999999",
+		"99999999999999.9", "999999999999999.", "0.000000000000001", "0.0000000000000001", "123456789.123456"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		got, gotErr := parseSeconds(s)
+		want, wantErr := parseSecondsReference(s)
+		if got != want || gotErr != wantErr || math.Signbit(got) != math.Signbit(want) {
+			t.Errorf("parseSeconds(%q) = %v, %v; ParseFloat: %v, %v", s, got, gotErr, want, wantErr)
+		}
 		v, err := ParseCount(s)
 		if err != nil {
 			if v != 0 {
