@@ -162,6 +162,11 @@ type Collector struct {
 	// since, merged in by the next scrape. Both under mu.
 	order, added []*seriesState
 	labels       labelArena // of order, rebuilt when it changes (under mu)
+	// labelsGen counts the rebuilds of labels; pb is labels' protobuf
+	// counterpart (pbArena) for generation pbGen, built by the first
+	// protobuf scrape after a rebuild, outside mu (Collector.gaugePB).
+	labelsGen, pbGen uint64
+	pb               *pbArena
 
 	requests       *counterFamily
 	ratelimited    *counterFamily

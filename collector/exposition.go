@@ -26,8 +26,8 @@ import (
 // once per series and kept in exposition order, and has client_golang
 // encode everything else. The output is byte for byte what client_golang
 // writes for the same metrics (text 0.0.4 and OpenMetrics 1.0.0/0.0.1, see
-// TestExpositionGolden); the protobuf formats get dto families built from
-// the same state.
+// TestExpositionGolden; delimited protobuf, see protobuf.go). The protobuf
+// text formats, for debugging, get dto families built from the same state.
 
 // HandlerOpts tune Handler.
 type HandlerOpts struct {
@@ -56,6 +56,9 @@ type ownFamily struct {
 	name string
 	// write renders the family (nothing when it has no series).
 	write func(w *expoWriter, om bool, g *gaugeSnapshot)
+	// writeProto encodes it as a delimited protobuf MetricFamily (nothing
+	// when it has no series).
+	writeProto func(w *expoWriter, g *gaugeSnapshot)
 	// metricFamily builds it as a dto (nil when it has no series).
 	metricFamily func(g *gaugeSnapshot) *dto.MetricFamily
 }
@@ -77,6 +80,7 @@ func (c *Collector) ownFamilies() []ownFamily {
 					sample(w, name, g.labels.at(i), val(s), om)
 				}
 			},
+			writeProto: func(w *expoWriter, g *gaugeSnapshot) { writeGaugeProto(w, c.gaugePB(g), g, name, help, has, val) },
 			metricFamily: func(g *gaugeSnapshot) *dto.MetricFamily {
 				mf := &dto.MetricFamily{Name: proto.String(name), Help: proto.String(help), Type: dto.MetricType_GAUGE.Enum()}
 				for i := range g.samples {
@@ -101,6 +105,7 @@ func (c *Collector) ownFamilies() []ownFamily {
 	counter := func(f *counterFamily) ownFamily {
 		return ownFamily{name: f.name,
 			write:        func(w *expoWriter, om bool, _ *gaugeSnapshot) { f.write(w, om) },
+			writeProto:   func(w *expoWriter, _ *gaugeSnapshot) { f.writeProto(w) },
 			metricFamily: func(*gaugeSnapshot) *dto.MetricFamily { return f.metricFamily() }}
 	}
 	own := []ownFamily{
@@ -115,6 +120,7 @@ func (c *Collector) ownFamilies() []ownFamily {
 		counter(c.requests), counter(c.ratelimited), counter(c.tokens),
 		{name: c.duration.name,
 			write:        func(w *expoWriter, om bool, _ *gaugeSnapshot) { c.duration.write(w, om) },
+			writeProto:   func(w *expoWriter, _ *gaugeSnapshot) { c.duration.writeProto(w) },
 			metricFamily: func(*gaugeSnapshot) *dto.MetricFamily { return c.duration.metricFamily() }},
 	}
 	// The descriptors and the names above must agree (the documentation
@@ -138,6 +144,10 @@ func (c *Collector) ownFamilies() []ownFamily {
 type gaugeSnapshot struct {
 	samples []gaugeSample
 	labels  labelArena // label set of sample i: labels.at(i)
+	// labelsGen is the generation of labels; pb its protobuf counterpart
+	// (nil until Collector.gaugePB builds or finds it).
+	labelsGen uint64
+	pb        *pbArena
 }
 
 type gaugeSample struct {
@@ -200,8 +210,13 @@ func (c *Collector) snapshotGauges(g *gaugeSnapshot) {
 	c.order = merged
 	if changed || len(c.labels.off) != len(merged)+1 {
 		c.labels = buildArena(merged, func(s *seriesState) string { return s.lbl })
+		c.labelsGen++
+		c.pb = nil
 	}
-	g.labels = c.labels
+	g.labels, g.labelsGen = c.labels, c.labelsGen
+	if c.pbGen == c.labelsGen {
+		g.pb = c.pb
+	}
 	g.samples = slices.Grow(g.samples[:0], len(merged))
 	for _, s := range merged {
 		g.samples = append(g.samples, gaugeSample{key: &s.key,
@@ -286,7 +301,7 @@ func (h *handler) ServeHTTP(rsp http.ResponseWriter, req *http.Request) {
 	g := snapshotPool.Get().(*gaugeSnapshot)
 	defer func() {
 		clear(g.samples)
-		g.labels = labelArena{}
+		g.labels, g.pb = labelArena{}, nil
 		snapshotPool.Put(g)
 	}()
 	c.snapshotGauges(g)
@@ -295,6 +310,7 @@ func (h *handler) ServeHTTP(rsp http.ResponseWriter, req *http.Request) {
 	render := ft == expfmt.TypeTextPlain ||
 		(ft == expfmt.TypeOpenMetrics && (format.Version() == expfmt.OpenMetricsVersion_1_0_0 || format.Version() == expfmt.OpenMetricsVersion_0_0_1))
 	om := ft == expfmt.TypeOpenMetrics
+	pb := ft == expfmt.TypeProtoDelim
 	i, j := 0, 0
 	for i < len(mfs) || j < len(c.own) {
 		if w.err != nil {
@@ -319,6 +335,8 @@ func (h *handler) ServeHTTP(rsp http.ResponseWriter, req *http.Request) {
 		}
 		if render {
 			f.write(w, om, g)
+		} else if pb {
+			f.writeProto(w, g)
 		} else if mf := f.metricFamily(g); mf != nil {
 			if err := enc.Encode(mf); err != nil {
 				h.logf("error encoding and sending metric family: %v", err)

@@ -117,6 +117,10 @@ type seriesIndex[S any] struct {
 	added []*S // not yet in order
 	// labels are the rendered label sets of order, in order.
 	labels labelArena
+	// pb is labels' counterpart for the protobuf format, built by the
+	// first protobuf scrape after order changes (nil until then: no memory
+	// for it unless someone scrapes protobuf). Guarded by scrapeMu.
+	pb *pbArena
 	// scrapeMu serialises the merge of added into order.
 	scrapeMu sync.Mutex
 }
@@ -207,7 +211,7 @@ func mergeAdded[S any](idx *seriesIndex[S], cmpf func(a, b *S) int, lbl func(*S)
 		return idx.order
 	}
 	slices.SortFunc(added, cmpf)
-	defer func() { idx.labels = buildArena(idx.order, lbl) }()
+	defer func() { idx.labels, idx.pb = buildArena(idx.order, lbl), nil }()
 	if len(idx.order) == 0 {
 		idx.order = added
 		return idx.order
