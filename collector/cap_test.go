@@ -2,12 +2,14 @@ package collector
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/headroomhq/headroom/parsers"
 )
@@ -115,46 +117,83 @@ func TestHandlerConsistentUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	for n := range 20 {
-		body, _ := scrape(t, h, scrapeFormats[n%2].accept, n%3 == 0)
-		if n%2 == 1 {
+	for n := range 21 {
+		gz := n%2 == 0
+		switch n % 3 {
+		case 0:
+			body, _ := scrape(t, h, scrapeFormats[0].accept, gz)
+			checkSameObservation(t, n, parseText(t, body))
+			// Sorted, no duplicates: the line order of every family.
+			var prev, fam string
+			for _, line := range strings.Split(body, "\n") {
+				if line == "" || line[0] == '#' {
+					prev = ""
+					continue
+				}
+				name, _, _ := strings.Cut(line, "{")
+				series, _, _ := strings.Cut(line, " ")
+				if name != fam {
+					fam, prev = name, ""
+				}
+				if prev != "" && strings.HasPrefix(name, "headroom_ratelimit_") && series <= prev {
+					t.Fatalf("scrape %d: %s after %s", n, series, prev)
+				}
+				prev = series
+			}
+		case 1:
+			body, _ := scrape(t, h, scrapeFormats[1].accept, gz)
 			if !strings.HasSuffix(body, "# EOF\n") {
 				t.Fatal("OpenMetrics scrape without # EOF")
 			}
-			continue
-		}
-		mfs := parseText(t, body)
-		limits := map[string]float64{}
-		for _, m := range mfs["headroom_ratelimit_limit"].GetMetric() {
-			limits[fmt.Sprint(m.GetLabel())] = m.GetGauge().GetValue()
-		}
-		rem := mfs["headroom_ratelimit_remaining"].GetMetric()
-		if len(rem) != len(limits) {
-			t.Fatalf("scrape %d: %d remaining series, %d limit series", n, len(rem), len(limits))
-		}
-		for _, m := range rem {
-			if l, ok := limits[fmt.Sprint(m.GetLabel())]; !ok || l != m.GetGauge().GetValue() {
-				t.Fatalf("scrape %d: remaining %v and limit %v (%v) from different observations", n, m.GetGauge().GetValue(), l, ok)
+		case 2:
+			// Protobuf families are sized before they are written: a value
+			// changing in between would make the stream unreadable.
+			body, _ := scrape(t, h, protoAccept, gz)
+			mfs := map[string]*dto.MetricFamily{}
+			for _, mf := range decodeProto(t, body) {
+				mfs[mf.GetName()] = mf
+				ms := mf.GetMetric()
+				for i := 1; i < len(ms); i++ {
+					if slices.Compare(labelValues(ms[i-1]), labelValues(ms[i])) >= 0 {
+						t.Fatalf("scrape %d: %s: %v after %v", n, mf.GetName(), labelValues(ms[i]), labelValues(ms[i-1]))
+					}
+				}
 			}
-		}
-		// Sorted, no duplicates: the line order of every family.
-		var prev, fam string
-		for _, line := range strings.Split(body, "\n") {
-			if line == "" || line[0] == '#' {
-				prev = ""
-				continue
+			for _, name := range []string{"headroom_request_duration_seconds", "headroom_requests_total", "headroom_tokens_total"} {
+				if mfs[name] == nil {
+					t.Fatalf("scrape %d: no %s", n, name)
+				}
 			}
-			name, _, _ := strings.Cut(line, "{")
-			series, _, _ := strings.Cut(line, " ")
-			if name != fam {
-				fam, prev = name, ""
-			}
-			if prev != "" && strings.HasPrefix(name, "headroom_ratelimit_") && series <= prev {
-				t.Fatalf("scrape %d: %s after %s", n, series, prev)
-			}
-			prev = series
+			checkSameObservation(t, n, mfs)
 		}
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// checkSameObservation: each series' limit and remaining, written equal,
+// come from the same observation.
+func checkSameObservation(t *testing.T, n int, mfs map[string]*dto.MetricFamily) {
+	t.Helper()
+	limits := map[string]float64{}
+	for _, m := range mfs["headroom_ratelimit_limit"].GetMetric() {
+		limits[fmt.Sprint(labelValues(m))] = m.GetGauge().GetValue()
+	}
+	rem := mfs["headroom_ratelimit_remaining"].GetMetric()
+	if len(rem) != len(limits) || len(rem) == 0 {
+		t.Fatalf("scrape %d: %d remaining series, %d limit series", n, len(rem), len(limits))
+	}
+	for _, m := range rem {
+		if l, ok := limits[fmt.Sprint(labelValues(m))]; !ok || l != m.GetGauge().GetValue() {
+			t.Fatalf("scrape %d: remaining %v and limit %v (%v) from different observations", n, m.GetGauge().GetValue(), l, ok)
+		}
+	}
+}
+
+func labelValues(m *dto.Metric) []string {
+	var out []string
+	for _, l := range m.GetLabel() {
+		out = append(out, l.GetValue())
+	}
+	return out
 }
