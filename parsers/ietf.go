@@ -137,9 +137,14 @@ func (d *ietfDialect) Parse(in *Input, r *Result) {
 				// The first member is the expiring limit; a window on it
 				// ("RateLimit-Limit: 100;w=60", seen in the wild) makes it
 				// its own policy.
-				if _, _, w := members[i].Params.get3("", "", "w"); i > 0 || w.Kind != sfNone {
-					st.addPolicy(&members[i], "ratelimit-limit", lines[0])
+				if i == 0 {
+					var w sfValue
+					members[0].Params.get3("", "", "w", nil, nil, &w)
+					if w.Kind == sfNone {
+						continue
+					}
 				}
+				st.addPolicy(&members[i], "ratelimit-limit", lines[0])
 			}
 		}
 	}
@@ -198,54 +203,56 @@ func (st *ietfState) addPolicy(m *sfMember, header, raw string) {
 	if st.n == ietfMaxPolicies {
 		return // more policies than any real server sends; ignore the rest
 	}
-	p, err := ietfParsePolicy(m)
-	if err != nil {
+	// Filled in place, not returned and copied: see sfScanner.bareItem.
+	p := &st.policies[st.n]
+	st.n++
+	if err := ietfParsePolicy(m, p); err != nil {
 		st.r.addError(header, raw, err)
 		p.skip = true
 	}
-	st.policies[st.n] = p
-	st.n++
 }
 
-func ietfParsePolicy(m *sfMember) (ietfPolicy, error) {
-	p := ietfPolicy{resource: Requests}
+// ietfParsePolicy fills *p, which must be zero.
+func ietfParsePolicy(m *sfMember, p *ietfPolicy) error {
+	p.resource = Requests
 	// One pass over the parameters; the last occurrence of a key wins
 	// (RFC 9651 §4.2.3.2).
-	q, qu, w := m.Params.get3("q", "qu", "w")
+	var q, qu, w sfValue
+	m.Params.get3("q", "qu", "w", &q, &qu, &w)
 	switch m.Value.Kind {
 	case sfString: // drafts 08+: "name";q=100;qu="requests";w=60
 		p.name, p.named = m.Value.Str, true
 		if q.Kind == sfNone {
-			return p, ErrBadField // q is REQUIRED
+			return ErrBadField // q is REQUIRED
 		}
 		n, err := sfCount(q)
 		if err != nil {
-			return p, err
+			return err
 		}
 		p.quota = n
 		if qu.Kind != sfNone {
 			if qu.Kind != sfString {
-				return p, ErrBadField
+				return ErrBadField
 			}
 			p.resource = ietfQuotaUnit(qu.Str)
 		}
 	case sfInteger, sfDecimal: // drafts 00–07: 100;w=60
 		n, err := sfCount(m.Value)
 		if err != nil {
-			return p, err
+			return err
 		}
 		p.quota = n
 	default:
-		return p, ErrBadField
+		return ErrBadField
 	}
 	if w.Kind != sfNone {
 		win, err := sfWindow(w)
 		if err != nil {
-			return p, err
+			return err
 		}
 		p.window, p.hasWindow = win, true
 	}
-	return p, nil
+	return nil
 }
 
 // ietfQuotaUnit maps a draft-11 quota unit (§3.1.2, §10.3) to a resource.
@@ -316,7 +323,8 @@ func ietfAllStrings(ms []sfMember) bool {
 
 // serviceLimit exports one drafts 08+ RateLimit item: "name";r=50;t=30.
 func (d *ietfDialect) serviceLimit(st *ietfState, m *sfMember) {
-	rv, tv, _ := m.Params.get3("r", "t", "")
+	var rv, tv sfValue
+	m.Params.get3("r", "t", "", &rv, &tv, nil)
 	if rv.Kind == sfNone {
 		st.r.addError("ratelimit", m.Value.Str, ErrBadField) // r is REQUIRED
 		return

@@ -130,10 +130,12 @@ func (p sfParams) each(fn func(key string, v sfValue) bool) {
 		s.i++
 		s.skipSP()
 		key := s.key()
-		v := sfValue{Kind: sfBoolean, Bool: true}
+		var v sfValue
 		if s.i < len(s.s) && s.s[s.i] == '=' {
 			s.i++
-			v = s.bareItem()
+			s.bareItem(&v)
+		} else {
+			v.Kind, v.Bool = sfBoolean, true
 		}
 		if s.err || !fn(key, v) {
 			return
@@ -141,12 +143,19 @@ func (p sfParams) each(fn func(key string, v sfValue) bool) {
 	}
 }
 
-// get3 returns the values of up to three parameters (empty keys are not
-// looked up; a missing parameter has Kind sfNone) in one pass. Values of
-// other parameters are skipped without being decoded: the text was validated
-// when it was captured, so their extent is all that matters. This is what
-// callers on the hot path use.
-func (p sfParams) get3(k1, k2, k3 string) (v1, v2, v3 sfValue) {
+// get3 sets *v1, *v2 and *v3 to the values of the parameters k1, k2 and
+// k3 (Kind sfNone when absent; an empty key is not looked up and its
+// pointer may be nil) in one pass. Values of other parameters are skipped
+// without being decoded: the text was validated when it was captured, so
+// their extent is all that matters. This is what callers on the hot path
+// use. The values are filled in place rather than returned for the reason
+// given at sfScanner.bareItem.
+func (p sfParams) get3(k1, k2, k3 string, v1, v2, v3 *sfValue) {
+	for _, v := range [...]*sfValue{v1, v2, v3} {
+		if v != nil {
+			*v = sfValue{}
+		}
+	}
 	str := string(p)
 	i := 0
 	for i < len(str) && str[i] == ';' {
@@ -159,39 +168,39 @@ func (p sfParams) get3(k1, k2, k3 string) (v1, v2, v3 sfValue) {
 			i++
 		}
 		key := str[start:i]
+		var dst *sfValue
+		switch key {
+		case k1:
+			dst = v1
+		case k2:
+			dst = v2
+		case k3:
+			dst = v3
+		}
 		if i >= len(str) || str[i] != '=' {
-			// Boolean true shorthand.
-			v := sfValue{Kind: sfBoolean, Bool: true}
-			if key == k1 {
-				v1 = v
+			if dst == nil {
+				continue
 			}
-			if key == k2 {
-				v2 = v
+			*dst = sfValue{}
+			dst.Kind, dst.Bool = sfBoolean, true // Boolean true shorthand
+		} else {
+			i++ // '='
+			if dst == nil {
+				i = sfSkipBare(str, i)
+				continue
 			}
-			if key == k3 {
-				v3 = v
-			}
-			continue
-		}
-		i++ // '='
-		if key == k1 || key == k2 || key == k3 {
+			*dst = sfValue{} // a repeated key: the last one wins whole
 			sc := sfScanner{s: str, i: i}
-			v := sc.bareItem()
+			sc.bareItem(dst)
 			i = sc.i
-			if key == k1 {
-				v1 = v
-			}
-			if key == k2 {
-				v2 = v
-			}
-			if key == k3 {
-				v3 = v
-			}
-			continue
 		}
-		i = sfSkipBare(str, i)
+		if key == k2 && dst != v2 { // a key asked for twice
+			*v2 = *dst
+		}
+		if key == k3 && dst != v3 {
+			*v3 = *dst
+		}
 	}
-	return v1, v2, v3
 }
 
 // sfSkipBare returns the end of the validated bare item starting at i.
@@ -255,7 +264,8 @@ func (in sfInner) each(fn func(v sfValue, p sfParams) bool) {
 		if s.i >= len(s.s) {
 			return
 		}
-		v := s.bareItem()
+		var v sfValue
+		s.bareItem(&v)
 		p := s.params()
 		if s.err || !fn(v, p) {
 			return
@@ -308,7 +318,8 @@ func sfParseLines(lines []string, dst []sfMember, dict bool) ([]sfMember, error)
 // sfParseItem parses an Item field (RFC 9651 §4.2.3).
 func sfParseItem(line string) (sfValue, sfParams, error) {
 	s := sfScanner{s: trimSP(line)}
-	v := s.bareItem()
+	var v sfValue
+	s.bareItem(&v)
 	p := s.params()
 	if s.err || s.i != len(s.s) {
 		return sfValue{}, "", ErrBadField
@@ -337,8 +348,8 @@ func trimSP(s string) string {
 }
 
 // sfScanner holds the parse position. err is sticky: once set every method
-// returns zero values, so the grammar code reads straight through and checks
-// once.
+// returns zero values (or leaves what it was to fill unspecified), so the
+// grammar code reads straight through and checks once.
 type sfScanner struct {
 	s   string
 	i   int
@@ -370,23 +381,24 @@ func (s *sfScanner) skipOWS() {
 // container parses one line of a List or Dictionary (§4.2.1, §4.2.2).
 func (s *sfScanner) container(dst []sfMember, dict bool) ([]sfMember, bool) {
 	for s.i < len(s.s) {
-		var m sfMember
+		// Parsed in place in dst (see sfScanner.bareItem).
+		dst = append(dst, sfMember{})
+		m := &dst[len(dst)-1]
 		if dict {
 			m.Key = s.key()
 			if s.i < len(s.s) && s.s[s.i] == '=' {
 				s.i++
-				s.itemOrInnerList(&m)
+				s.itemOrInnerList(m)
 			} else {
-				m.Value = sfValue{Kind: sfBoolean, Bool: true}
+				m.Value.Kind, m.Value.Bool = sfBoolean, true
 				m.Params = s.params()
 			}
 		} else {
-			s.itemOrInnerList(&m)
+			s.itemOrInnerList(m)
 		}
 		if s.err {
-			return dst, false
+			return dst[:len(dst)-1], false
 		}
-		dst = append(dst, m)
 		s.skipOWS()
 		if s.i >= len(s.s) {
 			return dst, true
@@ -408,7 +420,7 @@ func (s *sfScanner) itemOrInnerList(m *sfMember) {
 		s.innerList(m)
 		return
 	}
-	m.Value = s.bareItem()
+	s.bareItem(&m.Value)
 	m.Params = s.params()
 }
 
@@ -423,13 +435,14 @@ func (s *sfScanner) innerList(m *sfMember) {
 			return
 		}
 		if s.s[s.i] == ')' {
-			m.Value = sfValue{Kind: sfInnerList}
+			m.Value.Kind = sfInnerList
 			m.Inner = sfInner(s.s[start:s.i])
 			s.i++
 			m.Params = s.params()
 			return
 		}
-		s.bareItem()
+		var v sfValue
+		s.bareItem(&v)
 		s.params()
 		if s.err {
 			return
@@ -450,7 +463,8 @@ func (s *sfScanner) params() sfParams {
 		s.key()
 		if s.i < len(s.s) && s.s[s.i] == '=' {
 			s.i++
-			s.bareItem()
+			var v sfValue
+			s.bareItem(&v)
 		}
 	}
 	if s.err {
@@ -479,40 +493,47 @@ func (s *sfScanner) key() string {
 	return str[start:i]
 }
 
-func (s *sfScanner) bareItem() sfValue {
+// bareItem parses a Bare Item into *v, which must be zero.
+//
+// Values are decoded in place, field by field, into their final home (a
+// member of the caller's slice, a result of get3) rather than returned and
+// copied: the compiler copies an sfValue with 16-byte moves, and such a load
+// right after the narrower stores that built the value cannot be forwarded
+// from them and stalls until they retire. On the IETF header path that
+// stall cost more than the parsing itself.
+func (s *sfScanner) bareItem(v *sfValue) {
 	if s.err || s.i >= len(s.s) {
 		s.fail()
-		return sfValue{}
+		return
 	}
 	switch c := s.s[s.i]; {
 	case c == '-' || isDigit(c):
-		return s.number()
+		s.number(v)
 	case c == '"':
-		return s.str()
+		s.str(v)
 	case c == '*' || isAlpha(c):
-		return s.token()
+		s.token(v)
 	case c == ':':
-		return s.byteSeq()
+		s.byteSeq(v)
 	case c == '?':
-		return s.boolean()
+		s.boolean(v)
 	case c == '@':
 		s.i++
-		v := s.number()
+		s.number(v)
 		if v.Kind != sfInteger {
 			s.fail()
-			return sfValue{}
+			return
 		}
 		v.Kind = sfDate
-		return v
 	case c == '%':
-		return s.displayString()
+		s.displayString(v)
+	default:
+		s.fail()
 	}
-	s.fail()
-	return sfValue{}
 }
 
 // number parses an Integer or Decimal (§4.2.4).
-func (s *sfScanner) number() sfValue {
+func (s *sfScanner) number(v *sfValue) {
 	str, start := s.s, s.i
 	i := start
 	neg := false
@@ -522,7 +543,7 @@ func (s *sfScanner) number() sfValue {
 	}
 	if i >= len(str) || !isDigit(str[i]) {
 		s.fail()
-		return sfValue{}
+		return
 	}
 	digits, dot := 0, -1
 	var n int64
@@ -533,18 +554,18 @@ func (s *sfScanner) number() sfValue {
 			if dot < 0 {
 				if digits > sfMaxIntegerDigits {
 					s.fail()
-					return sfValue{}
+					return
 				}
 				n = n*10 + int64(c-'0')
 			} else if digits > sfMaxIntegerDigits {
 				// A Decimal is at most 16 characters, the dot included.
 				s.fail()
-				return sfValue{}
+				return
 			}
 		} else if c == '.' && dot < 0 {
 			if digits > sfMaxDecimalInt {
 				s.fail()
-				return sfValue{}
+				return
 			}
 			dot = digits
 		} else {
@@ -556,23 +577,24 @@ func (s *sfScanner) number() sfValue {
 		if neg {
 			n = -n
 		}
-		return sfValue{Kind: sfInteger, Int: n}
+		v.Kind, v.Int = sfInteger, n
+		return
 	}
 	frac := digits - dot
 	if frac == 0 || frac > sfMaxDecimalFrac {
 		s.fail()
-		return sfValue{}
+		return
 	}
 	f, err := strconv.ParseFloat(str[start:i], 64)
 	if err != nil {
 		s.fail()
-		return sfValue{}
+		return
 	}
-	return sfValue{Kind: sfDecimal, Dec: f}
+	v.Kind, v.Dec = sfDecimal, f
 }
 
 // str parses a String (§4.2.5): printable ASCII, \" and \\ escapes only.
-func (s *sfScanner) str() sfValue {
+func (s *sfScanner) str(v *sfValue) {
 	str := s.s
 	start := s.i + 1 // after '"'
 	for i := start; i < len(str); i++ {
@@ -581,36 +603,37 @@ func (s *sfScanner) str() sfValue {
 		case c == '\\':
 			if i+1 >= len(str) || (str[i+1] != '"' && str[i+1] != '\\') {
 				s.fail()
-				return sfValue{}
+				return
 			}
 			i++
 		case c == '"':
 			s.i = i + 1
-			return sfValue{Kind: sfString, Str: str[start:i]}
+			v.Kind, v.Str = sfString, str[start:i]
+			return
 		case c < 0x20 || c > 0x7e:
 			s.fail()
-			return sfValue{}
+			return
 		}
 	}
 	s.fail()
-	return sfValue{}
+	return
 }
 
 // token parses ( ALPHA / "*" ) *( tchar / ":" / "/" ) (§4.2.6).
-func (s *sfScanner) token() sfValue {
+func (s *sfScanner) token(v *sfValue) {
 	str, start := s.s, s.i
 	i := start + 1
 	for i < len(str) && (isTchar(str[i]) || str[i] == ':' || str[i] == '/') {
 		i++
 	}
 	s.i = i
-	return sfValue{Kind: sfToken, Str: str[start:i]}
+	v.Kind, v.Str = sfToken, str[start:i]
 }
 
 // byteSeq parses ":" base64 ":" (§4.2.7). The base64 text is validated
 // (alphabet, padding only at the end, a length that can decode) but not
 // decoded: no caller needs the bytes.
-func (s *sfScanner) byteSeq() sfValue {
+func (s *sfScanner) byteSeq(v *sfValue) {
 	str := s.s
 	start := s.i + 1 // after ':'
 	i, pad := start, 0
@@ -622,51 +645,53 @@ func (s *sfScanner) byteSeq() sfValue {
 		case isAlpha(c) || isDigit(c) || c == '+' || c == '/':
 			if pad > 0 {
 				s.fail() // data after padding
-				return sfValue{}
+				return
 			}
 		default:
 			s.fail()
-			return sfValue{}
+			return
 		}
 		i++
 	}
 	if i >= len(str) {
 		s.fail()
-		return sfValue{}
+		return
 	}
 	b64 := str[start:i]
 	s.i = i + 1 // past ':'
 	data := len(b64) - pad
 	if pad > 2 || data%4 == 1 || (pad > 0 && len(b64)%4 != 0) {
 		s.fail()
-		return sfValue{}
+		return
 	}
-	return sfValue{Kind: sfByteSeq, Str: b64}
+	v.Kind, v.Str = sfByteSeq, b64
 }
 
-func (s *sfScanner) boolean() sfValue {
+func (s *sfScanner) boolean(v *sfValue) {
 	s.i++ // '?'
 	if s.i < len(s.s) {
 		switch s.s[s.i] {
 		case '1':
 			s.i++
-			return sfValue{Kind: sfBoolean, Bool: true}
+			v.Kind, v.Bool = sfBoolean, true
+			return
 		case '0':
 			s.i++
-			return sfValue{Kind: sfBoolean}
+			v.Kind = sfBoolean
+			return
 		}
 	}
 	s.fail()
-	return sfValue{}
+	return
 }
 
 // displayString parses %"..." with lowercase %xx escapes decoding to valid
 // UTF-8 (§4.2.10). Validation is streamed, so nothing is allocated.
-func (s *sfScanner) displayString() sfValue {
+func (s *sfScanner) displayString(v *sfValue) {
 	s.i++ // '%'
 	if s.i >= len(s.s) || s.s[s.i] != '"' {
 		s.fail()
-		return sfValue{}
+		return
 	}
 	s.i++
 	start := s.i
@@ -676,28 +701,28 @@ func (s *sfScanner) displayString() sfValue {
 		c := s.s[s.i]
 		if c < 0x20 || c > 0x7e {
 			s.fail()
-			return sfValue{}
+			return
 		}
 		if c == '"' {
 			if n != 0 {
 				s.fail() // truncated UTF-8 sequence
-				return sfValue{}
+				return
 			}
-			v := sfValue{Kind: sfDisplayString, Str: s.s[start:s.i]}
+			v.Kind, v.Str = sfDisplayString, s.s[start:s.i]
 			s.i++
-			return v
+			return
 		}
 		b := c
 		if c == '%' {
 			if s.i+2 >= len(s.s) {
 				s.fail()
-				return sfValue{}
+				return
 			}
 			h, okh := lcHex(s.s[s.i+1])
 			l, okl := lcHex(s.s[s.i+2])
 			if !okh || !okl {
 				s.fail()
-				return sfValue{}
+				return
 			}
 			b = h<<4 | l
 			s.i += 2
@@ -709,13 +734,13 @@ func (s *sfScanner) displayString() sfValue {
 			r, size := utf8.DecodeRune(pending[:n])
 			if r == utf8.RuneError && size <= 1 {
 				s.fail()
-				return sfValue{}
+				return
 			}
 			n = 0
 		}
 	}
 	s.fail()
-	return sfValue{}
+	return
 }
 
 func lcHex(c byte) (byte, bool) {

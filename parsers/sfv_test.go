@@ -407,7 +407,7 @@ func sfCheckGet3(t *testing.T, p sfParams) {
 	p.each(func(k string, _ sfValue) bool { keys = append(keys, k); return true })
 	for i := 0; i+2 < len(keys); i++ {
 		got := [3]sfValue{}
-		got[0], got[1], got[2] = p.get3(keys[i], keys[i+1], keys[i+2])
+		p.get3(keys[i], keys[i+1], keys[i+2], &got[0], &got[1], &got[2])
 		for j := 0; j < 3; j++ {
 			want, _ := p.Get(keys[i+j])
 			if got[j] != want {
