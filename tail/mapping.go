@@ -204,15 +204,23 @@ type record struct {
 	vals               []string
 	missing            string // first missing or malformed required field
 	normalizedSeen     bool
-	// canon caches the canonical form of logged header names, and slots
-	// the canonical names themselves; gen numbers the lines.
-	canon map[string]*hslot
+	// names caches logged header names, slots their canonical forms; gen
+	// numbers the lines. hint is the name met at each position of the
+	// headers object on earlier lines.
+	names map[string]*hname
 	slots map[string]*hslot
 	gen   uint64
+	hint  []*hname
 }
 
-// hslot is one canonical header name. gen is the line it was last added
-// to header in: a header's first value on a line is then stored without
+// hname is a header name as logged (a copy of it, not the line).
+type hname struct {
+	name string
+	slot *hslot
+}
+
+// hslot is a canonical header name. gen is the line it was last added to
+// header in: a header's first value on a line is then stored without
 // looking for an earlier one.
 type hslot struct {
 	key string
@@ -220,16 +228,19 @@ type hslot struct {
 }
 
 func newRecord() *record {
-	return &record{header: http.Header{}, vals: make([]string, 0, 64), canon: map[string]*hslot{},
+	return &record{header: http.Header{}, vals: make([]string, 0, 64), names: map[string]*hname{},
 		slots: map[string]*hslot{}, gen: 1}
 }
 
 func (r *record) reset() {
-	*r = record{header: r.header, vals: r.vals[:0], canon: r.canon, slots: r.slots, gen: r.gen + 1}
+	*r = record{header: r.header, vals: r.vals[:0], names: r.names, slots: r.slots, gen: r.gen + 1, hint: r.hint}
 	clear(r.header)
 }
 
-const maxCanonCache = 4096
+const (
+	maxCanonCache = 4096
+	maxHint       = 64
+)
 
 // addHeader records a response header; empty values and "-" (what nginx
 // and Envoy log for a header the response did not have) are absent.
@@ -237,10 +248,34 @@ func (r *record) addHeader(name, value string) {
 	if value == "" || value == "-" {
 		return
 	}
-	sl := r.canon[name]
-	if sl == nil {
-		sl = r.slot(name)
+	r.add(r.name(name), name, value)
+}
+
+// name returns name's cache entry; nil once the cache is full (a log with
+// endless distinct names), when add canonicalises every time.
+func (r *record) name(name string) *hname {
+	if e := r.names[name]; e != nil {
+		return e
 	}
+	if len(r.names) >= maxCanonCache {
+		return nil
+	}
+	// Cloned: a name already in canonical form comes back as itself, a
+	// slice of this line's buffer, which the follower overwrites with the
+	// next lines.
+	key := strings.Clone(http.CanonicalHeaderKey(name))
+	sl := r.slots[key]
+	if sl == nil {
+		sl = &hslot{key: key}
+		r.slots[key] = sl
+	}
+	e := &hname{name: strings.Clone(name), slot: sl}
+	r.names[e.name] = e
+	return e
+}
+
+// add stores a non-empty value; e is name's entry, if cached.
+func (r *record) add(e *hname, name, value string) {
 	if cap(r.vals) == len(r.vals) {
 		// Grow without invalidating the slices already in the map: they
 		// keep the old backing array.
@@ -249,10 +284,10 @@ func (r *record) addHeader(name, value string) {
 	r.vals = append(r.vals, value)
 	n := len(r.vals)
 	var key string
-	if sl != nil {
-		key = sl.key
-		if sl.gen != r.gen {
-			sl.gen = r.gen
+	if e != nil {
+		key = e.slot.key
+		if e.slot.gen != r.gen {
+			e.slot.gen = r.gen
 			r.header[key] = r.vals[n-1 : n : n]
 			return
 		}
@@ -265,25 +300,6 @@ func (r *record) addHeader(name, value string) {
 		return
 	}
 	r.header[key] = r.vals[n-1 : n : n]
-}
-
-// slot caches name's canonical form; nil once the cache is full (a log
-// with endless distinct names), when addHeader canonicalises every time.
-func (r *record) slot(name string) *hslot {
-	if len(r.canon) >= maxCanonCache {
-		return nil
-	}
-	// Cloned: a name already in canonical form comes back as itself, a
-	// slice of this line's buffer, which the follower overwrites with the
-	// next lines.
-	key := strings.Clone(http.CanonicalHeaderKey(name))
-	sl := r.slots[key]
-	if sl == nil {
-		sl = &hslot{key: key}
-		r.slots[key] = sl
-	}
-	r.canon[strings.Clone(name)] = sl
-	return sl
 }
 
 // decode reads one line into rec (and, for normalized formats, res). It
@@ -364,17 +380,71 @@ func (s *Schema) walk(it *objIter, prefix string, rec *record, res *parsers.Resu
 
 // headers reads an object of response headers.
 func (s *Schema) headers(it *objIter, rec *record) {
-	for {
+	str := it.s
+	for !it.done {
+		// Most of an nginx or Envoy line is members like
+		// ,"x-ratelimit-limit-requests":"150" (no spaces, no escapes):
+		// those are read here, as next would read them, without its
+		// layers of calls. Anything else, from the same position, by next.
+		i := it.i
+		if it.n > 0 && i < len(str) && str[i] == ',' {
+			i++
+		}
+		if (it.n == 0 || i > it.i) && i < len(str) && str[i] == '"' {
+			// A log's lines name the same headers in the same order: the
+			// name met here before, when it is here again, needs neither
+			// looking for its end nor looking up.
+			var e *hname
+			j := -1
+			if it.n < len(rec.hint) {
+				if e = rec.hint[it.n]; e != nil && len(str)-(i+1) > len(e.name) &&
+					str[i+1:i+1+len(e.name)] == e.name && str[i+1+len(e.name)] == '"' {
+					j = i + 1 + len(e.name)
+				} else {
+					e = nil
+				}
+			}
+			if j < 0 {
+				j = quoteOrBackslash(str, i+1)
+			}
+			if j+2 < len(str) && str[j] == '"' && str[j+1] == ':' && str[j+2] == '"' {
+				k := quoteOrBackslash(str, j+3)
+				if k < len(str) && str[k] == '"' {
+					name, v := str[i+1:j], str[j+3:k]
+					present := v != "" && v != "-"
+					// An absent header is not worth a lookup, except to
+					// fill a position never filled.
+					if e == nil && (present || it.n < maxHint && (it.n >= len(rec.hint) || rec.hint[it.n] == nil)) {
+						if e = rec.name(name); e != nil && it.n < maxHint {
+							rec.setHint(it.n, e)
+						}
+					}
+					if present {
+						rec.add(e, name, v)
+					}
+					it.i = k + 1
+					it.n++
+					continue
+				}
+			}
+		}
 		k, v, ok := it.next()
 		if !ok {
 			return
 		}
 		if v.kind == jString && !v.esc {
 			rec.addHeader(k, v.raw)
-		} else if str, ok := v.str(); ok {
-			rec.addHeader(k, str)
+		} else if sv, ok := v.str(); ok {
+			rec.addHeader(k, sv)
 		}
 	}
+}
+
+func (r *record) setHint(n int, e *hname) {
+	for len(r.hint) <= n {
+		r.hint = append(r.hint, nil)
+	}
+	r.hint[n] = e
 }
 
 // apply stores one mapped value. A value of the wrong kind marks the
