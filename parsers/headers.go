@@ -137,14 +137,14 @@ func (d *HeaderDialect) value(h http.Header, key, name string, r *Result) (strin
 func (d *HeaderDialect) parseLimit(h http.Header, l *compiledLimit, c *clock, r *Result) {
 	o := Observation{Resource: l.Resource, Window: l.Window}
 	if v, ok := d.value(h, l.limitKey, l.limitName, r); ok {
-		if n, err := ParseCount(v); err != nil {
+		if n, err := parseCount(v); err != nil {
 			r.addError(l.limitName, v, err)
 		} else {
 			o.Limit, o.HasLimit = n, true
 		}
 	}
 	if v, ok := d.value(h, l.remainingKey, l.remainingName, r); ok {
-		if n, err := ParseCount(v); err != nil {
+		if n, err := parseCount(v); err != nil {
 			r.addError(l.remainingName, v, err)
 		} else {
 			o.Remaining, o.HasRemaining = n, true

@@ -388,7 +388,7 @@ func (d *ietfDialect) separateFields(st *ietfState, h http.Header, limit sfValue
 	if v, ok, dup := lookup(h, "Ratelimit-Remaining"); ok {
 		if dup {
 			st.r.addError("ratelimit-remaining", v, ErrDuplicated)
-		} else if n, err := ParseCount(v); err != nil {
+		} else if n, err := parseCount(v); err != nil {
 			st.r.addError("ratelimit-remaining", v, err)
 		} else {
 			o.Remaining, o.HasRemaining = n, true

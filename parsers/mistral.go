@@ -40,8 +40,9 @@ func (*mistralDialect) Name() string       { return "mistral" }
 func (*mistralDialect) WantsBody(int) bool { return false }
 
 const (
-	mistralLimit     = "X-Ratelimit-Limit-"
-	mistralRemaining = "X-Ratelimit-Remaining-"
+	mistralPrefix    = "X-Ratelimit-"
+	mistralLimit     = "Limit-"     // after mistralPrefix
+	mistralRemaining = "Remaining-" // after mistralPrefix
 	mistralMaxLimits = 8
 )
 
@@ -66,22 +67,19 @@ func (*mistralDialect) Parse(in *Input, r *Result) {
 	var pairs [mistralMaxLimits]mistralLimitHeaders
 	n := 0
 	for key, vals := range h {
-		var rest string
+		// The common prefix first: it rules out most of a response's
+		// headers with one short comparison.
+		if len(key) <= len(mistralPrefix) || key[:len(mistralPrefix)] != mistralPrefix {
+			continue
+		}
+		rest := key[len(mistralPrefix):]
 		limit := false
 		switch {
-		case strings.HasPrefix(key, mistralLimit):
-			rest, limit = key[len(mistralLimit):], true
-		case strings.HasPrefix(key, mistralRemaining):
-			rest = key[len(mistralRemaining):]
+		case strings.HasPrefix(rest, mistralLimit):
+			rest, limit = rest[len(mistralLimit):], true
+		case strings.HasPrefix(rest, mistralRemaining):
+			rest = rest[len(mistralRemaining):]
 		default:
-			continue
-		}
-		resource, spec, ok := mistralResource(rest)
-		if !ok {
-			continue
-		}
-		secs, win, ok := mistralWindow(spec)
-		if !ok {
 			continue
 		}
 		i := 0
@@ -91,10 +89,19 @@ func (*mistralDialect) Parse(in *Input, r *Result) {
 			i++
 		}
 		if i == n {
-			if n == mistralMaxLimits {
+			// A new suffix; one already paired was read when it was new.
+			resource, spec, ok := mistralResource(rest)
+			if !ok {
 				continue
 			}
-			pairs[n] = mistralLimitHeaders{suffix: rest, resource: resource, window: win, seconds: secs}
+			secs, win, ok := mistralWindow(spec)
+			if !ok || n == mistralMaxLimits {
+				continue
+			}
+			// Field by field: a struct literal would be built aside and
+			// copied in (see sfScanner.bareItem for why that is slow).
+			p := &pairs[n]
+			p.suffix, p.resource, p.window, p.seconds = rest, resource, win, secs
 			n++
 		}
 		if limit {
@@ -103,14 +110,18 @@ func (*mistralDialect) Parse(in *Input, r *Result) {
 			pairs[i].remainingKey, pairs[i].remainingVal = key, vals
 		}
 	}
-	for i := 1; i < n; i++ { // insertion sort: n is tiny and this allocates nothing
-		for j := i; j > 0 && mistralBefore(&pairs[j], &pairs[j-1]); j-- {
-			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+	// Insertion sort of indices: n is tiny, and moving the pairs themselves
+	// would copy them.
+	var order [mistralMaxLimits]uint8
+	for i := 0; i < n; i++ {
+		order[i] = uint8(i)
+		for j := i; j > 0 && mistralBefore(&pairs[order[j]], &pairs[order[j-1]]); j-- {
+			order[j], order[j-1] = order[j-1], order[j]
 		}
 	}
 
-	for i := 0; i < n; i++ {
-		p := &pairs[i]
+	for _, k := range order[:n] {
+		p := &pairs[k]
 		o := Observation{Resource: p.resource, Window: p.window}
 		if v, ok := mistralCount(p.limitKey, p.limitVals, r); ok {
 			o.Limit, o.HasLimit = v, true
@@ -207,7 +218,7 @@ func mistralCount(key string, vals []string, r *Result) (float64, bool) {
 			return 0, false
 		}
 	}
-	n, err := ParseCount(v)
+	n, err := parseCount(v)
 	if err != nil {
 		r.addError(lowerHeader(key), v, err)
 		return 0, false

@@ -187,7 +187,12 @@ func lookup(h http.Header, key string) (v string, ok bool, dup bool) {
 // ParseCount parses a limit or remaining value: a finite, non-negative number
 // below maxValue. Fractions are allowed (some providers send "59.0").
 func ParseCount(s string) (float64, error) {
-	f, err := parseSeconds(strings.TrimSpace(s))
+	return parseCount(strings.TrimSpace(s))
+}
+
+// parseCount is ParseCount for a value that lookup already trimmed.
+func parseCount(s string) (float64, error) {
+	f, err := parseSeconds(s)
 	if err == nil && f > maxValue {
 		return 0, ErrOverflow
 	}
