@@ -190,7 +190,7 @@ var resources = map[string]string{
 // applyNormalized reads the headroom format's parsed fields into res. A
 // malformed entry becomes a parse error (headroom_parse_errors_total with
 // header="ratelimit"), like any unparseable rate-limit value.
-func (s *Schema) applyNormalized(r role, v jval, depth int, rec *record, res *parsers.Result, in *interner) {
+func (s *Schema) applyNormalized(r role, v jval, rec *record, res *parsers.Result, in *interner) {
 	rec.normalizedSeen = true
 	switch r {
 	case roleRetryAfter:
@@ -206,32 +206,62 @@ func (s *Schema) applyNormalized(r role, v jval, depth int, rec *record, res *pa
 			res.ThrottledResource = c
 		}
 	case roleRateLimit:
-		if v.kind != jArray {
-			res.Errors = append(res.Errors, parsers.FieldError{Header: "ratelimit", Value: "not an array", Err: parsers.ErrBadBody})
-			return
-		}
-		arr := arrayOf(v, depth+1)
-		for {
-			e, ok := arr.next()
-			if !ok {
-				break
-			}
-			o, err := observation(e, depth+2, in)
-			if err != "" {
-				res.Errors = append(res.Errors, parsers.FieldError{Header: "ratelimit", Value: err, Err: parsers.ErrBadBody})
-				continue
-			}
-			res.Observations = append(res.Observations, o)
-		}
+		// Arrays are read by rateLimits.
+		res.Errors = append(res.Errors, parsers.FieldError{Header: "ratelimit", Value: "not an array", Err: parsers.ErrBadBody})
 	}
 }
 
-func observation(e jval, depth int, in *interner) (parsers.Observation, string) {
-	var o parsers.Observation
-	if e.kind != jObject {
-		return o, "entry is not an object"
+// rateLimits reads the ratelimit array (the current member of it) in one
+// pass: each entry is checked as JSON as it is read, not first as part of
+// the array's value and then again as an entry. It returns false on a
+// syntax error.
+func (s *Schema) rateLimits(it *objIter, arr *arrIter, rec *record, res *parsers.Result, in *interner) bool {
+	rec.normalizedSeen = true
+	for {
+		i, ok := arr.start()
+		if !ok {
+			break
+		}
+		var o parsers.Observation
+		var bad string
+		if arr.s[i] == '{' && arr.depth < maxDepth {
+			e := objIter{s: arr.s, i: i + 1, depth: arr.depth + 1}
+			o, bad = observation(&e, in)
+			for !e.done {
+				e.next()
+			}
+			if e.bad {
+				arr.bad = true
+				break
+			}
+			arr.end(e.i)
+		} else {
+			_, j, ok := parseValue(arr.s, i, arr.depth)
+			if !ok {
+				arr.bad = true
+				break
+			}
+			arr.end(j)
+			bad = "entry is not an object"
+		}
+		if bad != "" {
+			res.Errors = append(res.Errors, parsers.FieldError{Header: "ratelimit", Value: bad, Err: parsers.ErrBadBody})
+			continue
+		}
+		res.Observations = append(res.Observations, o)
 	}
-	it := objectOf(e, depth)
+	if arr.bad {
+		it.done, it.bad = true, true
+		return false
+	}
+	it.i = arr.i
+	return true
+}
+
+// observation reads one ratelimit entry; it stops at the first problem,
+// leaving the rest of the entry to the caller.
+func observation(it *objIter, in *interner) (parsers.Observation, string) {
+	var o parsers.Observation
 	for {
 		k, v, ok := it.next()
 		if !ok {

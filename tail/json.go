@@ -334,50 +334,67 @@ type arrIter struct {
 }
 
 func (it *arrIter) next() (jval, bool) {
-	if it.done {
+	i, ok := it.start()
+	if !ok {
 		return jval{}, false
+	}
+	v, i, ok := parseValue(it.s, i, it.depth)
+	if !ok {
+		it.done, it.bad = true, true
+		return jval{}, false
+	}
+	it.end(i)
+	return v, true
+}
+
+// start advances to the next element and returns where it starts (a
+// valid index), for a caller that reads it in place and then calls end
+// with the index after it.
+func (it *arrIter) start() (int, bool) {
+	if it.done {
+		return 0, false
 	}
 	s := it.s
 	i := skipWS(s, it.i)
 	if i >= len(s) {
 		it.done, it.bad = true, true
-		return jval{}, false
+		return 0, false
 	}
 	if it.n == 0 {
 		if s[i] == ']' {
 			it.i, it.done = i+1, true
-			return jval{}, false
+			return 0, false
 		}
 	} else {
 		switch s[i] {
 		case ']':
 			it.i, it.done = i+1, true
-			return jval{}, false
+			return 0, false
 		case ',':
-			i = skipWS(s, i+1)
+			if i = skipWS(s, i+1); i >= len(s) {
+				it.done, it.bad = true, true
+				return 0, false
+			}
 		default:
 			it.done, it.bad = true, true
-			return jval{}, false
+			return 0, false
 		}
 	}
-	v, i, ok := parseValue(s, i, it.depth)
-	if !ok {
-		it.done, it.bad = true, true
-		return jval{}, false
-	}
+	return i, true
+}
+
+func (it *arrIter) end(i int) {
 	it.i = i
 	it.n++
-	return v, true
 }
 
-// objectOf returns an iterator over the members of an object value.
-func objectOf(v jval, depth int) objIter {
-	return objIter{s: v.raw, i: 1, depth: depth}
-}
-
-// arrayOf returns an iterator over the elements of an array value.
-func arrayOf(v jval, depth int) arrIter {
-	return arrIter{s: v.raw, i: 1, depth: depth}
+// enterArray returns an iterator over the current member's value when it
+// is an array, like enter.
+func (it *objIter) enterArray() (arrIter, bool) {
+	if it.i >= len(it.s) || it.s[it.i] != '[' || it.depth >= maxDepth {
+		return arrIter{}, false
+	}
+	return arrIter{s: it.s, i: it.i + 1, depth: it.depth + 1}, true
 }
 
 // unescape decodes a JSON string's escapes.

@@ -368,12 +368,20 @@ func (s *Schema) walk(it *objIter, prefix string, rec *record, res *parsers.Resu
 				continue
 			}
 		}
+		if mapped && f.role == roleRateLimit {
+			if arr, ok := it.enterArray(); ok {
+				if !s.rateLimits(it, &arr, rec, res, in) {
+					return false
+				}
+				continue
+			}
+		}
 		v, ok := it.value()
 		if !ok {
 			return false
 		}
 		if mapped {
-			s.apply(f, path, v, it.depth, rec, res, in)
+			s.apply(f, path, v, rec, res, in)
 		}
 	}
 }
@@ -449,7 +457,7 @@ func (r *record) setHint(n int, e *hname) {
 
 // apply stores one mapped value. A value of the wrong kind marks the
 // field missing rather than failing silently.
-func (s *Schema) apply(f field, path string, v jval, depth int, rec *record, res *parsers.Result, in *interner) {
+func (s *Schema) apply(f field, path string, v jval, rec *record, res *parsers.Result, in *interner) {
 	if v.kind == jNull {
 		return
 	}
@@ -534,7 +542,7 @@ func (s *Schema) apply(f field, path string, v jval, depth int, rec *record, res
 			rec.addHeader(f.header, str)
 		}
 	case roleRateLimit, roleRetryAfter, roleThrottled:
-		s.applyNormalized(f.role, v, depth, rec, res, in)
+		s.applyNormalized(f.role, v, rec, res, in)
 	}
 }
 
