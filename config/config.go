@@ -45,6 +45,11 @@ type Settings struct {
 	// (Headroom's own client on the request goroutine) or "std"
 	// (net/http's Transport). HTTP/2, upgrades and Expect always use std.
 	UpstreamClient string `env:"HEADROOM_UPSTREAM_CLIENT" envDefault:"std"`
+	// FastPath relays plain HTTP/1.1 requests with small bodies (the
+	// common case) itself, byte for byte, instead of through net/http's
+	// server and ReverseProxy; every other request still goes through
+	// net/http (docs/benchmarks.md).
+	FastPath bool `env:"HEADROOM_FAST_PATH" envDefault:"true"`
 	// MaxRequestBodyBytes bounds request bodies through the proxy (413 past
 	// it; 0: no limit). 64 MiB leaves room for base64 images in requests.
 	MaxRequestBodyBytes int64 `env:"HEADROOM_MAX_REQUEST_BODY_BYTES" envDefault:"67108864"`

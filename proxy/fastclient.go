@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -172,7 +173,12 @@ func (t *FastTransport) CloseIdleConnections() {
 }
 
 func (t *FastTransport) pool(req *http.Request) *hostPool {
-	u := req.URL
+	return t.poolFor(req.URL)
+}
+
+// poolFor returns the pool of u's host (nil for schemes other than http and
+// https).
+func (t *FastTransport) poolFor(u *url.URL) *hostPool {
 	var k hostKey
 	switch u.Scheme {
 	case "http":
@@ -202,7 +208,7 @@ func (t *FastTransport) pool(req *http.Request) *hostPool {
 			hp.addr = net.JoinHostPort(host, "80")
 		}
 	}
-	pu, err := http.ProxyFromEnvironment(req)
+	pu, err := http.ProxyFromEnvironment(&http.Request{URL: u})
 	hp.direct = err == nil && pu == nil
 	if t.std.Proxy == nil {
 		hp.direct = true

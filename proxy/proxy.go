@@ -48,6 +48,9 @@ type Options struct {
 	// MaxRequestBody bounds request bodies (HEADROOM_MAX_REQUEST_BODY_BYTES):
 	// larger ones get 413. Zero means no limit.
 	MaxRequestBody int64
+	// FastPath is the upstream pool of Server's fast path (relay.go); nil
+	// leaves every request to net/http.
+	FastPath *FastTransport
 }
 
 const tooLargeMsg = "request body is larger than HEADROOM_MAX_REQUEST_BODY_BYTES"
@@ -86,6 +89,12 @@ type route struct {
 	keys   keyid.Resolver
 	rp     *httputil.ReverseProxy
 	tracer *tracing.Tracer
+
+	// The fast path's view: nil pool when the upstream is reached through
+	// an HTTP proxy from the environment (net/http handles those).
+	pool           *hostPool
+	basePath       string // the upstream URL's escaped path
+	keyHeaderLower string
 }
 
 // Proxy is an http.Handler.
@@ -96,6 +105,7 @@ type Proxy struct {
 	hooks   []Hook
 	tracer  *tracing.Tracer
 	maxBody int64
+	fast    *FastTransport
 	routes  atomic.Pointer[map[string]*route]
 }
 
@@ -107,7 +117,7 @@ func New(cfg *config.Config, coll *collector.Collector, opts Options) *Proxy {
 	if opts.Transport == nil {
 		opts.Transport = NewUpstreamTransport(DefaultUpstreamClient, 10*time.Second, 10*time.Minute)
 	}
-	p := &Proxy{coll: coll, log: opts.Logger, tr: opts.Transport, hooks: opts.Hooks, tracer: opts.Tracer, maxBody: opts.MaxRequestBody}
+	p := &Proxy{coll: coll, log: opts.Logger, tr: opts.Transport, hooks: opts.Hooks, tracer: opts.Tracer, maxBody: opts.MaxRequestBody, fast: opts.FastPath}
 	p.Update(cfg)
 	return p
 }
@@ -145,6 +155,13 @@ func (p *Proxy) Update(cfg *config.Config) {
 			ModifyResponse: p.modifyResponse,
 			ErrorHandler:   p.errorHandler,
 			ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+		}
+		if p.fast != nil {
+			if hp := p.fast.poolFor(pc.Upstream); hp != nil && hp.direct {
+				rt.pool = hp
+			}
+			rt.basePath = pc.Upstream.EscapedPath()
+			rt.keyHeaderLower = strings.ToLower(pc.KeyHeader)
 		}
 		m[pc.Name] = rt
 	}

@@ -28,7 +28,7 @@ import (
 const secret = "sk-test-SECRET-0123456789"
 
 type env struct {
-	proxy *httptest.Server
+	proxy *testServer
 	reg   *prometheus.Registry
 	logs  *syncBuffer
 	coll  *collector.Collector
@@ -61,8 +61,19 @@ func newEnv(t *testing.T, dialect, upstream string, opts ...func(*Options)) *env
 	for _, f := range opts {
 		f(&o)
 	}
-	px := httptest.NewServer(New(cfg, coll, o))
-	t.Cleanup(px.Close)
+	if fastPathOn() && o.FastPath == nil {
+		// The fast path shares the test's upstream settings (TLS roots,
+		// pool limits) when it can.
+		switch tr := o.Transport.(type) {
+		case *FastTransport:
+			o.FastPath = tr
+		case *http.Transport:
+			o.FastPath = NewFastTransport(tr, 2*time.Second, 2*time.Second)
+		default:
+			o.FastPath = newFastPool()
+		}
+	}
+	px := serve(t, New(cfg, coll, o), o.FastPath)
 	return &env{proxy: px, reg: reg, logs: logs, coll: coll}
 }
 

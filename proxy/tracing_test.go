@@ -55,7 +55,7 @@ func (u *upstreamCapture) traceparents() []string {
 }
 
 type traced struct {
-	proxy    *httptest.Server
+	proxy    *testServer
 	upstream *httptest.Server
 	capture  *upstreamCapture
 	rec      *tracetest.SpanRecorder
@@ -84,8 +84,11 @@ func newTraced(t *testing.T, name string, handler http.Handler, to tracing.Trace
 	if to.Propagator == nil {
 		to.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	}
-	px := httptest.NewServer(New(cfg, coll, Options{Logger: log, Transport: NewUpstreamTransport(DefaultUpstreamClient, 2*time.Second, 5*time.Second), Tracer: tracing.NewTracer(tp, to)}))
-	t.Cleanup(px.Close)
+	o := Options{Logger: log, Transport: NewUpstreamTransport(DefaultUpstreamClient, 2*time.Second, 5*time.Second), Tracer: tracing.NewTracer(tp, to)}
+	if fastPathOn() {
+		o.FastPath = newFastPool()
+	}
+	px := serve(t, New(cfg, coll, o), o.FastPath)
 	return &traced{proxy: px, upstream: up, capture: capt, rec: rec}
 }
 

@@ -86,6 +86,9 @@ func (s *sseSniffer) write(p []byte) {
 	}
 }
 
+// reset empties s for the next response, keeping its line buffer.
+func (s *sseSniffer) reset() { *s = sseSniffer{line: s.line[:0]} }
+
 func (s *sseSniffer) add(p []byte) {
 	if s.skip {
 		return

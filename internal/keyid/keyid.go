@@ -5,6 +5,7 @@
 package keyid
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -18,7 +19,11 @@ const None = "none"
 // SHA-256: 48 bits, enough to tell a team's keys apart, far too few to
 // confirm a guess of a high-entropy API key offline at scale.
 func Fingerprint(credential string) string {
-	sum := sha256.Sum256([]byte(credential))
+	return fingerprint([]byte(credential))
+}
+
+func fingerprint(credential []byte) string {
+	sum := sha256.Sum256(credential)
 	var b [2 + 12]byte
 	b[0], b[1] = 'k', '-'
 	hex.Encode(b[2:], sum[:6])
@@ -57,6 +62,20 @@ func (r *Resolver) Label(h http.Header) string {
 		return None
 	}
 	fp := Fingerprint(c)
+	if a, ok := r.Aliases[fp]; ok {
+		return a
+	}
+	return fp
+}
+
+// LabelOf is Label for a credential already taken from its header (the
+// proxy's fast path reads raw header bytes, not an http.Header).
+func (r *Resolver) LabelOf(credential []byte) string {
+	c := bytes.TrimSpace(credential)
+	if len(c) == 0 {
+		return None
+	}
+	fp := fingerprint(c)
 	if a, ok := r.Aliases[fp]; ok {
 		return a
 	}

@@ -1,0 +1,196 @@
+package proxy
+
+import (
+	"bytes"
+	"net/http"
+	"net/textproto"
+	"sync"
+	"sync/atomic"
+)
+
+// HTTP/1.1 message heads as the fast path sees them: a byte slice and the
+// offsets of each field, parsed strictly. Anything the fast path would have
+// to interpret rather than pass on (line folding, bare CR, odd framing) makes
+// the parser give up, and the connection goes to net/http, which knows
+// every corner of the protocol.
+
+// field locates one header field line inside a head.
+type field struct {
+	n0, n1, v0, v1 int32 // name and value (without surrounding whitespace)
+}
+
+func (f field) name(b []byte) []byte  { return b[f.n0:f.n1] }
+func (f field) value(b []byte) []byte { return b[f.v0:f.v1] }
+
+// headEnd returns the length of the head (through its empty line) at the
+// start of b, or -1 if b does not hold a complete head yet.
+func headEnd(b []byte) int {
+	i := bytes.Index(b, crlfcrlf)
+	if i < 0 {
+		return -1
+	}
+	return i + 4
+}
+
+var crlfcrlf = []byte("\r\n\r\n")
+
+// parseFields splits the field lines of head (which starts after the start
+// line and ends with the empty line) and appends them to fs. ok is false for
+// anything but plain "name: value\r\n" lines.
+func parseFields(head []byte, off int, fs []field) ([]field, bool) {
+	for {
+		i := bytes.IndexByte(head[off:], '\n')
+		if i < 1 || head[off+i-1] != '\r' {
+			return fs, false
+		}
+		line := head[off : off+i-1]
+		if len(line) == 0 {
+			return fs, off+i+1 == len(head)
+		}
+		c := bytes.IndexByte(line, ':')
+		if c < 1 || !validFieldName(line[:c]) {
+			return fs, false
+		}
+		v0, v1 := c+1, len(line)
+		for v0 < v1 && (line[v0] == ' ' || line[v0] == '\t') {
+			v0++
+		}
+		for v1 > v0 && (line[v1-1] == ' ' || line[v1-1] == '\t') {
+			v1--
+		}
+		if !validFieldValue(line[v0:v1]) {
+			return fs, false
+		}
+		fs = append(fs, field{int32(off), int32(off + c), int32(off + v0), int32(off + v1)})
+		off += i + 1
+	}
+}
+
+// tokenChar marks RFC 9110 tchar.
+var tokenChar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func validFieldName(b []byte) bool {
+	for _, c := range b {
+		if !tokenChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// validFieldValue refuses control characters other than tab (a CR on its
+// own could split the field for a lenient parser downstream).
+func validFieldValue(b []byte) bool {
+	for _, c := range b {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// is reports whether name equals lower, ignoring ASCII case; lower is the
+// lower-case spelling.
+func is(name []byte, lower string) bool {
+	if len(name) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// parseLength reads a Content-Length value; -1 if it is not a plain decimal.
+func parseLength(b []byte) int64 {
+	if len(b) == 0 || len(b) > 18 {
+		return -1
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
+
+// canonicalKeys maps header names as providers spell them (often lower case)
+// to net/http's canonical form without allocating for names seen before.
+// Copy-on-write: reads are one atomic load; the set is small and stable
+// (each provider sends the same dozen names), and bounded so that an
+// upstream inventing names cannot grow it.
+var canonicalKeys struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[string]string]
+}
+
+const maxCanonicalKeys = 1024
+
+func canonicalKey(name []byte) string {
+	if m := canonicalKeys.m.Load(); m != nil {
+		if k, ok := (*m)[string(name)]; ok {
+			return k
+		}
+	}
+	k := textproto.CanonicalMIMEHeaderKey(string(name))
+	canonicalKeys.mu.Lock()
+	defer canonicalKeys.mu.Unlock()
+	old := canonicalKeys.m.Load()
+	if old != nil && len(*old) >= maxCanonicalKeys {
+		return k
+	}
+	m := make(map[string]string, 1+func() int {
+		if old == nil {
+			return 0
+		}
+		return len(*old)
+	}())
+	if old != nil {
+		for a, b := range *old {
+			m[a] = b
+		}
+	}
+	m[string(name)] = k
+	canonicalKeys.m.Store(&m)
+	return k
+}
+
+// fillHeader rebuilds h (cleared first, its storage reused) from the fields
+// of head: what the dialect parsers and hooks read. One string holds every
+// value; names come from canonicalKey.
+func fillHeader(h http.Header, head []byte, fs []field) {
+	clear(h)
+	if len(fs) == 0 {
+		return
+	}
+	s := string(head)
+	vals := make([]string, len(fs))
+	for i, f := range fs {
+		k := canonicalKey(f.name(head))
+		vals[i] = s[f.v0:f.v1]
+		if old, ok := h[k]; ok {
+			h[k] = append(old, vals[i])
+			continue
+		}
+		h[k] = vals[i : i+1 : i+1]
+	}
+}

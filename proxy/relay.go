@@ -1,0 +1,990 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/headroomhq/headroom/parsers"
+)
+
+// The fast path: one goroutine per client connection reads a request head,
+// writes the request (head rewritten, body as sent) to a pooled upstream
+// connection in one write, and relays the response back as it arrives, the
+// raw bytes unchanged apart from hop-by-hop fields. Rate-limit headers,
+// 429 bodies and token usage are observed on the side exactly as on the
+// net/http path (modifyResponse, observedBody), and calls finish through the
+// same callState.
+
+const (
+	// clientBufSize bounds request heads on the fast path; larger heads go
+	// to net/http (whose limit is 1 MiB).
+	clientBufSize = 8 << 10
+	// watchAfter is how long the relay waits for the upstream's answer
+	// before it starts watching the client for a disconnect (which then
+	// cancels the upstream request, as net/http's server does at once).
+	watchAfter = 100 * time.Millisecond
+)
+
+type relayConn struct {
+	s  *Server
+	p  *Proxy
+	c  net.Conn
+	cr clientReader
+	br *bufio.Reader
+
+	idle atomic.Bool
+
+	fs     []field     // request fields
+	rfs    []field     // response fields
+	hdr    http.Header // response header, for parsers and hooks
+	st     callState
+	result parsers.Result
+	js     jsonSniffer
+	ss     sseSniffer
+	body   []byte // 429 body, decoded, for dialects that read it
+
+	// The last credential seen on this connection and its label: clients
+	// send the same key on every request, and hashing it each time is
+	// measurable.
+	lastCred  []byte
+	lastLabel string
+
+	lastRoute *route
+
+	inflight prometheus.Gauge // of the call in progress, until endCall
+
+	// closeAfter: the connection ends after the current response.
+	closeAfter bool
+
+	// Disconnect watcher (see watchAfter).
+	armed     bool
+	watchT    *time.Timer
+	watchDone chan struct{}
+	watchBuf  [1]byte
+	watchN    int
+	watchUp   atomic.Pointer[fconn]
+	gone      atomic.Bool
+}
+
+func newRelayConn(s *Server, c net.Conn) *relayConn {
+	rc := &relayConn{s: s, p: s.Proxy, c: c}
+	rc.cr.c = c
+	rc.br = bufio.NewReaderSize(&rc.cr, clientBufSize)
+	return rc
+}
+
+var relayBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+func (rc *relayConn) serve() {
+	handed := false
+	defer func() {
+		rc.s.untrack(rc)
+		if !handed {
+			rc.c.Close()
+		}
+	}()
+	std := rc.s.Std
+	for first := true; ; first = false {
+		now := time.Now()
+		rc.idle.Store(true) // Shutdown closes connections waiting for a request
+		if first {
+			rc.setHeaderDeadline(now)
+		} else {
+			if rc.s.shutting.Load() {
+				return
+			}
+			if std.IdleTimeout > 0 {
+				rc.c.SetReadDeadline(now.Add(std.IdleTimeout))
+			} else {
+				rc.c.SetReadDeadline(time.Time{})
+			}
+		}
+		if _, err := rc.br.Peek(1); err != nil {
+			return
+		}
+		rc.idle.Store(false)
+		if rc.s.shutting.Load() {
+			return
+		}
+		if !first {
+			rc.setHeaderDeadline(time.Now())
+		}
+		head, ok := rc.readHead()
+		if !ok {
+			return
+		}
+		if head == nil || !rc.relay(head) {
+			// Not ours (or not ours to decide): net/http takes the
+			// connection with nothing consumed of this request.
+			if rc.s.shutting.Load() {
+				return
+			}
+			rc.c.SetDeadline(time.Time{})
+			handed = true
+			rc.s.untrack(rc)
+			rc.s.handoff.push(&handedConn{Conn: rc.c, br: rc.br, cr: &rc.cr})
+			return
+		}
+		if rc.closeAfter {
+			return
+		}
+	}
+}
+
+func (rc *relayConn) setHeaderDeadline(now time.Time) {
+	if t := rc.s.Std.ReadHeaderTimeout; t > 0 {
+		rc.c.SetReadDeadline(now.Add(t))
+	} else {
+		rc.c.SetReadDeadline(time.Time{})
+	}
+}
+
+// readHead peeks a complete request head. It returns nil, true when the
+// head does not fit the buffer (net/http then takes the connection), and
+// ok false when the client went away or was too slow.
+func (rc *relayConn) readHead() (head []byte, ok bool) {
+	for {
+		b, _ := rc.br.Peek(rc.br.Buffered())
+		if e := headEnd(b); e >= 0 {
+			return b[:e], true
+		}
+		if rc.br.Buffered() >= rc.br.Size() {
+			return nil, true
+		}
+		if _, err := rc.br.Peek(rc.br.Buffered() + 1); err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return nil, true
+			}
+			return nil, false
+		}
+	}
+}
+
+// request is what the fast path reads from a request head. The byte
+// slices point into the client buffer and are only valid until the body is
+// read; relay copies what it keeps.
+type request struct {
+	method, target   []byte
+	nameEnd, queryAt int // in target: end of "/<provider>", start of "?" (or len)
+	contentLength    int64
+	close            bool
+	auth, key, ctype []byte
+	keepFields       []field
+	hasHost          bool
+
+	// Kept past the body read.
+	isHead, replay bool
+}
+
+// parseRequest reads head strictly; ok false hands the request to net/http.
+func (rc *relayConn) parseRequest(head []byte, rt func(name []byte) *route) (*route, request, bool) {
+	var r request
+	i := bytes.IndexByte(head, '\n')
+	if i < 2 || head[i-1] != '\r' {
+		return nil, r, false
+	}
+	line := head[:i-1]
+	sp1 := bytes.IndexByte(line, ' ')
+	if sp1 < 1 || !validFieldName(line[:sp1]) {
+		return nil, r, false
+	}
+	rest := line[sp1+1:]
+	sp2 := bytes.IndexByte(rest, ' ')
+	if sp2 < 1 || string(rest[sp2+1:]) != "HTTP/1.1" {
+		return nil, r, false
+	}
+	r.method, r.target = line[:sp1], rest[:sp2]
+	if r.target[0] != '/' {
+		return nil, r, false // absolute-form, asterisk-form: net/http decides
+	}
+	r.queryAt = len(r.target)
+	for j, c := range r.target {
+		if c <= ' ' || c >= 0x7f || c == '#' {
+			return nil, r, false
+		}
+		if c == '?' && r.queryAt == len(r.target) {
+			r.queryAt = j
+		}
+		if r.queryAt == len(r.target) && !pathChar[c] {
+			// Escapes and characters net/http would escape keep its
+			// rules for decoding and re-encoding the path.
+			return nil, r, false
+		}
+	}
+	path := r.target[:r.queryAt]
+	name, ok := splitPathBytes(path)
+	if !ok {
+		return nil, r, false
+	}
+	r.nameEnd = 1 + len(name)
+	route := rt(name)
+	if route == nil || route.pool == nil {
+		return nil, r, false
+	}
+	var fs []field
+	fs, ok = parseFields(head, i+1, rc.fs[:0])
+	rc.fs = fs
+	if !ok {
+		return nil, r, false
+	}
+	r.contentLength = -1
+	keep := fs[:0:0]
+	keyHeader := route.keyHeaderLower
+	for _, f := range fs {
+		n, v := f.name(head), f.value(head)
+		switch {
+		case is(n, "host"):
+			if r.hasHost {
+				return nil, r, false
+			}
+			r.hasHost = true
+			continue
+		case is(n, "content-length"):
+			l := parseLength(v)
+			if l < 0 || (r.contentLength >= 0 && l != r.contentLength) {
+				return nil, r, false
+			}
+			r.contentLength = l
+		case is(n, "transfer-encoding"), is(n, "expect"), is(n, "upgrade"), is(n, "trailer"):
+			return nil, r, false
+		case is(n, "connection"):
+			switch {
+			case is(v, "close"):
+				r.close = true
+			case is(v, "keep-alive"):
+			default:
+				return nil, r, false // it may name other hop-by-hop fields
+			}
+			continue
+		case is(n, "te"):
+			if !is(v, "trailers") {
+				continue
+			}
+		case is(n, "keep-alive"), is(n, "proxy-connection"), is(n, "proxy-authorization"), is(n, "proxy-authenticate"):
+			continue
+		case is(n, "authorization"):
+			r.auth = v
+		case is(n, "content-type"):
+			r.ctype = v
+		case keyHeader != "" && is(n, keyHeader):
+			r.key = v
+		case is(n, "traceparent"), is(n, "tracestate"):
+		}
+		keep = append(keep, f)
+	}
+	if !r.hasHost {
+		return nil, r, false
+	}
+	if r.contentLength > maxFastBody || (rc.p.maxBody > 0 && r.contentLength > rc.p.maxBody) {
+		return nil, r, false
+	}
+	r.keepFields = keep
+	return route, r, true
+}
+
+// pathChar marks what the fast path takes verbatim in a path: RFC 3986
+// unreserved characters, sub-delims, ':', '@' and '/' — the characters
+// net/url leaves as they are, so both paths send the same request line.
+var pathChar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "-._~!$&'()*+,;=:@/" {
+		t[c] = true
+	}
+	return t
+}()
+
+// splitPathBytes returns the provider name of "/name/rest", refusing dot
+// segments anywhere (as splitProvider does).
+func splitPathBytes(path []byte) (name []byte, ok bool) {
+	if len(path) < 2 || path[0] != '/' {
+		return nil, false
+	}
+	for rest := path[1:]; ; {
+		seg := rest
+		i := bytes.IndexByte(rest, '/')
+		if i >= 0 {
+			seg = rest[:i]
+		}
+		if len(seg) <= 2 && len(seg) > 0 && (string(seg) == "." || string(seg) == "..") {
+			return nil, false
+		}
+		if i < 0 {
+			break
+		}
+		rest = rest[i+1:]
+	}
+	if i := bytes.IndexByte(path[1:], '/'); i >= 0 {
+		return path[1 : i+1], true
+	}
+	return path[1:], true
+}
+
+// methodString avoids allocating the common method names.
+func methodString(m []byte) string {
+	switch string(m) {
+	case "POST":
+		return http.MethodPost
+	case "GET":
+		return http.MethodGet
+	case "HEAD":
+		return http.MethodHead
+	case "PUT":
+		return http.MethodPut
+	case "DELETE":
+		return http.MethodDelete
+	case "OPTIONS":
+		return http.MethodOptions
+	case "PATCH":
+		return http.MethodPatch
+	}
+	return string(m)
+}
+
+// relay forwards one request. It returns false, having consumed nothing,
+// when the request is for net/http; otherwise the request has been
+// answered and rc.closeAfter says whether the connection must close.
+func (rc *relayConn) relay(head []byte) bool {
+	p := rc.p
+	routes := *p.routes.Load()
+	rt, r, ok := rc.parseRequest(head, func(name []byte) *route { return routes[string(name)] })
+	if !ok {
+		return false
+	}
+	start := time.Now()
+	rc.closeAfter = r.close
+	method := methodString(r.method)
+	r.isHead = method == http.MethodHead
+	r.replay = r.contentLength <= 0 && (method == http.MethodGet || r.isHead || method == http.MethodOptions)
+	key := rc.keyLabel(rt, &r)
+	wantModel := r.contentLength > 0 && method != http.MethodGet && !r.isHead && isJSONBytes(r.ctype)
+	path := ""
+	if len(p.hooks) > 0 {
+		path = string(r.target[r.nameEnd:r.queryAt])
+	}
+
+	// The upstream request: rewritten head, then the body, in one buffer.
+	bp := relayBufs.Get().(*[]byte)
+	defer relayBufs.Put(bp)
+	out := (*bp)[:0]
+	out = append(out, r.method...)
+	out = append(out, ' ')
+	pathStart := len(out)
+	out = append(out, rt.basePath...)
+	out = append(out, r.target[r.nameEnd:r.queryAt]...)
+	if len(out) == pathStart {
+		out = append(out, '/')
+	}
+	out = append(out, r.target[r.queryAt:]...)
+	out = append(out, " HTTP/1.1\r\nHost: "...)
+	out = append(out, rt.cfg.Upstream.Host...)
+	out = append(out, "\r\n"...)
+	for _, f := range r.keepFields {
+		out = append(out, head[f.n0:f.v1]...)
+		out = append(out, "\r\n"...)
+	}
+	out = append(out, "\r\n"...)
+	bodyAt := len(out)
+	rc.br.Discard(len(head))
+	rc.c.SetReadDeadline(time.Time{}) // bodies are not bound by the header timeout
+	var body []byte
+	if r.contentLength > 0 {
+		out = growLen(out, int(r.contentLength))
+		*bp = out[:0]
+		if _, err := io.ReadFull(rc.br, out[bodyAt:]); err != nil {
+			// The client left mid-body: nothing was sent upstream.
+			rc.closeAfter = true
+			l := p.coll.Labels(rt.cfg.Name, "", key)
+			p.coll.ObserveCompletion(l, 499, time.Since(start), 0, 0)
+			return true
+		}
+		body = out[bodyAt:]
+	}
+	// head and r's slices are stale from here on.
+
+	model := ""
+	if wantModel {
+		model = findTopLevelString(body, "model")
+	}
+	st := &rc.st
+	*st = callState{p: p, route: rt}
+	st.call = Call{
+		Provider: rt.cfg.Name, Method: method, Path: path, Upstream: rt.cfg.Upstream.Host, Start: start,
+		Labels: p.coll.Labels(rt.cfg.Name, model, key),
+	}
+	rc.result.Reset()
+	rc.inflight = p.coll.Inflight(st.call.Labels)
+	rc.inflight.Inc()
+	rc.exchange(rt, &r, st, out)
+	rc.endCall(st)
+	return true
+}
+
+func growLen(b []byte, n int) []byte {
+	if cap(b)-len(b) < n {
+		nb := make([]byte, len(b), len(b)+n)
+		copy(nb, b)
+		b = nb
+	}
+	return b[:len(b)+n]
+}
+
+func isJSONBytes(ct []byte) bool {
+	return len(ct) == 0 || bytes.Contains(ct, []byte("json"))
+}
+
+// keyLabel is the key label of r (keyid's rules), cached per connection.
+func (rc *relayConn) keyLabel(rt *route, r *request) string {
+	cred := r.key
+	if len(cred) == 0 {
+		cred = r.auth
+		if len(cred) > 7 && is(cred[:7], "bearer ") {
+			cred = bytes.TrimSpace(cred[7:])
+		}
+	}
+	if rc.lastLabel != "" && bytes.Equal(cred, rc.lastCred) && rc.lastRoute == rt {
+		return rc.lastLabel
+	}
+	l := rt.keys.LabelOf(cred)
+	rc.lastCred = append(rc.lastCred[:0], cred...)
+	rc.lastLabel, rc.lastRoute = l, rt
+	return l
+}
+
+// exchange sends req (head and body in one buffer) upstream and relays the
+// answer, retrying once on a reused connection that turned out to be dead.
+func (rc *relayConn) exchange(rt *route, r *request, st *callState, req []byte) {
+	t := rc.s.Upstream
+	for attempt := 0; ; attempt++ {
+		fc, err := t.getConn(context.Background(), rt.pool)
+		if err != nil {
+			rc.fail(st, err)
+			return
+		}
+		if !rc.roundTrip(rt, r, st, fc, req, attempt == 0) {
+			return
+		}
+	}
+}
+
+// roundTrip runs one attempt on fc. It returns true (having answered
+// nothing) when the request may be sent again on a new connection: on the
+// first attempt, a reused connection that failed before taking the request,
+// or before any byte of an answer to a replayable one (http.Transport's
+// rules).
+func (rc *relayConn) roundTrip(rt *route, r *request, st *callState, fc *fconn, req []byte, first bool) (retry bool) {
+	t := rc.s.Upstream
+	_, werr := fc.c.Write(req)
+	if werr != nil {
+		if fc.used && first {
+			fc.c.Close()
+			return true
+		}
+		// The upstream may have answered and closed before reading the
+		// whole request (an early 413 or 429): read what it sent.
+		fc.c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	} else if t.header > 0 {
+		fc.c.SetReadDeadline(time.Now().Add(t.header))
+	}
+	rc.startWatch(fc)
+	fc.lr.n = maxResponseHeader
+	var head []byte
+	var owned bool
+	var err error
+	for n1xx := 0; ; n1xx++ {
+		head, owned, err = readResponseHead(fc.br)
+		if err != nil {
+			break
+		}
+		code := statusOf(head)
+		if code < 100 || code >= 200 {
+			break
+		}
+		if code == http.StatusSwitchingProtocols || n1xx >= 5 {
+			err = errors.New("proxy: unexpected 1xx response")
+			break
+		}
+		// Informational answers (103 Early Hints) go to the client as sent.
+		if _, werr := rc.c.Write(head); werr != nil {
+			err = werr
+			break
+		}
+		if !owned {
+			fc.br.Discard(len(head))
+		}
+	}
+	if err != nil {
+		fc.c.Close()
+		if rc.stopWatch() {
+			st.call.Status, st.call.UpstreamErr = 499, "client_closed"
+			rc.closeAfter = true
+			st.finish()
+			return false
+		}
+		if werr != nil {
+			err = werr
+		}
+		if fc.used && first && r.replay && fc.lr.n == maxResponseHeader && fc.br.Buffered() == 0 && isConnGone(err) {
+			return true
+		}
+		rc.fail(st, err)
+		return false
+	}
+	fc.lr.n = 1<<62 - 1
+	fc.c.SetReadDeadline(time.Time{})
+	rc.relayResponse(rt, r, st, fc, head, owned, werr != nil)
+	return false
+}
+
+// readResponseHead returns the next response head in br. A head that fits
+// br's buffer stays there (owned false: the caller discards it once used);
+// a larger one (legal, if rare) is read out of br into a buffer of its own,
+// up to maxResponseHeader.
+func readResponseHead(br *bufio.Reader) (head []byte, owned bool, err error) {
+	for {
+		b, _ := br.Peek(br.Buffered())
+		if e := headEnd(b); e >= 0 {
+			return b[:e], false, nil
+		}
+		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return readLargeHead(br)
+			}
+			if err == io.EOF && br.Buffered() > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, false, err
+		}
+	}
+}
+
+func readLargeHead(br *bufio.Reader) ([]byte, bool, error) {
+	var acc []byte
+	for {
+		b, _ := br.Peek(br.Buffered())
+		// The end may straddle what was accumulated and what is new.
+		from := max(len(acc)-3, 0)
+		acc = append(acc, b...)
+		if e := headEnd(acc[from:]); e >= 0 {
+			end := from + e
+			br.Discard(len(b) - (len(acc) - end))
+			return acc[:end], true, nil
+		}
+		br.Discard(len(b))
+		if len(acc) > maxResponseHeader {
+			return nil, true, errHeaderTooLarge
+		}
+		if _, err := br.Peek(1); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, true, err
+		}
+	}
+}
+
+
+// statusOf returns the status code of a response head, or 0.
+func statusOf(head []byte) int {
+	if len(head) < 12 || !bytes.HasPrefix(head, []byte("HTTP/1.")) || head[8] != ' ' {
+		return 0
+	}
+	c := head[9:12]
+	if c[0] < '1' || c[0] > '9' || c[1] < '0' || c[1] > '9' || c[2] < '0' || c[2] > '9' {
+		return 0
+	}
+	if len(head) > 12 && head[12] != ' ' && head[12] != '\r' {
+		return 0
+	}
+	return int(c[0]-'0')*100 + int(c[1]-'0')*10 + int(c[2]-'0')
+}
+
+var errBadResponse = errors.New("proxy: malformed response from upstream")
+
+// relayResponse parses the response head, observes it, and relays head and
+// body to the client.
+func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fconn, head []byte, owned, upstreamClosing bool) {
+	p := rc.p
+	now := time.Now()
+	code := statusOf(head)
+	eol := bytes.IndexByte(head, '\n')
+	var ok bool
+	rc.rfs, ok = parseFields(head, eol+1, rc.rfs[:0])
+	if code == 0 || !ok || eol < 0 || head[eol-1] != '\r' {
+		fc.c.Close()
+		rc.fail(st, errBadResponse)
+		return
+	}
+	http10 := head[7] == '0'
+	var fr bodyFraming
+	fr.mode = modeClose
+	cl := int64(-1)
+	keepUp := !http10 && !upstreamClosing
+	te := false
+	var connTokens []byte
+	for _, f := range rc.rfs {
+		n, v := f.name(head), f.value(head)
+		switch {
+		case is(n, "content-length"):
+			l := parseLength(v)
+			if l < 0 || (cl >= 0 && l != cl) {
+				fc.c.Close()
+				rc.fail(st, errBadResponse)
+				return
+			}
+			cl = l
+		case is(n, "transfer-encoding"):
+			te = true
+			if lastToken(v, "chunked") {
+				fr.mode = modeChunked
+			}
+		case is(n, "connection"):
+			connTokens = v
+			if hasToken(v, "close") {
+				keepUp = false
+			} else if http10 && hasToken(v, "keep-alive") {
+				keepUp = true
+			}
+		}
+	}
+	switch {
+	case r.isHead, code == 204, code == 304:
+		fr.mode = modeNone
+	case te:
+		cl = -1 // Transfer-Encoding overrides Content-Length (RFC 9112 6.3)
+	case cl >= 0:
+		fr.mode, fr.remain = modeLength, cl
+		if cl == 0 {
+			fr.mode = modeNone
+		}
+	}
+	if fr.mode == modeClose {
+		keepUp = false
+		rc.closeAfter = true
+	}
+
+	// Observe: the same steps as modifyResponse.
+	if rc.hdr == nil {
+		rc.hdr = make(http.Header, len(rc.rfs))
+	}
+	fillHeader(rc.hdr, head, rc.rfs)
+	st.call.Received = now
+	st.call.Status = code
+	st.call.Header = rc.hdr
+	ctype := rc.hdr.Get("Content-Type")
+	st.call.Streamed = isEventStream(ctype)
+	var sn sniffer
+	if code < 300 && identityEncoding(rc.hdr.Get("Content-Encoding")) {
+		if st.call.Streamed {
+			rc.ss.reset()
+			sn = &rc.ss
+		} else if isJSON(ctype) {
+			rc.js.head, rc.js.tail = rc.js.head[:0], rc.js.tail[:0]
+			sn = &rc.js
+		}
+	}
+
+	// The client's head: status line and fields as sent, minus hop-by-hop
+	// fields, plus Connection: close when this connection ends after it.
+	bp := relayBufs.Get().(*[]byte)
+	defer relayBufs.Put(bp)
+	out := append((*bp)[:0], "HTTP/1.1"...)
+	out = append(out, head[8:eol+1]...)
+	for _, f := range rc.rfs {
+		n := f.name(head)
+		if hopByHop(n) || namedIn(connTokens, n) {
+			continue
+		}
+		if te && is(n, "content-length") {
+			continue
+		}
+		out = append(out, head[f.n0:f.v1]...)
+		out = append(out, "\r\n"...)
+	}
+	if rc.closeAfter || rc.s.shutting.Load() {
+		out = append(out, "Connection: close\r\n"...)
+		rc.closeAfter = true
+	}
+	out = append(out, "\r\n"...)
+	if !owned {
+		fc.br.Discard(len(head))
+	}
+
+	d := rt.cfg.Dialect
+	in := parsers.Input{Status: code, Header: rc.hdr, Received: now}
+	var rerr error
+	if d.WantsBody(code) && fr.mode != modeNone {
+		// Buffer (raw) up to maxPeek of body, decoded for the dialect.
+		rc.body = rc.body[:0]
+		for !fr.done() && len(rc.body) < maxPeek && rerr == nil {
+			var b []byte
+			b, rerr = peekSome(fc.br)
+			k, ferr := fr.take(b, func(d []byte) { rc.body = append(rc.body, d...) })
+			out = append(out, b[:k]...)
+			fc.br.Discard(k)
+			if ferr != nil {
+				rerr = ferr
+			}
+		}
+		if fr.mode == modeClose && rerr == io.EOF {
+			rerr = nil
+			fr.mode = modeNone
+		}
+		in.Body = rc.body
+		if sn != nil {
+			sn.write(rc.body)
+		}
+	} else if b := peekBuffered(fc.br); len(b) > 0 {
+		// What arrived with the head goes out with it: one write for a
+		// small response.
+		k, ferr := fr.take(b, sinkOf(sn))
+		out = append(out, b[:k]...)
+		fc.br.Discard(k)
+		rerr = ferr
+	}
+	d.Parse(&in, &rc.result)
+	st.result = rc.result
+	p.coll.ObserveResponse(st.call.Labels, code, &rc.result, now)
+	if ts := st.trace; ts != nil && p.tracer.RecordsHeaders() {
+		ts.headers = p.tracer.ResponseHeaderAttributes(rc.hdr, ts.headers)
+	}
+
+	// The call is recorded before the write that completes the response:
+	// a client that reads its answer and then the metrics sees its call
+	// counted (as on net/http's path, where this happens at the body's EOF,
+	// before the server sends the last bytes).
+	complete := func() {
+		if sn != nil {
+			u := sn.usage()
+			st.call.InputTok, st.call.OutputTok, st.call.RespModel = u.input, u.output, u.model
+			sn = nil
+		}
+		rc.endCall(st)
+	}
+	if fr.done() && rerr == nil {
+		complete()
+	}
+	_, werr := rc.c.Write(out)
+	*bp = out[:0]
+	for werr == nil && rerr == nil && !fr.done() {
+		var b []byte
+		b, rerr = peekSome(fc.br)
+		if len(b) == 0 {
+			break
+		}
+		k, ferr := fr.take(b, sinkOf(sn))
+		if ferr != nil {
+			rerr = ferr
+		} else if fr.done() {
+			complete()
+		}
+		_, werr = rc.c.Write(b[:k])
+		fc.br.Discard(k)
+	}
+	if fr.mode == modeClose && rerr == io.EOF {
+		rerr, fr.mode = nil, modeNone
+	}
+	gone := rc.stopWatch()
+	switch {
+	case werr != nil || gone:
+		// The client left: the rest of the answer is not read.
+		fc.c.Close()
+		rc.closeAfter = true
+	case rerr != nil || !fr.done():
+		// The upstream broke off mid-body; closing is the only way to
+		// tell the client the response is incomplete.
+		fc.c.Close()
+		rc.closeAfter = true
+	case keepUp && fc.br.Buffered() == 0:
+		rc.s.Upstream.putConn(rt.pool, fc)
+	default:
+		fc.c.Close()
+	}
+	complete()
+}
+
+// endCall records the call (once) and ends its in-flight count.
+func (rc *relayConn) endCall(st *callState) {
+	st.finish()
+	if rc.inflight != nil {
+		rc.inflight.Dec()
+		rc.inflight = nil
+	}
+}
+
+// peekSome returns what br holds, reading once if it holds nothing.
+func peekSome(br *bufio.Reader) ([]byte, error) {
+	if br.Buffered() == 0 {
+		if _, err := br.Peek(1); err != nil {
+			return nil, err
+		}
+	}
+	return peekBuffered(br), nil
+}
+
+func peekBuffered(br *bufio.Reader) []byte {
+	b, _ := br.Peek(br.Buffered())
+	return b
+}
+
+func sinkOf(sn sniffer) func([]byte) {
+	if sn == nil {
+		return nil
+	}
+	return sn.write
+}
+
+// hopByHop lists the response fields that describe one connection only
+// (as httputil.ReverseProxy drops them). Transfer-Encoding stays: chunked
+// bodies are relayed with their framing.
+func hopByHop(n []byte) bool {
+	return is(n, "connection") || is(n, "keep-alive") || is(n, "proxy-connection") || is(n, "upgrade") ||
+		is(n, "proxy-authenticate") || is(n, "te")
+}
+
+// namedIn reports whether the Connection field value v names field n.
+func namedIn(v, n []byte) bool {
+	if len(v) == 0 {
+		return false
+	}
+	for _, t := range bytes.Split(v, []byte(",")) {
+		t = bytes.TrimSpace(t)
+		if len(t) == len(n) && bytes.EqualFold(t, n) && !is(t, "close") && !is(t, "keep-alive") {
+			return true
+		}
+	}
+	return false
+}
+
+func hasToken(v []byte, tok string) bool {
+	for _, t := range bytes.Split(v, []byte(",")) {
+		if is(bytes.TrimSpace(t), tok) {
+			return true
+		}
+	}
+	return false
+}
+
+func lastToken(v []byte, tok string) bool {
+	if i := bytes.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return is(bytes.TrimSpace(v), tok)
+}
+
+// fail answers a request the upstream did not (errorHandler's rules).
+func (rc *relayConn) fail(st *callState, err error) {
+	if rc.gone.Load() {
+		st.call.Status, st.call.UpstreamErr = 499, "client_closed"
+		rc.closeAfter = true
+		st.finish()
+		return
+	}
+	status, reason, msg := classify(context.Background(), err)
+	st.call.Status, st.call.UpstreamErr = status, reason
+	p := rc.p
+	p.coll.UpstreamError(st.call.Provider, reason)
+	p.log.Warn("upstream request failed", "provider", st.call.Provider, "reason", reason, "detail", msg, "status", status)
+	rc.writeError(status, st.call.Provider, msg)
+	st.finish()
+}
+
+// writeError writes writeError's answer on the raw connection.
+func (rc *relayConn) writeError(status int, provider, msg string) {
+	var b errorBody
+	b.Error.Type = "headroom_error"
+	b.Error.Message = msg
+	b.Error.Provider = provider
+	var body bytes.Buffer
+	_ = json.NewEncoder(&body).Encode(&b)
+	out := make([]byte, 0, 256+body.Len())
+	out = append(out, "HTTP/1.1 "...)
+	out = strconv.AppendInt(out, int64(status), 10)
+	out = append(out, ' ')
+	out = append(out, http.StatusText(status)...)
+	out = append(out, "\r\nContent-Type: application/json\r\nX-Headroom-Error: 1\r\nDate: "...)
+	out = time.Now().UTC().AppendFormat(out, http.TimeFormat)
+	out = append(out, "\r\nContent-Length: "...)
+	out = strconv.AppendInt(out, int64(body.Len()), 10)
+	if rc.closeAfter {
+		out = append(out, "\r\nConnection: close"...)
+	}
+	out = append(out, "\r\n\r\n"...)
+	out = append(out, body.Bytes()...)
+	if _, err := rc.c.Write(out); err != nil {
+		rc.closeAfter = true
+	}
+}
+
+// startWatch arms the disconnect watcher for a request waiting on fc.
+func (rc *relayConn) startWatch(fc *fconn) {
+	rc.gone.Store(false)
+	if rc.br.Buffered() > 0 || len(rc.cr.pending) > 0 {
+		return // the client already sent more: it is not gone
+	}
+	rc.watchUp.Store(fc)
+	rc.armed = true
+	if rc.watchT == nil {
+		rc.watchDone = make(chan struct{}, 1)
+		rc.watchT = time.AfterFunc(watchAfter, rc.watch)
+		return
+	}
+	rc.watchT.Reset(watchAfter)
+}
+
+// watch runs when the upstream is slow to answer: a read that returns
+// EOF or an error means the client went away, and the upstream request is
+// abandoned (its connection closed), as net/http's server cancels it.
+func (rc *relayConn) watch() {
+	rc.watchN = 0
+	n, err := rc.c.Read(rc.watchBuf[:])
+	rc.watchN = n
+	if n == 0 && err != nil && !isTimeout(err) {
+		rc.gone.Store(true)
+		if fc := rc.watchUp.Load(); fc != nil {
+			fc.c.SetDeadline(aLongTimeAgo)
+		}
+	}
+	rc.watchDone <- struct{}{}
+}
+
+// stopWatch disarms the watcher and reports whether the client is gone.
+func (rc *relayConn) stopWatch() bool {
+	rc.watchUp.Store(nil)
+	if !rc.armed {
+		return false
+	}
+	rc.armed = false
+	if rc.watchT.Stop() {
+		return false
+	}
+	// Running or ran: interrupt its read and take back what it read.
+	rc.c.SetReadDeadline(aLongTimeAgo)
+	<-rc.watchDone
+	rc.c.SetReadDeadline(time.Time{})
+	if rc.watchN > 0 {
+		rc.cr.pending = append(rc.cr.pending[:0], rc.watchBuf[0])
+	}
+	return rc.gone.Load()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,645 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/headroomhq/headroom/collector"
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/parsers"
+)
+
+// fastPathOn lets HEADROOM_FAST_PATH=false run this package's tests with
+// every request on net/http's path (CI runs both).
+func fastPathOn() bool { return os.Getenv("HEADROOM_FAST_PATH") != "false" }
+
+type testServer struct{ URL string }
+
+// serve runs p behind a Server on a loopback port; fast is the fast path's
+// pool (nil: everything goes to net/http).
+func serve(t *testing.T, p *Proxy, fast *FastTransport) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Proxy: p, Upstream: fast, Std: &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}}
+	done := make(chan struct{})
+	go func() { s.Serve(ln); close(done) }()
+	t.Cleanup(func() {
+		s.Close()
+		<-done
+		if fast != nil {
+			fast.CloseIdleConnections()
+		}
+	})
+	return &testServer{URL: "http://" + ln.Addr().String()}
+}
+
+func newFastPool() *FastTransport {
+	return NewFastTransport(NewTransport(2*time.Second, 2*time.Second), 2*time.Second, 2*time.Second)
+}
+
+// seen is what an upstream received.
+type seen struct {
+	Method, URI, Host string
+	Header            http.Header
+	Body              string
+}
+
+// pair runs the same provider twice, on the fast path and on net/http's,
+// against one upstream, with separate collectors.
+type pair struct {
+	fast, std *side
+}
+
+type side struct {
+	url  string
+	reg  *prometheus.Registry
+	coll *collector.Collector
+	logs *syncBuffer
+}
+
+func newPair(t *testing.T, dialect, upstream string) *pair {
+	t.Helper()
+	mk := func(fast bool) *side {
+		u, _ := url.Parse(upstream)
+		d, _ := parsers.Lookup(dialect)
+		cfg := &config.Config{Providers: []config.Provider{{Name: "p", Family: dialect, Dialect: d, Upstream: u}}}
+		logs := &syncBuffer{}
+		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		coll := collector.New(collector.Options{Logger: log})
+		reg := prometheus.NewRegistry()
+		coll.Register(reg)
+		coll.SetProviders([]collector.Provider{{Name: "p", Family: dialect, Dialect: dialect}})
+		o := Options{Logger: log, Transport: NewTransport(2*time.Second, 2*time.Second), MaxRequestBody: 1 << 20}
+		if fast {
+			o.FastPath = newFastPool()
+		}
+		p := New(cfg, coll, o)
+		return &side{url: serve(t, p, o.FastPath).URL, reg: reg, coll: coll, logs: logs}
+	}
+	return &pair{fast: mk(true), std: mk(false)}
+}
+
+// exchange writes raw request bytes on a new connection and reads n
+// responses (bodies read in full).
+func exchange(t *testing.T, base, raw string, n int) []*http.Response {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	// The requests, for their methods (a HEAD answer has no body).
+	var reqs []*http.Request
+	rr := bufio.NewReader(strings.NewReader(raw))
+	for {
+		r, err := http.ReadRequest(rr)
+		if err != nil {
+			break
+		}
+		io.Copy(io.Discard, r.Body)
+		reqs = append(reqs, r)
+	}
+	br := bufio.NewReader(c)
+	var out []*http.Response
+	for i := range n {
+		var req *http.Request
+		if i < len(reqs) {
+			req = reqs[i]
+		}
+		resp, err := http.ReadResponse(br, req)
+		for err == nil && resp.StatusCode < 200 {
+			resp, err = http.ReadResponse(br, req) // 100 Continue
+		}
+		if err != nil {
+			t.Fatalf("reading response %d: %v", len(out)+1, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("reading body %d: %v", len(out)+1, err)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		out = append(out, resp)
+	}
+	return out
+}
+
+func bodyOf(r *http.Response) string {
+	b, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return string(b)
+}
+
+// endToEnd headers: what may legitimately differ between the two paths.
+func comparable(h http.Header) http.Header {
+	h = h.Clone()
+	for _, k := range []string{"Date", "Content-Length", "Transfer-Encoding", "Connection"} {
+		delete(h, k)
+	}
+	return h
+}
+
+// TestFastPathMatchesNetHTTP sends the same requests through the fast path
+// and through net/http's path and requires the same thing to reach the
+// upstream, the same answer to reach the client, and the same metrics.
+func TestFastPathMatchesNetHTTP(t *testing.T) {
+	const auth = "Authorization: Bearer " + secret + "\r\n"
+	cases := []struct {
+		name    string
+		dialect string
+		up      http.HandlerFunc
+		req     string // raw, {host} replaced
+		n       int    // responses expected
+		fast    bool   // expected to take the fast path
+	}{
+		{
+			name:    "json with rate-limit headers",
+			dialect: "openai",
+			up: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("x-ratelimit-limit-requests", "500")
+				w.Header().Set("x-ratelimit-remaining-requests", "499")
+				w.Header().Set("x-ratelimit-reset-requests", "120ms")
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"model":"gpt-4o-2024","usage":{"prompt_tokens":7,"completion_tokens":11}}`)
+			},
+			req:  postReq("/p/v1/chat/completions?api-version=1", `{"model":"gpt-4o","messages":[]}`),
+			n:    1,
+			fast: true,
+		},
+		{
+			name:    "chunked answer with usage at the end",
+			dialect: "openai",
+			up: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"model":"gpt-4o",`)
+				w.(http.Flusher).Flush()
+				io.WriteString(w, `"usage":{"prompt_tokens":3,"completion_tokens":4}}`)
+			},
+			req:  postReq("/p/v1/chat/completions", `{"messages":[]}`),
+			n:    1,
+			fast: true,
+		},
+		{
+			name:    "event stream",
+			dialect: "openai",
+			up: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				for i := range 3 {
+					fmt.Fprintf(w, "data: {\"i\":%d}\n\n", i)
+					w.(http.Flusher).Flush()
+				}
+				io.WriteString(w, "data: {\"model\":\"gpt-4o\",\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":6}}\n\ndata: [DONE]\n\n")
+			},
+			req:  postReq("/p/v1/chat/completions", `{"model":"gpt-4o","stream":true}`),
+			n:    1,
+			fast: true,
+		},
+		{
+			name:    "429 body read by the dialect",
+			dialect: "predictions",
+			up: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-RateLimit-Limit", "60")
+				w.Header().Set("X-RateLimit-Remaining", "0")
+				w.Header().Set("X-RateLimit-Reset", "1705312800")
+				w.Header().Set("Retry-After", "5")
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(429)
+				io.WriteString(w, `{"error":{"type":"rate_limit_error","code":"CONCURRENT_LIMIT_EXCEEDED","details":{"limit":5,"active":5}}}`)
+			},
+			req:  "POST /p/v1/predictions HTTP/1.1\r\nHost: {host}\r\n" + auth + "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+			n:    1,
+			fast: true,
+		},
+		{
+			name:    "GET, HEAD, 204 and 304 pipelined",
+			dialect: "openai",
+			up: func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/v1/none":
+					w.WriteHeader(204)
+				case "/v1/same":
+					w.WriteHeader(304)
+				default:
+					w.Header().Set("Content-Type", "application/json")
+					io.WriteString(w, `{"data":[]}`)
+				}
+			},
+			req: "GET /p/v1/models HTTP/1.1\r\nHost: {host}\r\n" + auth + "\r\n" +
+				"HEAD /p/v1/models HTTP/1.1\r\nHost: {host}\r\n" + auth + "\r\n" +
+				"DELETE /p/v1/none HTTP/1.1\r\nHost: {host}\r\n" + auth + "\r\n" +
+				"GET /p/v1/same HTTP/1.1\r\nHost: {host}\r\n" + auth + "If-None-Match: \"x\"\r\n\r\n",
+			n:    4,
+			fast: true,
+		},
+		{
+			name:    "hop-by-hop request fields are not forwarded",
+			dialect: "openai",
+			up:      func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") },
+			req: "POST /p/v1/x HTTP/1.1\r\nHost: {host}\r\n" + auth + "Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n" +
+				"Proxy-Authorization: Basic eDp5\r\nTE: trailers\r\nX-Custom: a\r\nX-Custom: b\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}",
+			n:    1,
+			fast: true,
+		},
+		{
+			name:    "client asks to close",
+			dialect: "openai",
+			up:      func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "bye") },
+			req:     "GET /p/v1/models HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+			n:       1,
+			fast:    true,
+		},
+		{
+			name:    "upstream closes",
+			dialect: "openai",
+			up: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Connection", "close")
+				io.WriteString(w, "bye")
+			},
+			req:  "GET /p/v1/a HTTP/1.1\r\nHost: {host}\r\n\r\nGET /p/v1/b HTTP/1.1\r\nHost: {host}\r\n\r\n",
+			n:    2,
+			fast: true,
+		},
+		{
+			name:    "chunked request body: net/http",
+			dialect: "openai",
+			up:      echoBody,
+			req:     "POST /p/v1/x HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+			n:       1,
+		},
+		{
+			name:    "expect continue: net/http",
+			dialect: "openai",
+			up:      echoBody,
+			req:     "POST /p/v1/x HTTP/1.1\r\nHost: {host}\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}",
+			n:       1,
+		},
+		{
+			name:    "escaped path: net/http",
+			dialect: "openai",
+			up:      echoBody,
+			req:     "GET /p/v1/models/a%2Fb HTTP/1.1\r\nHost: {host}\r\n\r\n",
+			n:       1,
+		},
+		{
+			name:    "unknown provider: net/http's 404",
+			dialect: "openai",
+			up:      echoBody,
+			req:     "GET /nope/v1/models HTTP/1.1\r\nHost: {host}\r\n\r\n",
+			n:       1,
+		},
+		{
+			name:    "dot segments: net/http's 400",
+			dialect: "openai",
+			up:      echoBody,
+			req:     "GET /p/../v1/models HTTP/1.1\r\nHost: {host}\r\n\r\n",
+			n:       1,
+		},
+		{
+			name:    "body over the limit: net/http's 413",
+			dialect: "openai",
+			up:      echoBody,
+			req:     "POST /p/v1/x HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2000000\r\n\r\n",
+			n:       1,
+		},
+		{
+			name:    "absolute-form target: net/http",
+			dialect: "openai",
+			up:      echoBody,
+			req:     "GET http://evil.example/p/v1/models HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+			n:       1,
+		},
+		{
+			name:    "HTTP/1.0 client: net/http",
+			dialect: "openai",
+			up:      echoBody,
+			req:     "GET /p/v1/models HTTP/1.0\r\nHost: {host}\r\n\r\n",
+			n:       1,
+		},
+		{
+			name:    "fast then handed over on the same connection",
+			dialect: "openai",
+			up:      echoBody,
+			req: "POST /p/v1/x HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2\r\n\r\n{}" +
+				"POST /p/v1/y HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1]\r\n0\r\n\r\n" +
+				"POST /p/v1/z HTTP/1.1\r\nHost: {host}\r\nContent-Length: 3\r\n\r\n[2]",
+			n:    3,
+			fast: true,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			got := map[string][]seen{}
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				mu.Lock()
+				k := r.Header.Get("X-Side")
+				h := r.Header.Clone()
+				delete(h, "X-Side")
+				got[k] = append(got[k], seen{r.Method, r.RequestURI, r.Host, h, string(b)})
+				mu.Unlock()
+				r.Body = io.NopCloser(bytes.NewReader(b))
+				tc.up(w, r)
+			}))
+			defer up.Close()
+			upHost := strings.TrimPrefix(up.URL, "http://")
+			pr := newPair(t, tc.dialect, up.URL+"/base")
+			var resps [2][]*http.Response
+			for i, s := range []*side{pr.fast, pr.std} {
+				host := strings.TrimPrefix(s.url, "http://")
+				raw := strings.ReplaceAll(tc.req, "{host}", host)
+				// Mark the side so the upstream can tell them apart.
+				raw = strings.ReplaceAll(raw, "\r\nHost: "+host+"\r\n", "\r\nHost: "+host+"\r\nX-Side: "+fmt.Sprint(i)+"\r\n")
+				resps[i] = exchange(t, s.url, raw, tc.n)
+			}
+			for j := range tc.n {
+				f, s := resps[0][j], resps[1][j]
+				if f.StatusCode != s.StatusCode || bodyOf(f) != bodyOf(s) {
+					t.Errorf("response %d: fast %d %q, net/http %d %q", j, f.StatusCode, bodyOf(f), s.StatusCode, bodyOf(s))
+				}
+				if fh, sh := comparable(f.Header), comparable(s.Header); !headerEqual(fh, sh) {
+					t.Errorf("response %d headers:\nfast     %v\nnet/http %v", j, fh, sh)
+				}
+				if f.Close != s.Close && !(f.Close && tc.name == "upstream closes") {
+					t.Errorf("response %d: close fast %v, net/http %v", j, f.Close, s.Close)
+				}
+			}
+			if g0, g1 := got["0"], got["1"]; len(g0) != len(g1) {
+				t.Errorf("upstream saw %d requests from the fast path, %d from net/http", len(g0), len(g1))
+			} else {
+				for j := range g0 {
+					a, b := g0[j], g1[j]
+					if a.Method != b.Method || a.URI != b.URI || a.Host != b.Host || a.Body != b.Body || !headerEqual(a.Header, b.Header) {
+						t.Errorf("upstream request %d:\nfast     %+v\nnet/http %+v", j, a, b)
+					}
+					if a.Host != upHost {
+						t.Errorf("upstream Host %q, want %q", a.Host, upHost)
+					}
+				}
+			}
+			fm, sm := pr.fast.metricsText(t), pr.std.metricsText(t)
+			if fm != sm {
+				t.Errorf("metrics differ:\nfast:\n%s\nnet/http:\n%s", fm, sm)
+			}
+			if strings.Contains(fm, secret) || strings.Contains(pr.fast.logs.String(), secret) {
+				t.Error("the API key leaked into metrics or logs")
+			}
+		})
+	}
+}
+
+// postReq is a raw JSON POST with the test key.
+func postReq(path, body string) string {
+	return fmt.Sprintf("POST %s HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		path, secret, len(body), body)
+}
+
+func echoBody(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	w.Write(b)
+}
+
+func headerEqual(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !slices.Equal(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// metricsText lists the series and values that do not depend on timing.
+func (s *side) metricsText(t *testing.T) string {
+	t.Helper()
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, mf := range mfs {
+		if strings.Contains(mf.GetName(), "duration") || strings.Contains(mf.GetName(), "timestamp") ||
+			strings.Contains(mf.GetName(), "reset") || strings.Contains(mf.GetName(), "age") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var b strings.Builder
+			b.WriteString(mf.GetName())
+			for _, l := range m.GetLabel() {
+				b.WriteString(" " + l.GetName() + "=" + l.GetValue())
+			}
+			switch {
+			case m.Gauge != nil:
+				fmt.Fprintf(&b, " %g", m.Gauge.GetValue())
+			case m.Counter != nil:
+				fmt.Fprintf(&b, " %g", m.Counter.GetValue())
+			}
+			lines = append(lines, b.String())
+		}
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// TestFastPathRawUpstreams covers upstream answers net/http's test server
+// cannot produce: close-delimited bodies, HTTP/1.0, informational
+// responses, trailers, and broken framing.
+func TestFastPathRawUpstreams(t *testing.T) {
+	cases := []struct {
+		name   string
+		answer string // what the upstream writes after reading the request head
+		close  bool   // the upstream closes after answering
+		status int
+		body   string
+	}{
+		{"close-delimited", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close", true, 200, "until close"},
+		{"HTTP/1.0", "HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\nold!", true, 200, "old!"},
+		{"early hints", "HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok"},
+		{"trailers", "HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n", false, 200, "abc"},
+		{"lower-case chunked", "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n", false, 200, "0123456789"},
+		{"bad content-length", "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", true, 502, ""},
+		{"garbage", "HELLO\r\n\r\n", true, 502, ""},
+		{"101", "HTTP/1.1 101 Switching Protocols\r\n\r\n", true, 502, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, _ := net.Listen("tcp", "127.0.0.1:0")
+			defer ln.Close()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						br := bufio.NewReader(c)
+						for {
+							req, err := http.ReadRequest(br)
+							if err != nil {
+								return
+							}
+							io.Copy(io.Discard, req.Body)
+							io.WriteString(c, tc.answer)
+							if tc.close {
+								return
+							}
+						}
+					}()
+				}
+			}()
+			e := newEnv(t, "openai", "http://"+ln.Addr().String())
+			for i := range 2 { // twice: the connection must be usable after
+				resp, err := http.Get(e.proxy.URL + "/p/v1/x")
+				if err != nil {
+					t.Fatalf("request %d: %v", i, err)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tc.status || (tc.status == 200 && (string(b) != tc.body || err != nil)) {
+					t.Fatalf("request %d: %d %q %v, want %d %q", i, resp.StatusCode, b, err, tc.status, tc.body)
+				}
+				if tc.name == "trailers" && resp.Trailer.Get("X-Sum") != "1" {
+					t.Errorf("trailer lost: %v", resp.Trailer)
+				}
+			}
+		})
+	}
+}
+
+// TestFastPathClientLeavesWhileWaiting: a client that disconnects while the
+// upstream is still thinking cancels the upstream request (its connection
+// is closed), as on net/http's path.
+func TestFastPathClientLeavesWhileWaiting(t *testing.T) {
+	cancelled := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // net/http notices a closed connection only after the body
+		select {
+		case <-r.Context().Done():
+			close(cancelled)
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer up.Close()
+	e := newEnv(t, "openai", up.URL)
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.proxy.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "POST /p/v1/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+	time.Sleep(300 * time.Millisecond)
+	c.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(3 * time.Second):
+		t.Fatal("upstream request not cancelled after the client left")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(e.metrics(t), "code=499") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(e.metrics(t), "code=499") {
+		t.Errorf("no 499 counted:\n%s", e.metrics(t))
+	}
+}
+
+// TestFastPathPipelinedWhileWaiting: bytes of the next request that arrive
+// while the watcher is reading are kept.
+func TestFastPathPipelinedWhileWaiting(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(400 * time.Millisecond)
+		}
+		io.WriteString(w, r.URL.Path)
+	}))
+	defer up.Close()
+	e := newEnv(t, "openai", up.URL)
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.proxy.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /p/slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(200 * time.Millisecond) // the watcher is reading now
+	io.WriteString(c, "GET /p/fast HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(c)
+	for _, want := range []string{"/slow", "/fast"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != want {
+			t.Errorf("got %q want %q", b, want)
+		}
+	}
+}
+
+// TestServerShutdownDrains: Shutdown lets a request in flight on the fast
+// path finish, closes idle connections, and returns.
+func TestServerShutdownDrains(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "done")
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	d, _ := parsers.Lookup("openai")
+	cfg := &config.Config{Providers: []config.Provider{{Name: "p", Family: "openai", Dialect: d, Upstream: u}}}
+	coll := collector.New(collector.Options{})
+	coll.SetProviders([]collector.Provider{{Name: "p", Family: "openai", Dialect: "openai"}})
+	fast := newFastPool()
+	p := New(cfg, coll, Options{FastPath: fast})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	s := &Server{Proxy: p, Upstream: fast, Std: &http.Server{Handler: p}}
+	go s.Serve(ln)
+	idle, _ := net.Dial("tcp", ln.Addr().String()) // never sends anything
+	defer idle.Close()
+	res := make(chan string, 1)
+	go func() {
+		resp, err := http.Post("http://"+ln.Addr().String()+"/p/v1/x", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			res <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		res <- string(b)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if got := <-res; got != "done" {
+		t.Errorf("in-flight request got %q", got)
+	}
+	idle.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := idle.Read(make([]byte, 1)); err == nil {
+		t.Error("idle connection still open after Shutdown")
+	}
+}
