@@ -53,32 +53,47 @@ const (
 // milliseconds before Received, so a skew under skewThreshold is noise and
 // is ignored: otherwise every epoch-second reset would be exported with a
 // random sub-second offset. An absolute reset is never earlier than Date.
+//
+// Date is read on the first absolute conversion, not up front: responses
+// whose resets are all relative (durations, delay-seconds) never need it,
+// and parsing it is a good part of the cost of such a response.
 type clock struct {
 	received time.Time
-	date     time.Time // server "now" on the local clock; received if no Date
+	header   http.Header // where Date comes from
+	dateRead bool        // date and skew below are set
+	date     time.Time   // server "now" on the local clock; received if no Date
 	skew     time.Duration
 }
 
 const skewThreshold = 2 * time.Second
 
 func newClock(in *Input) clock {
-	c := clock{received: in.Received, date: in.Received}
-	if v := first(in.Header, "Date"); v != "" {
+	return clock{received: in.Received, header: in.Header}
+}
+
+// serverNow returns Date on the local clock, and the skew to apply to
+// the server's times.
+func (c *clock) serverNow() (date time.Time, skew time.Duration) {
+	if c.dateRead {
+		return c.date, c.skew
+	}
+	c.dateRead = true
+	c.date = c.received
+	if v := first(c.header, "Date"); v != "" {
 		if d, err := parseHTTPDate(v); err == nil {
-			skew := in.Received.Sub(d)
+			skew := c.received.Sub(d)
 			if skew > maxRelative || skew < -maxRelative {
 				// A Date more than a year off is garbage, not a clock
 				// to correct for: it would shift every absolute reset by
 				// as much. Use the local clock alone.
 			} else if skew > skewThreshold || skew < -skewThreshold {
 				c.skew = skew
-				c.date = in.Received
 			} else {
 				c.date = d
 			}
 		}
 	}
-	return c
+	return c.date, c.skew
 }
 
 // parseHTTPDate is http.ParseTime with a fast path for the IMF-fixdate form
@@ -147,9 +162,12 @@ func httpDateDigits(s string) (int, bool) {
 
 // absolute maps a provider timestamp to the local clock, never before Date.
 func (c *clock) absolute(t time.Time) time.Time {
-	t = t.Add(c.skew)
-	if t.Before(c.date) {
-		return c.date
+	date, skew := c.serverNow()
+	if skew != 0 {
+		t = t.Add(skew)
+	}
+	if t.Before(date) {
+		return date
 	}
 	return t
 }
