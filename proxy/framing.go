@@ -27,16 +27,16 @@ const (
 type chunkState uint8
 
 const (
-	csSize     chunkState = iota // hex digits of the chunk size
-	csExt                        // chunk extension, up to the line end
-	csSizeLF                     // LF after the size line's CR
-	csData                       // chunk payload
-	csDataCR                     // CR after the payload
-	csDataLF                     // LF after the payload
-	csTrailer                    // start of a trailer line (or the final empty line)
-	csTrailerLine                // inside a trailer field line
-	csTrailerLF                  // LF of the final empty line
-	csTrailerLineLF              // LF of a trailer field line
+	csSize          chunkState = iota // hex digits of the chunk size
+	csExt                             // chunk extension, up to the line end
+	csSizeLF                          // LF after the size line's CR
+	csData                            // chunk payload
+	csDataCR                          // CR after the payload
+	csDataLF                          // LF after the payload
+	csTrailer                         // start of a trailer line (or the final empty line)
+	csTrailerLine                     // inside a trailer field line
+	csTrailerLF                       // LF of the final empty line
+	csTrailerLineLF                   // LF of a trailer field line
 )
 
 var errBadChunk = errors.New("proxy: malformed chunked encoding from upstream")

@@ -416,6 +416,29 @@ func TestFindTopLevelString(t *testing.T) {
 	}
 }
 
+func TestDecodeUsage(t *testing.T) {
+	cases := []struct {
+		in      string
+		in1, o1 int64
+	}{
+		{`{"prompt_tokens":9,"completion_tokens":12,"total_tokens":21}`, 9, 12},
+		{`{"input_tokens":25,"output_tokens":3}`, 25, 3},
+		{`{"prompt_tokens_details":{"cached_tokens":5,"prompt_tokens":99},"prompt_tokens" : 7,"completion_tokens":1}`, 7, 1},
+		{`{"prompt_tokens":0,"input_tokens":4,"completion_tokens":2}`, 4, 2},
+		{`{"prompt_tokens":1.5,"completion_tokens":"2"}`, 0, 0},
+		{`{"prompt_tokens":-3,"completion_tokens":2e3}`, 0, 0},
+		{`{"prompt_tokens":12345678901234567890123,"completion_tokens":5}`, 0, 5},
+		{`{"cache_creation_input_tokens":8,"input_tokens":10,"output_tokens":0}`, 10, 0},
+		{`{"content":"\"prompt_tokens\":77","prompt_tokens":2}`, 2, 0},
+		{``, 0, 0},
+	}
+	for _, tc := range cases {
+		if i, o := decodeUsage([]byte(tc.in)); i != tc.in1 || o != tc.o1 {
+			t.Errorf("%s: got %d/%d want %d/%d", tc.in, i, o, tc.in1, tc.o1)
+		}
+	}
+}
+
 // An upstream that starts answering before it has read the request (a
 // stream's first event, an early 429) must not get its connection torn down
 // by the server draining the request body under the transport: the stream

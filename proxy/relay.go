@@ -599,7 +599,6 @@ func readLargeHead(br *bufio.Reader) ([]byte, bool, error) {
 	}
 }
 
-
 // statusOf returns the status code of a response head, or 0.
 func statusOf(head []byte) int {
 	if len(head) < 12 || !bytes.HasPrefix(head, []byte("HTTP/1.")) || head[8] != ' ' {
