@@ -382,24 +382,7 @@ func (rc *relayConn) relay(head []byte) bool {
 	// The upstream request: rewritten head, then the body, in one buffer.
 	bp := relayBufs.Get().(*[]byte)
 	defer relayBufs.Put(bp)
-	out := (*bp)[:0]
-	out = append(out, r.method...)
-	out = append(out, ' ')
-	pathStart := len(out)
-	out = append(out, rt.basePath...)
-	out = append(out, r.target[r.nameEnd:r.queryAt]...)
-	if len(out) == pathStart {
-		out = append(out, '/')
-	}
-	out = append(out, r.target[r.queryAt:]...)
-	out = append(out, " HTTP/1.1\r\nHost: "...)
-	out = append(out, rt.cfg.Upstream.Host...)
-	out = append(out, "\r\n"...)
-	for _, f := range r.keepFields {
-		out = append(out, head[f.n0:f.v1]...)
-		out = append(out, "\r\n"...)
-	}
-	out = append(out, "\r\n"...)
+	out := appendUpstreamHead((*bp)[:0], rt, head, &r)
 	bodyAt := len(out)
 	rc.br.Discard(len(head))
 	rc.c.SetReadDeadline(time.Time{}) // bodies are not bound by the header timeout
@@ -434,6 +417,29 @@ func (rc *relayConn) relay(head []byte) bool {
 	rc.exchange(rt, &r, st, out)
 	rc.endCall(st)
 	return true
+}
+
+// appendUpstreamHead appends the request head sent upstream: the target
+// under the upstream's base path, its Host, and the client's fields minus
+// hop-by-hop ones, in the client's order and spelling.
+func appendUpstreamHead(out []byte, rt *route, head []byte, r *request) []byte {
+	out = append(out, r.method...)
+	out = append(out, ' ')
+	pathStart := len(out)
+	out = append(out, rt.basePath...)
+	out = append(out, r.target[r.nameEnd:r.queryAt]...)
+	if len(out) == pathStart {
+		out = append(out, '/')
+	}
+	out = append(out, r.target[r.queryAt:]...)
+	out = append(out, " HTTP/1.1\r\nHost: "...)
+	out = append(out, rt.cfg.Upstream.Host...)
+	out = append(out, "\r\n"...)
+	for _, f := range r.keepFields {
+		out = append(out, head[f.n0:f.v1]...)
+		out = append(out, "\r\n"...)
+	}
+	return append(out, "\r\n"...)
 }
 
 func growLen(b []byte, n int) []byte {
