@@ -14,9 +14,10 @@
 #     OpenAI rate-limit headers): direct, through Headroom, through nginx
 #     configured as a plain reverse proxy with upstream keepalive; rounds are
 #     interleaved and the median is kept;
-#   - Headroom twice, with HEADROOM_UPSTREAM_CLIENT=std (net/http's
-#     Transport) and =fast (proxy.FastTransport), and optionally a Headroom
-#     built at BENCH_BASELINE, so before/after compare within one run;
+#   - Headroom twice, as it runs by default (the fast path, docs/proxy.md)
+#     and with HEADROOM_FAST_PATH=false (every request through net/http's
+#     server and ReverseProxy), and optionally a Headroom built at
+#     BENCH_BASELINE, so before/after compare within one run;
 #   - the same against a minimal net/http/httputil.ReverseProxy (bench/minrp),
 #     to tell Headroom's own cost from net/http's;
 #   - latency at a fixed 500 req/s with vegeta, the same four ways, and the
@@ -25,7 +26,10 @@
 #     through Headroom (bench/sseclient);
 #   - RSS and /metrics scrape time of a fresh Headroom holding 10k rate-limit
 #     series (bench/seriesload);
+#   - the proxy's own cost over loopback, one request at a time (go test
+#     -bench Loopback ./proxy: direct, fast path, net/http's path);
 #   - per-dialect normalisation cost (go test -bench BenchmarkDialects);
+#   - tail lines per second per format on one core (go test -bench ./tail);
 #   - a CPU profile of Headroom under wrk load (bench/headroomprof), top
 #     functions.
 # Installs wrk and nginx-light (scripts/deps/wrk.sh) and vegeta (go install,
@@ -66,9 +70,10 @@ trap cleanup EXIT
 log "building"
 mkdir -p "$W/bin"
 go build -o "$W/bin/" ./cmd/exporter ./cmd/fakeprovider ./bench/sseclient ./bench/seriesload ./bench/headroomprof ./bench/minrp
-# The mode Headroom runs in by default (config.Settings).
-DEFAULT_CLIENT=$(sed -n 's/.*env:"HEADROOM_UPSTREAM_CLIENT" envDefault:"\([a-z]*\)".*/\1/p' config/config.go)
-DEFAULT_CLIENT=${DEFAULT_CLIENT:-std}
+# The path Headroom takes by default (config.Settings): "fast" when
+# HEADROOM_FAST_PATH defaults to true, "std" (net/http's) otherwise.
+DEFAULT_CLIENT=$(sed -n 's/.*env:"HEADROOM_FAST_PATH" envDefault:"\([a-z]*\)".*/\1/p' config/config.go)
+if [ "$DEFAULT_CLIENT" = true ]; then DEFAULT_CLIENT=fast; else DEFAULT_CLIENT=std; fi
 BASELINE="${BENCH_BASELINE:-}" BASELINE_REV=""
 if [ -n "$BASELINE" ]; then
   BASELINE_REV=$(git rev-parse --short "$BASELINE")
@@ -170,10 +175,11 @@ providers:
     catalog: openai
     upstream: http://127.0.0.1:$FP
 EOF
-headroom() { # upstream-client proxy-port metrics-port binary [args]
-  local c=$1 p=$2 m=$3 bin=$4
+headroom() { # fast|std proxy-port metrics-port binary [args]
+  local c=$1 p=$2 m=$3 bin=$4 fp=true
   shift 4
-  HEADROOM_UPSTREAM_CLIENT="$c" HEADROOM_CONFIG="$W/providers.yaml" HEADROOM_PROXY_ADDR="127.0.0.1:$p" \
+  [ "$c" = fast ] || fp=false
+  HEADROOM_FAST_PATH="$fp" HEADROOM_CONFIG="$W/providers.yaml" HEADROOM_PROXY_ADDR="127.0.0.1:$p" \
     HEADROOM_METRICS_ADDR="127.0.0.1:$m" HEADROOM_LOG_LEVEL=warn "$bin" "$@" &
 }
 headroom std "$HP" "$HM" "$W/bin/exporter"
@@ -184,7 +190,7 @@ FHPID=$!
 PIDS+=($FHPID)
 for p in $UP $NP $FP $HP $HM $MP $FHP $FHM; do wait_port "$p"; done
 if [ -n "$BASELINE" ]; then
-  # The baseline predates HEADROOM_UPSTREAM_CLIENT (or ignores it).
+  # The baseline runs with its own defaults.
   HEADROOM_CONFIG="$W/providers.yaml" HEADROOM_PROXY_ADDR="127.0.0.1:$BP" HEADROOM_METRICS_ADDR="127.0.0.1:$BM" \
     HEADROOM_LOG_LEVEL=warn "$W/bin/exporter-baseline" &
   PIDS+=($!)
@@ -270,7 +276,7 @@ added() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", (a - b) / 1000}'; }
 addedus() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", a - b}'; }
 
 # --- SSE ---------------------------------------------------------------------------
-log "SSE: $SSE_N streams of 20 events, 10 ms apart, direct and through Headroom (std and fast)"
+log "SSE: $SSE_N streams of 20 events, 10 ms apart, direct and through Headroom (fast path and net/http's)"
 "$W/bin/sseclient" -url "http://127.0.0.1:$FP/v1/chat/completions" -n "$SSE_N" >"$W/sse-direct.json"
 "$W/bin/sseclient" -url "http://127.0.0.1:$HP/fake/v1/chat/completions" -n "$SSE_N" >"$W/sse-std.json"
 "$W/bin/sseclient" -url "http://127.0.0.1:$FHP/fake/v1/chat/completions" -n "$SSE_N" >"$W/sse-fast.json"
@@ -301,6 +307,18 @@ wait_port "$SP"
 wait_port "$SM"
 "$W/bin/seriesload" -proxy "http://127.0.0.1:$SP/up" -metrics "http://127.0.0.1:$SM/metrics" -pid "$SPID" \
   -models 100 -keys 50 -scrapes 20 >"$W/scale.json"
+
+# --- Go benchmarks: loopback proxy cost, tail -------------------------------------------
+log "loopback: go test -bench Loopback ./proxy (3 alternated runs)"
+go test -run XXX -bench Loopback -benchmem -count 3 ./proxy >"$W/loopback.txt" 2>&1 || {
+  cat "$W/loopback.txt" >&2
+  echo "bench.sh: loopback benchmarks failed" >&2
+}
+log "tail: GOMAXPROCS=1 go test -bench . ./tail"
+GOMAXPROCS=1 go test -run XXX -bench . -benchmem ./tail >"$W/tail.txt" 2>&1 || {
+  cat "$W/tail.txt" >&2
+  echo "bench.sh: tail benchmarks failed" >&2
+}
 
 # --- normalisation -----------------------------------------------------------------
 log "normalisation: go test -bench BenchmarkDialects"
@@ -355,31 +373,31 @@ OpenAI rate-limit headers. nginx as reverse proxy: \`worker_processes auto\`, up
 | path | req/s | rounds |
 |---|---:|---|
 | direct | ${RPS[direct]} | $(paste -sd' ' "$W/rps-direct") |
-$(rowr "through Headroom, HEADROOM_UPSTREAM_CLIENT=fast" fast)
-$(rowr "through Headroom, HEADROOM_UPSTREAM_CLIENT=std" std)$(opt rowr "through Headroom built at $BASELINE_REV (before)" baseline)
+$(rowr "through Headroom, fast path (HEADROOM_FAST_PATH=true)" fast)
+$(rowr "through Headroom, net/http's path (HEADROOM_FAST_PATH=false)" std)$(opt rowr "through Headroom built at $BASELINE_REV (before)" baseline)
 | through nginx | ${RPS[nginx]} | $(paste -sd' ' "$W/rps-nginx") |
 | through a minimal Go ReverseProxy (bench/minrp) | ${RPS[minrp]} | $(paste -sd' ' "$W/rps-minrp") |
 
 | ratio | value | target |
 |---|---:|---|
 | Headroom ($DEFAULT_CLIENT, the default) / nginx | **$HN** | ≥ 0.9: $(pass "$HN" 0.9 ge) |
-| Headroom fast / nginx | $(ratio "${RPS[fast]}" "${RPS[nginx]}") | |
-| Headroom std / nginx | $(ratio "${RPS[std]}" "${RPS[nginx]}") | |
-| Headroom fast / Headroom std | $(ratio "${RPS[fast]}" "${RPS[std]}") | (the fast path's gain) |$(opt echo "| Headroom $BASELINE_REV (before) / nginx | $(ratio "${RPS[baseline]:-0}" "${RPS[nginx]}") | |")
+| Headroom fast path / nginx | $(ratio "${RPS[fast]}" "${RPS[nginx]}") | |
+| Headroom net/http path / nginx | $(ratio "${RPS[std]}" "${RPS[nginx]}") | |
+| Headroom fast path / net/http path | $(ratio "${RPS[fast]}" "${RPS[std]}") | (the fast path's gain) |$(opt echo "| Headroom $BASELINE_REV (before) / nginx | $(ratio "${RPS[baseline]:-0}" "${RPS[nginx]}") | |")
 | Headroom / direct | $HD | |
 | nginx / direct | $ND | |
-| Headroom / minimal Go ReverseProxy | $(ratio "${RPS[headroom]}" "${RPS[minrp]}") | (Headroom's own cost on top of net/http) |
+| Headroom net/http path / minimal Go ReverseProxy | $(ratio "${RPS[std]}" "${RPS[minrp]}") | (Headroom's own cost on top of net/http) |
 | minimal Go ReverseProxy / nginx | $(ratio "${RPS[minrp]}" "${RPS[nginx]}") | (what net/http/httputil reaches here) |
 
-Headroom's peak RSS during the throughput runs: $HRSS MiB (std), $FHRSS MiB (fast).
+Headroom's peak RSS during the throughput runs: $HRSS MiB (net/http path), $FHRSS MiB (fast path).
 
 ### Latency at $RATE req/s (vegeta; median of $ROUNDS interleaved rounds of $LAT_DUR per path)
 
 | path | p50 µs | p99 µs | added p50 µs | added p99 µs |
 |---|---:|---:|---:|---:|
 | direct | $(us "${P50[direct]}") | $(us "${P99[direct]}") | | |
-$(rowl "through Headroom, fast" fast)
-$(rowl "through Headroom, std" std)$(opt rowl "through Headroom built at $BASELINE_REV (before)" baseline)
+$(rowl "through Headroom, fast path" fast)
+$(rowl "through Headroom, net/http's path" std)$(opt rowl "through Headroom built at $BASELINE_REV (before)" baseline)
 | through nginx | $(us "${P50[nginx]}") | $(us "${P99[nginx]}") | $N50 | $N99 |
 | through minimal Go ReverseProxy | $(us "${P50[minrp]}") | $(us "${P99[minrp]}") | $(added "${P50[minrp]}" "${P50[direct]}") | $(added "${P99[minrp]}" "${P99[direct]}") |
 
@@ -388,13 +406,13 @@ Targets for Headroom ($DEFAULT_CLIENT, the default): added p50 ≤ 50 µs: $(pas
 ## Streaming (SSE)
 
 \`fakeprovider -provider openai -stream-delay 10ms -stream-chunks 20\`; $SSE_N sequential streams
-(bench/sseclient), direct and through Headroom with each upstream client; "added" is the default ($DEFAULT_CLIENT).
+(bench/sseclient), direct and through Headroom both ways; "added" is the default ($DEFAULT_CLIENT).
 
 | path | TTFB p50 µs | TTFB p99 µs | inter-event p50 µs | inter-event p99 µs |
 |---|---:|---:|---:|---:|
 | direct | $(jget "$SD" ttfb_p50_us) | $(jget "$SD" ttfb_p99_us) | $(jget "$SD" gap_p50_us) | $(jget "$SD" gap_p99_us) |
-$(rows "through Headroom, fast" fast)
-$(rows "through Headroom, std" std)
+$(rows "through Headroom, fast path" fast)
+$(rows "through Headroom, net/http's path" std)
 | added | $(addedus "$(jget "$SH" ttfb_p50_us)" "$(jget "$SD" ttfb_p50_us)") | $(addedus "$(jget "$SH" ttfb_p99_us)" "$(jget "$SD" ttfb_p99_us)") | $(addedus "$(jget "$SH" gap_p50_us)" "$(jget "$SD" gap_p50_us)") | $(addedus "$(jget "$SH" gap_p99_us)" "$(jget "$SD" gap_p99_us)") |
 
 ## Scale: 10k rate-limit series
@@ -407,6 +425,33 @@ each response carrying a requests and a tokens limit, then times 20 scrapes of \
 | $(jget "$SC" ratelimit_series) | $(jget "$SC" calls) | $(awk -v v="$(jget "$SC" rss_before_mib)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" rss_loaded_mib)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" rss_after_mib)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" scrape_p50_ms)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" scrape_max_ms)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" scrape_bytes)" 'BEGIN{printf "%.1f MiB", v/1048576}') |
 
 Targets: RSS ≤ 64 MiB: $(pass "$(jget "$SC" rss_after_mib)" 64 le); scrape ≤ 50 ms: $(pass "$(jget "$SC" scrape_p50_ms)" 50 le).
+
+## The proxy's own cost over loopback (go test -run XXX -bench Loopback -benchmem -count 3 ./proxy)
+
+One keep-alive connection, one request at a time, to a canned upstream (an OpenAI answer with
+its rate-limit headers): direct, through the fast path, through net/http's path. ns/op is the
+round trip; cpu-ns/op the whole process's CPU per request; allocations are the whole process's
+(the client and upstream add 1).
+
+\`\`\`
+$(grep '^BenchmarkLoopback' "$W/loopback.txt")
+\`\`\`
+
+| path | round trip µs (median) | CPU µs per request (median) | allocs/op |
+|---|---:|---:|---:|
+$(for b in Direct FastPath NetHTTP; do
+  field() { grep "^BenchmarkLoopback$b-" "$W/loopback.txt" | awk -v u="$1" '{for (i = 2; i < NF; i++) if ($(i+1) == u) print $i}'; }
+  printf '| %s | %s | %s | %s |\n' "$b" "$(field ns/op | median | awk '{printf "%.1f", $1/1000}')" \
+    "$(field cpu-ns/op | median | awk '{printf "%.1f", $1/1000}')" "$(field allocs/op | tail -1)"
+done)
+
+## Tail (GOMAXPROCS=1 go test -run XXX -bench . -benchmem ./tail)
+
+Lines per second per format on one core. Target ≥ 300k lines/s.
+
+\`\`\`
+$(grep '^Benchmark' "$W/tail.txt")
+\`\`\`
 
 ## Normalisation (go test -bench BenchmarkDialects -benchmem ./parsers)
 
@@ -423,7 +468,7 @@ $(awk '/^BenchmarkDialects\// {name=$1; sub(/^BenchmarkDialects\//, "", name); s
 
 ## CPU profile of Headroom under wrk load
 
-\`bench/headroomprof\` (cmd/exporter with a CPU profile, HEADROOM_UPSTREAM_CLIENT=$DEFAULT_CLIENT), wrk -t2 -c$CONNS -d$DUR on the same
+\`bench/headroomprof\` (cmd/exporter with a CPU profile, Headroom's default path: $DEFAULT_CLIENT), wrk -t2 -c$CONNS -d$DUR on the same
 machine: $(awk '/^Requests\/sec:/ {print $2}' "$W/wrk-prof.txt") req/s while profiled. Flat top 25:
 
 \`\`\`
