@@ -280,6 +280,30 @@ func (it *objIter) nextKey() (string, bool) {
 	return key, true
 }
 
+// member is nextKey for a caller that expects key (free of quotes and
+// backslashes) next, written without spaces: on a match it consumes the
+// key as nextKey would and returns true; otherwise it consumes nothing.
+func (it *objIter) member(key string) bool {
+	s, i := it.s, it.i
+	if it.done {
+		return false
+	}
+	if it.n > 0 {
+		if i >= len(s) || s[i] != ',' {
+			return false
+		}
+		i++
+	}
+	e := i + 1 + len(key)
+	if e+1 >= len(s) || s[i] != '"' || s[i+1:e] != key || s[e] != '"' || s[e+1] != ':' {
+		return false
+	}
+	it.i = skipWS(s, e+2)
+	it.n++
+	it.keyEsc = false
+	return true
+}
+
 // value reads the current member's value.
 func (it *objIter) value() (jval, bool) {
 	v, i, ok := parseValue(it.s, it.i, it.depth)

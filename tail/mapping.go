@@ -59,6 +59,7 @@ const (
 type field struct {
 	role   role
 	header string // canonical header name for roleHeader
+	path   string
 }
 
 type timeIs uint8
@@ -88,6 +89,7 @@ func compileSchema(sp schemaSpec, providerField string) (*Schema, error) {
 		if path == "" {
 			return nil
 		}
+		f.path = path
 		if old, dup := s.fields[path]; dup && old != f {
 			return errors.New("field " + strconv.Quote(path) + " is mapped twice")
 		}
@@ -211,6 +213,9 @@ type record struct {
 	slots map[string]*hslot
 	gen   uint64
 	hint  []*hname
+	// fieldHint is the mapped top-level field met at each position on
+	// earlier lines.
+	fieldHint []field
 }
 
 // hname is a header name as logged (a copy of it, not the line).
@@ -233,7 +238,8 @@ func newRecord() *record {
 }
 
 func (r *record) reset() {
-	*r = record{header: r.header, vals: r.vals[:0], names: r.names, slots: r.slots, gen: r.gen + 1, hint: r.hint}
+	*r = record{header: r.header, vals: r.vals[:0], names: r.names, slots: r.slots, gen: r.gen + 1, hint: r.hint,
+		fieldHint: r.fieldHint}
 	clear(r.header)
 }
 
@@ -338,17 +344,34 @@ func (s *Schema) decode(line string, rec *record, res *parsers.Result, in *inter
 // top). It returns false on a syntax error.
 func (s *Schema) walk(it *objIter, prefix string, rec *record, res *parsers.Result, in *interner) bool {
 	var pathBuf [128]byte
+	top := prefix == ""
 	for {
-		k, ok := it.nextKey()
-		if !ok {
-			return !it.bad
+		var path string
+		var f field
+		var mapped bool
+		if n := it.n; top && n < len(rec.fieldHint) && rec.fieldHint[n].role != roleNone && it.member(rec.fieldHint[n].path) {
+			// The field met here on earlier lines: neither searched for
+			// its end nor looked up.
+			f, mapped = rec.fieldHint[n], true
+			path = f.path
+		} else {
+			k, ok := it.nextKey()
+			if !ok {
+				return !it.bad
+			}
+			path = k
+			if !top {
+				p := append(append(append(pathBuf[:0], prefix...), '.'), k...)
+				path = string(p)
+			}
+			f, mapped = s.fields[path]
+			if top && mapped && !it.keyEsc && n < maxHint && !strings.ContainsAny(path, `"\`) {
+				for len(rec.fieldHint) <= n {
+					rec.fieldHint = append(rec.fieldHint, field{})
+				}
+				rec.fieldHint[n] = f
+			}
 		}
-		path := k
-		if prefix != "" {
-			p := append(append(append(pathBuf[:0], prefix...), '.'), k...)
-			path = string(p)
-		}
-		f, mapped := s.fields[path]
 		if mapped && f.role == roleHeaders {
 			// (A variable of its own: sub below escapes through the
 			// recursion, this one stays on the stack.)
