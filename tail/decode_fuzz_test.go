@@ -142,7 +142,9 @@ func TestDecodeOracleFixtures(t *testing.T) {
 func FuzzNumbers(f *testing.F) {
 	for _, s := range []string{"0", "0.028", "150", "1795458932.846", "1795458932846", "1795458932846123", "5.", ".5",
 		"1e3", "-1", "+7", "0x1p3", "1_000", "0.012, 0.020", "0.3 : 0.4", "999999999999999", "9999999999999999",
-		"1795458932.+12", "1.1234567890.5", "2026-11-23T18:35:32.818Z", "23/Nov/2026:18:35:32 +0000", "NaN", "Inf"} {
+		"1795458932.+12", "1.1234567890.5", "2026-11-23T18:35:32.818Z", "23/Nov/2026:18:35:32 +0000", "NaN", "Inf",
+		"2024-02-29T00:00:00Z", "2023-02-29T00:00:00Z", "0000-01-01T00:00:00.1234567891Z", "2024-11-22T10:00:00.Z",
+		"2024-11-22T24:00:00Z", "2024-11-22T10:00:60Z", "2024-11-22T10:00:00+01:00", "2024-11-22t10:00:00z"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -169,4 +171,20 @@ func FuzzNumbers(f *testing.F) {
 			t.Fatalf("parseTime(%q) = %v, %v; oracle %v, %v", s, gt, gerr, wt, werr)
 		}
 	})
+}
+
+// parseUTC agrees with time.Parse on every day of every year it reads.
+func TestParseUTCCalendar(t *testing.T) {
+	for _, y := range []int{0, 1, 3, 4, 99, 100, 399, 400, 1582, 1899, 1900, 1969, 1970, 1971, 1999, 2000, 2024, 2026, 2100, 9999} {
+		for d := time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() == y; d = d.AddDate(0, 0, 1) {
+			for _, clock := range []string{"T00:00:00Z", "T23:59:59.999999999Z", "T12:34:56.7Z"} {
+				s := d.Format("2006-01-02") + clock
+				got, ok := parseUTC(s)
+				want, err := time.Parse(time.RFC3339Nano, s)
+				if !ok || err != nil || !reflect.DeepEqual(got, want) {
+					t.Fatalf("parseUTC(%q) = %v, %v; time.Parse %v, %v", s, got, ok, want, err)
+				}
+			}
+		}
+	}
 }
