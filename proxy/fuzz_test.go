@@ -123,7 +123,7 @@ func FuzzFastPathRequest(f *testing.F) {
 			t.Fatalf("disagrees with net/http: %q %q %d %v vs %q %q %d %v", std.Method, std.RequestURI, std.ContentLength, std.Close,
 				r.method, r.target, r.contentLength, r.close)
 		}
-		up := appendUpstreamHead(nil, rt, head, &r)
+		up := appendUpstreamHead(nil, rt, head, &r, nil)
 		up = append(up, raw[e:]...)
 		out, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(up))))
 		if err != nil {

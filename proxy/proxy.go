@@ -255,7 +255,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer g.Dec()
 	ctx := context.WithValue(r.Context(), ctxKey{}, st)
 	if p.tracer != nil {
-		ctx = p.startSpan(ctx, st, r, model)
+		ctx = p.startSpan(ctx, st, &spanRequest{method: r.Method, header: r.Header, rawQuery: r.URL.RawQuery, ctx: r.Context()}, model)
 	}
 	rt.rp.ServeHTTP(w, r.WithContext(ctx))
 	// A body the client abandoned is closed by ReverseProxy before it
@@ -263,21 +263,33 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.finish()
 }
 
+// spanRequest is what a span needs of the client's request (both paths).
+type spanRequest struct {
+	method, rawQuery string
+	header           http.Header
+	// ctx is done when the client went away (net/http's path); nil on the
+	// fast path, which records that in bodyErr itself.
+	ctx context.Context
+}
+
 // startSpan starts the call's span as a child of the caller's W3C trace
 // context; rewrite then injects the span's context into the upstream request.
-func (p *Proxy) startSpan(ctx context.Context, st *callState, r *http.Request, model string) context.Context {
-	ts := &traceState{ctx: r.Context()}
+func (p *Proxy) startSpan(ctx context.Context, st *callState, r *spanRequest, model string) context.Context {
+	ts := &traceState{ctx: r.ctx}
+	if ts.ctx == nil {
+		ts.ctx = context.Background()
+	}
 	u := *st.route.cfg.Upstream
 	u.User = nil
 	u.Path = u.Path + st.call.Path
 	u.RawPath = ""
-	u.RawQuery = r.URL.RawQuery
+	u.RawQuery = r.rawQuery
 	u.Fragment, u.RawFragment = "", ""
 	ts.info = tracing.CallInfo{
 		Provider: st.call.Provider, Family: st.route.cfg.Family, Source: "proxy",
-		Model: model, Key: st.call.Labels.Key, Method: r.Method, URL: &u, Start: st.call.Start,
+		Model: model, Key: st.call.Labels.Key, Method: r.method, URL: &u, Start: st.call.Start,
 	}
-	ctx, ts.span = p.tracer.Start(p.tracer.Extract(ctx, r.Header), &ts.info)
+	ctx, ts.span = p.tracer.Start(p.tracer.Extract(ctx, r.header), &ts.info)
 	st.trace = ts
 	return ctx
 }

@@ -49,6 +49,8 @@ type relayConn struct {
 	fs     []field     // request fields
 	rfs    []field     // response fields
 	hdr    http.Header // response header, for parsers and hooks
+	reqHdr http.Header // request header, for trace context (tracing on)
+	headBuf []byte     // a copy of the request head (tracing on)
 	st     callState
 	result parsers.Result
 	js     jsonSniffer
@@ -177,6 +179,7 @@ func (rc *relayConn) readHead() (head []byte, ok bool) {
 // read; relay copies what it keeps.
 type request struct {
 	method, target   []byte
+	targetAt         int // offset of target in the head
 	nameEnd, queryAt int // in target: end of "/<provider>", start of "?" (or len)
 	contentLength    int64
 	close            bool
@@ -205,7 +208,7 @@ func (rc *relayConn) parseRequest(head []byte, rt func(name []byte) *route) (*ro
 	if sp2 < 1 || string(rest[sp2+1:]) != "HTTP/1.1" {
 		return nil, r, false
 	}
-	r.method, r.target = line[:sp1], rest[:sp2]
+	r.method, r.target, r.targetAt = line[:sp1], rest[:sp2], sp1+1
 	if r.target[0] != '/' {
 		return nil, r, false // absolute-form, asterisk-form: net/http decides
 	}
@@ -375,15 +378,20 @@ func (rc *relayConn) relay(head []byte) bool {
 	key := rc.keyLabel(rt, &r)
 	wantModel := r.contentLength > 0 && method != http.MethodGet && !r.isHead && isJSONBytes(r.ctype)
 	path := ""
-	if len(p.hooks) > 0 {
+	if len(p.hooks) > 0 || p.tracer != nil {
 		path = string(r.target[r.nameEnd:r.queryAt])
 	}
 
 	// The upstream request: rewritten head, then the body, in one buffer.
 	bp := relayBufs.Get().(*[]byte)
 	defer relayBufs.Put(bp)
-	out := appendUpstreamHead((*bp)[:0], rt, head, &r)
+	out := appendUpstreamHead((*bp)[:0], rt, head, &r, nil)
 	bodyAt := len(out)
+	var hc []byte // a copy of the head, for tracing (which rewrites it)
+	if p.tracer != nil {
+		rc.headBuf = append(rc.headBuf[:0], head...)
+		hc = rc.headBuf
+	}
 	rc.br.Discard(len(head))
 	rc.c.SetReadDeadline(time.Time{}) // bodies are not bound by the header timeout
 	var body []byte
@@ -414,6 +422,24 @@ func (rc *relayConn) relay(head []byte) bool {
 	rc.result.Reset()
 	rc.inflight = p.coll.Inflight(st.call.Labels)
 	rc.inflight.Inc()
+	if p.tracer != nil {
+		// The span starts now that the model is known; the upstream gets
+		// its context in place of the caller's (as rewrite does).
+		r.method, r.target = hc[:len(r.method)], hc[r.targetAt:r.targetAt+len(r.target)]
+		if rc.reqHdr == nil {
+			rc.reqHdr = http.Header{}
+		}
+		fillHeader(rc.reqHdr, hc, r.keepFields)
+		ctx := p.startSpan(context.Background(), st, &spanRequest{method: method, header: rc.reqHdr, rawQuery: queryOf(&r)}, model)
+		inj := http.Header{}
+		p.tracer.Inject(ctx, inj)
+		tp := relayBufs.Get().(*[]byte)
+		defer relayBufs.Put(tp)
+		traced := appendUpstreamHead((*tp)[:0], rt, hc, &r, inj)
+		traced = append(traced, body...)
+		*tp = traced[:0]
+		out = traced
+	}
 	rc.exchange(rt, &r, st, out)
 	rc.endCall(st)
 	return true
@@ -422,7 +448,7 @@ func (rc *relayConn) relay(head []byte) bool {
 // appendUpstreamHead appends the request head sent upstream: the target
 // under the upstream's base path, its Host, and the client's fields minus
 // hop-by-hop ones, in the client's order and spelling.
-func appendUpstreamHead(out []byte, rt *route, head []byte, r *request) []byte {
+func appendUpstreamHead(out []byte, rt *route, head []byte, r *request, inject http.Header) []byte {
 	out = append(out, r.method...)
 	out = append(out, ' ')
 	pathStart := len(out)
@@ -436,10 +462,31 @@ func appendUpstreamHead(out []byte, rt *route, head []byte, r *request) []byte {
 	out = append(out, rt.cfg.Upstream.Host...)
 	out = append(out, "\r\n"...)
 	for _, f := range r.keepFields {
+		if inject != nil {
+			if _, ok := inject[canonicalKey(f.name(head))]; ok {
+				continue
+			}
+		}
 		out = append(out, head[f.n0:f.v1]...)
 		out = append(out, "\r\n"...)
 	}
+	for k, vs := range inject {
+		for _, v := range vs {
+			out = append(out, k...)
+			out = append(out, ": "...)
+			out = append(out, v...)
+			out = append(out, "\r\n"...)
+		}
+	}
 	return append(out, "\r\n"...)
+}
+
+// queryOf is the raw query of r's target, without "?".
+func queryOf(r *request) string {
+	if r.queryAt < len(r.target) {
+		return string(r.target[r.queryAt+1:])
+	}
+	return ""
 }
 
 func growLen(b []byte, n int) []byte {
@@ -741,6 +788,7 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 			var b []byte
 			b, rerr = peekSome(fc.br)
 			k, ferr := fr.take(b, func(d []byte) { rc.body = append(rc.body, d...) })
+			firstChunk(st, k)
 			out = append(out, b[:k]...)
 			fc.br.Discard(k)
 			if ferr != nil {
@@ -759,6 +807,7 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 		// What arrived with the head goes out with it: one write for a
 		// small response.
 		k, ferr := fr.take(b, sinkOf(sn))
+		firstChunk(st, k)
 		out = append(out, b[:k]...)
 		fc.br.Discard(k)
 		rerr = ferr
@@ -794,6 +843,7 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 			break
 		}
 		k, ferr := fr.take(b, sinkOf(sn))
+		firstChunk(st, k)
 		if ferr != nil {
 			rerr = ferr
 		} else if fr.done() {
@@ -806,6 +856,16 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 		rerr, fr.mode = nil, modeNone
 	}
 	gone := rc.stopWatch()
+	if ts := st.trace; ts != nil {
+		switch {
+		case werr != nil || gone:
+			ts.bodyErr = "client_closed"
+		case rerr != nil:
+			ts.bodyErr = bodyErrorType(rerr)
+		case !fr.done():
+			ts.bodyErr = "reset"
+		}
+	}
 	switch {
 	case werr != nil || gone:
 		// The client left: the rest of the answer is not read.
@@ -822,6 +882,13 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 		fc.c.Close()
 	}
 	complete()
+}
+
+// firstChunk notes when the first body bytes arrived, for the span.
+func firstChunk(st *callState, k int) {
+	if ts := st.trace; ts != nil && k > 0 && ts.firstChunk.IsZero() {
+		ts.firstChunk = time.Now()
+	}
 }
 
 // endCall records the call (once) and ends its in-flight count.

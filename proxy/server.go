@@ -17,7 +17,7 @@ import (
 // small Content-Length body, are relayed byte for byte by Headroom itself
 // over a pool of upstream keep-alive connections. The first request that
 // needs anything else (chunked or large bodies, Expect, Upgrade, HTTP/1.0 or
-// HTTP/2, an absolute-form target, percent-encoded paths, tracing, errors
+// HTTP/2, an absolute-form target, percent-encoded paths, errors
 // such as unknown providers or bodies over the limit) hands the connection,
 // with every byte read so far, to Std — net/http's server running the same
 // Proxy as a handler — for the rest of its life. Both paths observe calls
@@ -68,7 +68,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		if s.Upstream == nil || s.Proxy.tracer != nil {
+		if s.Upstream == nil {
 			s.handoff.push(c)
 			continue
 		}
