@@ -898,7 +898,18 @@ func (rc *relayConn) endCall(st *callState) {
 		rc.inflight.Dec()
 		rc.inflight = nil
 	}
+	// A long event line or a large 429 body grew a buffer: an idle
+	// keep-alive connection does not keep it.
+	if cap(rc.ss.line) > keepBuffer {
+		rc.ss.line = nil
+	}
+	if cap(rc.body) > keepBuffer {
+		rc.body = nil
+	}
 }
+
+// keepBuffer bounds what a connection keeps of its per-response buffers.
+const keepBuffer = 16 << 10
 
 // peekSome returns what br holds, reading once if it holds nothing.
 func peekSome(br *bufio.Reader) ([]byte, error) {
