@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/parsers"
@@ -216,6 +217,9 @@ type record struct {
 	// fieldHint is the mapped top-level field met at each position on
 	// earlier lines.
 	fieldHint []field
+	// path and iters serve walk.
+	path  []byte
+	iters *[maxDepth]objIter
 }
 
 // hname is a header name as logged (a copy of it, not the line).
@@ -234,12 +238,12 @@ type hslot struct {
 
 func newRecord() *record {
 	return &record{header: http.Header{}, vals: make([]string, 0, 64), names: map[string]*hname{},
-		slots: map[string]*hslot{}, gen: 1}
+		slots: map[string]*hslot{}, gen: 1, iters: new([maxDepth]objIter)}
 }
 
 func (r *record) reset() {
 	*r = record{header: r.header, vals: r.vals[:0], names: r.names, slots: r.slots, gen: r.gen + 1, hint: r.hint,
-		fieldHint: r.fieldHint}
+		fieldHint: r.fieldHint, path: r.path[:0], iters: r.iters}
 	clear(r.header)
 }
 
@@ -316,7 +320,7 @@ func (s *Schema) decode(line string, rec *record, res *parsers.Result, in *inter
 		return ResultInvalidJSON
 	}
 	it := objIter{s: line, i: i + 1, depth: 1}
-	if !s.walk(&it, "", rec, res, in) {
+	if !s.walk(&it, 0, rec, res, in) {
 		return ResultInvalidJSON
 	}
 	if skipWS(line, it.i) != len(line) {
@@ -340,11 +344,14 @@ func (s *Schema) decode(line string, rec *record, res *parsers.Result, in *inter
 	return ResultOK
 }
 
-// walk visits an object's members; prefix is its dotted path ("" at the
-// top). It returns false on a syntax error.
-func (s *Schema) walk(it *objIter, prefix string, rec *record, res *parsers.Result, in *interner) bool {
-	var pathBuf [128]byte
-	top := prefix == ""
+// walk visits an object's members; rec.path[:prefix] is its dotted path
+// (empty at the top). It returns false on a syntax error.
+//
+// Nested objects are walked with iterators and paths kept in rec: on
+// walk's own stack they would escape through the recursion, costing
+// allocations per line.
+func (s *Schema) walk(it *objIter, prefix int, rec *record, res *parsers.Result, in *interner) bool {
+	top := prefix == 0
 	for {
 		var path string
 		var f field
@@ -361,8 +368,10 @@ func (s *Schema) walk(it *objIter, prefix string, rec *record, res *parsers.Resu
 			}
 			path = k
 			if !top {
-				p := append(append(append(pathBuf[:0], prefix...), '.'), k...)
-				path = string(p)
+				// Valid until a sibling's path overwrites it; apply copies
+				// what it keeps.
+				rec.path = append(append(rec.path[:prefix], '.'), k...)
+				path = unsafe.String(unsafe.SliceData(rec.path), len(rec.path))
 			}
 			f, mapped = s.fields[path]
 			if top && mapped && !it.keyEsc && n < maxHint && !strings.ContainsAny(path, `"\`) {
@@ -373,8 +382,6 @@ func (s *Schema) walk(it *objIter, prefix string, rec *record, res *parsers.Resu
 			}
 		}
 		if mapped && f.role == roleHeaders {
-			// (A variable of its own: sub below escapes through the
-			// recursion, this one stays on the stack.)
 			if hsub, ok := it.enter(); ok {
 				s.headers(&hsub, rec)
 				if !it.leave(&hsub) {
@@ -385,7 +392,12 @@ func (s *Schema) walk(it *objIter, prefix string, rec *record, res *parsers.Resu
 		}
 		if !mapped && s.parents[path] {
 			if sub, ok := it.enter(); ok {
-				if !s.walk(&sub, path, rec, res, in) || !it.leave(&sub) {
+				if top {
+					rec.path = append(rec.path[:0], path...)
+				}
+				p := &rec.iters[it.depth]
+				*p = sub
+				if !s.walk(p, len(path), rec, res, in) || !it.leave(p) {
 					return false
 				}
 				continue
