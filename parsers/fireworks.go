@@ -67,7 +67,7 @@ func (d *fireworksDialect) Parse(in *Input, r *Result) {
 	// The uncached budget: validated (bad values are reported like any
 	// other) and used only to attribute a 429.
 	if v, ok := d.value(in.Header, d.uncached.limitKey, d.uncached.limitName, r); ok {
-		if _, err := ParseCount(v); err != nil {
+		if _, err := parseCount(v); err != nil {
 			r.addError(d.uncached.limitName, v, err)
 		}
 	}
@@ -75,7 +75,7 @@ func (d *fireworksDialect) Parse(in *Input, r *Result) {
 	if !ok {
 		return
 	}
-	n, err := ParseCount(v)
+	n, err := parseCount(v)
 	if err != nil {
 		r.addError(d.uncached.remainingName, v, err)
 		return

@@ -111,8 +111,8 @@ func finiteNonNeg(f float64) bool {
 // ones never before the receive time.
 func resetFloor(in *Input) time.Time {
 	c := newClock(in)
-	if date, _ := c.serverNow(); date.Before(c.received) {
-		return date
+	if c.readDate(); c.date.Before(c.received) {
+		return c.date
 	}
 	return c.received
 }

@@ -125,7 +125,7 @@ func ghCount(h http.Header, key, name string, r *Result) (float64, bool) {
 		r.addError(name, v, ErrDuplicated)
 		return 0, false
 	}
-	n, err := ParseCount(v)
+	n, err := parseCount(v)
 	if err != nil {
 		r.addError(name, v, err)
 		return 0, false

@@ -71,12 +71,8 @@ func newClock(in *Input) clock {
 	return clock{received: in.Received, header: in.Header}
 }
 
-// serverNow returns Date on the local clock, and the skew to apply to
-// the server's times.
-func (c *clock) serverNow() (date time.Time, skew time.Duration) {
-	if c.dateRead {
-		return c.date, c.skew
-	}
+// readDate sets date and skew from the Date header.
+func (c *clock) readDate() {
 	c.dateRead = true
 	c.date = c.received
 	if v := first(c.header, "Date"); v != "" {
@@ -93,7 +89,6 @@ func (c *clock) serverNow() (date time.Time, skew time.Duration) {
 			}
 		}
 	}
-	return c.date, c.skew
 }
 
 // parseHTTPDate is http.ParseTime with a fast path for the IMF-fixdate form
@@ -162,12 +157,14 @@ func httpDateDigits(s string) (int, bool) {
 
 // absolute maps a provider timestamp to the local clock, never before Date.
 func (c *clock) absolute(t time.Time) time.Time {
-	date, skew := c.serverNow()
-	if skew != 0 {
-		t = t.Add(skew)
+	if !c.dateRead {
+		c.readDate()
 	}
-	if t.Before(date) {
-		return date
+	if c.skew != 0 {
+		t = t.Add(c.skew)
+	}
+	if t.Before(c.date) {
+		return c.date
 	}
 	return t
 }
@@ -226,24 +223,22 @@ func parseSeconds(s string) (float64, error) {
 	// once, to the same value ParseFloat returns (its own exact path).
 	if len(s) > 0 && len(s) <= 16 {
 		var n int64
-		digits, frac := 0, -1
 		i := 0
-		for ; i < len(s); i++ {
-			c := s[i]
-			if c >= '0' && c <= '9' {
-				n = n*10 + int64(c-'0')
-				digits++
-			} else if c == '.' && frac < 0 {
-				frac = i
-			} else {
-				break
-			}
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			n = n*10 + int64(s[i]-'0')
 		}
-		if i == len(s) && digits > 0 && digits <= 15 {
-			if frac < 0 {
+		if i == len(s) {
+			if i <= 15 {
 				return float64(n), nil
 			}
-			return float64(n) / pow10[len(s)-frac-1], nil
+		} else if s[i] == '.' && len(s) > 1 {
+			j := i + 1
+			for ; j < len(s) && s[j] >= '0' && s[j] <= '9'; j++ {
+				n = n*10 + int64(s[j]-'0')
+			}
+			if j == len(s) {
+				return float64(n) / pow10[j-i-1], nil
+			}
 		}
 	}
 	f, err := strconv.ParseFloat(s, 64)
