@@ -85,13 +85,14 @@ fi
 
 # Free loopback ports (bound and released by the kernel's choice).
 ports=()
-for _ in $(seq 1 15); do
+for _ in $(seq 1 17); do
   ports+=("$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
     echo $((20000 + RANDOM % 20000)))")
 done
 UP=${ports[0]} NP=${ports[1]} FP=${ports[2]} HP=${ports[3]} HM=${ports[4]}
 PP=${ports[5]} PM=${ports[6]} SP=${ports[7]} SM=${ports[8]} MP=${ports[9]}
 FHP=${ports[10]} FHM=${ports[11]} BP=${ports[12]} BM=${ports[13]}
+QP=${ports[14]} QM=${ports[15]}
 
 wait_port() {
   for _ in $(seq 1 100); do
@@ -307,6 +308,17 @@ wait_port "$SP"
 wait_port "$SM"
 "$W/bin/seriesload" -proxy "http://127.0.0.1:$SP/up" -metrics "http://127.0.0.1:$SM/metrics" -pid "$SPID" \
   -models 100 -keys 50 -scrapes 20 >"$W/scale.json"
+kill "$SPID" 2>/dev/null || true
+wait "$SPID" 2>/dev/null || true
+# The same with the protobuf exposition (what Prometheus asks for first with
+# native histograms or scrape_protocols: [PrometheusProto, …]).
+headroom "$DEFAULT_CLIENT" "$QP" "$QM" "$W/bin/exporter"
+QPID=$!
+PIDS+=($QPID)
+wait_port "$QP"
+wait_port "$QM"
+"$W/bin/seriesload" -proxy "http://127.0.0.1:$QP/up" -metrics "http://127.0.0.1:$QM/metrics" -pid "$QPID" \
+  -models 100 -keys 50 -scrapes 20 -format proto >"$W/scale-proto.json"
 
 # --- Go benchmarks: loopback proxy cost, tail -------------------------------------------
 log "loopback: go test -bench Loopback ./proxy (3 alternated runs)"
@@ -420,11 +432,14 @@ $(rows "through Headroom, net/http's path" std)
 A fresh Headroom; bench/seriesload sends one call per (model, key) pair, 100 models × 50 keys,
 each response carrying a requests and a tokens limit, then times 20 scrapes of \`/metrics\`.
 
-| rate-limit series | calls | RSS idle MiB | RSS loaded MiB | RSS after scrapes MiB | scrape p50 ms | scrape max ms | scrape size |
-|---:|---:|---:|---:|---:|---:|---:|---:|
-| $(jget "$SC" ratelimit_series) | $(jget "$SC" calls) | $(awk -v v="$(jget "$SC" rss_before_mib)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" rss_loaded_mib)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" rss_after_mib)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" scrape_p50_ms)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" scrape_max_ms)" 'BEGIN{printf "%.1f", v}') | $(awk -v v="$(jget "$SC" scrape_bytes)" 'BEGIN{printf "%.1f MiB", v/1048576}') |
+| format | rate-limit series | calls | RSS idle MiB | RSS loaded MiB | RSS after scrapes MiB | scrape p50 ms | scrape max ms | scrape size |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+$(for SC in "$W/scale.json" "$W/scale-proto.json"; do printf '| %s | %s' "$(grep -o '"format":"[a-z]*"' "$SC" | cut -d'"' -f4)" "$(jget "$SC" ratelimit_series)"; printf ' | %s' \
+  "$(jget "$SC" calls)" "$(awk -v v="$(jget "$SC" rss_before_mib)" 'BEGIN{printf "%.1f", v}')" "$(awk -v v="$(jget "$SC" rss_loaded_mib)" 'BEGIN{printf "%.1f", v}')" \
+  "$(awk -v v="$(jget "$SC" rss_after_mib)" 'BEGIN{printf "%.1f", v}')" "$(awk -v v="$(jget "$SC" scrape_p50_ms)" 'BEGIN{printf "%.1f", v}')" \
+  "$(awk -v v="$(jget "$SC" scrape_max_ms)" 'BEGIN{printf "%.1f", v}')" "$(awk -v v="$(jget "$SC" scrape_bytes)" 'BEGIN{printf "%.1f MiB", v/1048576}')"; printf ' |\n'; done)
 
-Targets: RSS ≤ 64 MiB: $(pass "$(jget "$SC" rss_after_mib)" 64 le); scrape ≤ 50 ms: $(pass "$(jget "$SC" scrape_p50_ms)" 50 le).
+Targets (text, then protobuf): RSS ≤ 64 MiB: $(pass "$(jget "$SC" rss_after_mib)" 64 le), $(pass "$(jget "$W/scale-proto.json" rss_after_mib)" 64 le); scrape ≤ 50 ms: $(pass "$(jget "$SC" scrape_p50_ms)" 50 le), $(pass "$(jget "$W/scale-proto.json" scrape_p50_ms)" 50 le).
 
 ## The proxy's own cost over loopback (go test -run XXX -bench Loopback -benchmem -count 3 ./proxy)
 
