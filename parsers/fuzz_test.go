@@ -215,6 +215,16 @@ func FuzzParseReset(f *testing.F) {
 			f.Add(s, fm, recv, date)
 		}
 	}
+	// parseRFC3339's fast path against time.Parse: calendar edges, and
+	// near misses that must fall through to it.
+	for _, s := range []string{"2024-02-29T23:59:59Z", "2025-02-29T00:00:00Z", "2000-02-29T00:00:00Z",
+		"1900-02-29T00:00:00Z", "2025-04-31T00:00:00Z", "2025-12-31T23:59:59Z", "0000-01-01T00:00:00Z",
+		"9999-12-31T23:59:59Z", "2025-08-21T24:00:00Z", "2025-08-21T12:60:00Z", "2025-08-21T12:40:60Z",
+		"2025-00-21T12:40:59Z", "2025-13-21T12:40:59Z", "2025-08-00T12:40:59Z", "2025-08-32T12:40:59Z",
+		"2025-08-21t12:40:59z", "2025-08-21T12:40:59+00:00", "2025-08-21T12:40:59.5Z", "2025-08-2aT12:40:59Z",
+		"+025-08-21T12:40:59Z", "2025-08-21 12:40:59Z", "2025-8-021T12:40:59Z"} {
+		f.Add(s, uint8(FormatRFC3339), recv, date)
+	}
 	f.Add("30", uint8(FormatSeconds), recv, "Fri, 01 May 2026 11:00:00 GMT") // skewed clock
 	f.Add("1777636800", uint8(FormatEpochSeconds), recv, "garbage")
 	f.Fuzz(func(t *testing.T, s string, format uint8, recvNs int64, date string) {
@@ -239,6 +249,11 @@ func FuzzParseReset(f *testing.F) {
 		d, err := parseRetryAfter(s, &c)
 		if err == nil && (d < 0 || d > maxRelative) {
 			t.Errorf("parseRetryAfter(%q) = %v, outside [0, %v]", s, d, maxRelative)
+		}
+		got, gotErr := parseRFC3339(s)
+		want, wantErr := time.Parse(time.RFC3339Nano, s)
+		if (gotErr == nil) != (wantErr == nil) || got != want {
+			t.Errorf("parseRFC3339(%q) = %v, %v; time.Parse: %v, %v", s, got, gotErr, want, wantErr)
 		}
 	})
 }

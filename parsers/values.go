@@ -144,6 +144,29 @@ func parseHTTPDate(s string) (time.Time, error) {
 	return http.ParseTime(s)
 }
 
+// parseRFC3339 is time.Parse(time.RFC3339Nano, s) with a fast path for the
+// whole-second UTC form Anthropic sends in each of its reset headers
+// ("2025-08-21T12:40:59Z"), where time.Parse costs about twice as much. The
+// fast path takes only what time.Parse takes, and returns the same Time
+// (FuzzParseReset checks both).
+func parseRFC3339(s string) (time.Time, error) {
+	if len(s) == 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[19] == 'Z' {
+		year, ok1 := httpDateDigits(s[0:4])
+		month, ok2 := httpDateDigits(s[5:7])
+		day, ok3 := httpDateDigits(s[8:10])
+		hour, ok4 := httpDateDigits(s[11:13])
+		minute, ok5 := httpDateDigits(s[14:16])
+		sec, ok6 := httpDateDigits(s[17:19])
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && month >= 1 && month <= 12 && day >= 1 && day <= monthDays[month] && hour < 24 && minute < 60 && sec < 60 &&
+			(month != 2 || day < 29 || year%4 == 0 && (year%100 != 0 || year%400 == 0)) {
+			return time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC), nil
+		}
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+var monthDays = [13]int{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+
 func httpDateDigits(s string) (int, bool) {
 	n := 0
 	for i := 0; i < len(s); i++ {
@@ -307,7 +330,7 @@ func parseReset(s string, f ResetFormat, c *clock) (time.Time, error) {
 			return c.absolute(time.UnixMilli(int64(n))), nil
 		}
 	case FormatRFC3339:
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		if t, err := parseRFC3339(s); err == nil {
 			return c.absolute(t), nil
 		}
 	case FormatHTTPDate:
@@ -334,7 +357,7 @@ func sniffReset(s string, c *clock) (time.Time, error) {
 		}
 		return c.relative(d), nil
 	case strings.IndexByte(s, 'T') > 0:
-		t, err := time.Parse(time.RFC3339Nano, s)
+		t, err := parseRFC3339(s)
 		if err != nil {
 			return time.Time{}, ErrBadReset
 		}
