@@ -97,7 +97,8 @@ func (d *gitHubStyle) Parse(in *Input, r *Result) {
 				o.Reset = t
 			}
 		}
-		r.Observations = append(r.Observations, clampRemaining(o))
+		clampRemaining(&o)
+		r.Observations = append(r.Observations, o)
 	}
 
 	if v, ok, dup := lookup(h, "Retry-After"); ok {

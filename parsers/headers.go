@@ -3,6 +3,7 @@ package parsers
 import (
 	"net/http"
 	"strings"
+	"time"
 )
 
 // LimitHeaders names the headers that describe one limit (a resource over a
@@ -96,9 +97,10 @@ func (d *HeaderDialect) WantsBody(status int) bool {
 
 func (d *HeaderDialect) Parse(in *Input, r *Result) {
 	c := newClock(in)
+	last := resetMemo{obs: -1}
 	from := len(r.Observations)
 	for i := range d.compiled {
-		d.parseLimit(in.Header, &d.compiled[i], &c, r)
+		d.parseLimit(in.Header, &d.compiled[i], &c, &last, r)
 	}
 	d.parseRetryAfter(in.Header, &c, r)
 	if d.Body != nil && len(in.Body) > 0 && d.WantsBody(in.Status) {
@@ -134,43 +136,65 @@ func (d *HeaderDialect) value(h http.Header, key, name string, r *Result) (strin
 	return v, true
 }
 
-func (d *HeaderDialect) parseLimit(h http.Header, l *compiledLimit, c *clock, r *Result) {
-	o := Observation{Resource: l.Resource, Window: l.Window}
+func (d *HeaderDialect) parseLimit(h http.Header, l *compiledLimit, c *clock, last *resetMemo, r *Result) {
+	var limit, remaining float64
+	var hasLimit, hasRemaining bool
 	if v, ok := d.value(h, l.limitKey, l.limitName, r); ok {
 		if n, err := parseCount(v); err != nil {
 			r.addError(l.limitName, v, err)
 		} else {
-			o.Limit, o.HasLimit = n, true
+			limit, hasLimit = n, true
 		}
 	}
 	if v, ok := d.value(h, l.remainingKey, l.remainingName, r); ok {
 		if n, err := parseCount(v); err != nil {
 			r.addError(l.remainingName, v, err)
 		} else {
-			o.Remaining, o.HasRemaining = n, true
+			remaining, hasRemaining = n, true
 		}
 	}
-	if !o.HasLimit && !o.HasRemaining {
+	if !hasLimit && !hasRemaining {
 		return
 	}
+	var reset time.Time
 	if v, ok := d.value(h, l.resetKey, l.resetName, r); ok {
-		if t, err := parseReset(v, l.ResetFormat, c); err != nil {
+		if last.obs >= 0 && v == last.s && l.ResetFormat == last.f {
+			reset = r.Observations[last.obs].Reset
+		} else if t, err := parseReset(v, l.ResetFormat, c); err != nil {
 			r.addError(l.resetName, v, err)
 		} else {
-			o.Reset = t
+			reset = t
+			last.s, last.f, last.obs = v, l.ResetFormat, len(r.Observations)
 		}
 	}
-	r.Observations = append(r.Observations, clampRemaining(o))
+	// Filled in place, field by field: an Observation built aside and
+	// appended would be copied, and that copy stalls (see
+	// sfScanner.bareItem).
+	r.Observations = append(r.Observations, Observation{})
+	o := &r.Observations[len(r.Observations)-1]
+	o.Resource, o.Window = l.Resource, l.Window
+	o.Limit, o.HasLimit = limit, hasLimit
+	o.Remaining, o.HasRemaining = remaining, hasRemaining
+	o.Reset = reset
+	clampRemaining(o)
+}
+
+// resetMemo is the last reset a response's limits parsed: they often share
+// one, sent as the same text (Anthropic's buckets, whenever they are full),
+// which is then parsed once. It costs a comparison when they do not.
+type resetMemo struct {
+	s   string      // the value, as parsed
+	f   ResetFormat // the format it was parsed in
+	obs int         // the observation holding the result; -1: none yet
 }
 
 // clampRemaining applies the documented rule for remaining > limit: it is
 // clamped to the limit. Providers briefly report this while a limit is being
 // lowered; exporting it would show utilisation below zero.
-func clampRemaining(o Observation) Observation {
+func clampRemaining(o *Observation) {
 	if o.HasLimit && o.HasRemaining && o.Remaining > o.Limit {
 		o.Remaining = o.Limit
 	}
-	return o
 }
 
 func (d *HeaderDialect) parseRetryAfter(h http.Header, c *clock, r *Result) {

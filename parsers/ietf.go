@@ -538,7 +538,7 @@ func secondsWindow(s int64) string {
 // resource and window, in which case the more constrained one is kept: the
 // lower remaining, and a reading with remaining over one without.
 func mergeObservation(r *Result, from int, o Observation) {
-	o = clampRemaining(o)
+	clampRemaining(&o)
 	for i := from; i < len(r.Observations); i++ {
 		e := &r.Observations[i]
 		if e.Resource != o.Resource || e.Window != o.Window {

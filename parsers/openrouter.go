@@ -130,7 +130,8 @@ func openRouterBody(in *Input, c *clock, r *Result) {
 			o.Reset = t
 		}
 	}
-	r.Observations = append(r.Observations, clampRemaining(o))
+	clampRemaining(&o)
+	r.Observations = append(r.Observations, o)
 }
 
 // openRouterWindow places an OpenRouter limit name in a window; "" when the

@@ -68,12 +68,13 @@ func (d *togetherDialect) WantsBody(status int) bool { return status == http.Sta
 
 func (d *togetherDialect) Parse(in *Input, r *Result) {
 	c := newClock(in)
+	last := resetMemo{obs: -1}
 	from := len(r.Observations)
 	for i := range d.dynamic.compiled {
 		n := len(r.Observations)
-		d.dynamic.parseLimit(in.Header, &d.dynamic.compiled[i], &c, r)
+		d.dynamic.parseLimit(in.Header, &d.dynamic.compiled[i], &c, &last, r)
 		if len(r.Observations) == n {
-			d.static.parseLimit(in.Header, &d.static.compiled[i], &c, r)
+			d.static.parseLimit(in.Header, &d.static.compiled[i], &c, &last, r)
 		}
 	}
 	d.static.parseRetryAfter(in.Header, &c, r)
