@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
@@ -177,6 +178,10 @@ type callState struct {
 	result parsers.Result
 	done   atomic.Bool
 	trace  *traceState // nil when tracing is off
+	// inflight is the call's in-flight gauge, decremented by finish: at the
+	// body's end, before the client has the last bytes, so that a client
+	// reading /metrics after its answer never sees its own call in flight.
+	inflight prometheus.Gauge
 }
 
 // traceState is the span of one call, allocated only when tracing is on.
@@ -250,17 +255,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Provider: name, Method: r.Method, Path: rest, Upstream: rt.cfg.Upstream.Host, Start: start,
 		Labels: p.coll.Labels(name, model, rt.keys.Label(r.Header)),
 	}
-	g := p.coll.Inflight(st.call.Labels)
-	g.Inc()
-	defer g.Dec()
+	st.inflight = p.coll.Inflight(st.call.Labels)
+	st.inflight.Inc()
 	ctx := context.WithValue(r.Context(), ctxKey{}, st)
 	if p.tracer != nil {
 		ctx = p.startSpan(ctx, st, &spanRequest{method: r.Method, header: r.Header, rawQuery: r.URL.RawQuery, ctx: r.Context()}, model)
 	}
-	rt.rp.ServeHTTP(w, r.WithContext(ctx))
 	// A body the client abandoned is closed by ReverseProxy before it
-	// returns; finish is idempotent, this catches paths that never got one.
-	st.finish()
+	// returns; finish is idempotent, this catches paths that never got one
+	// (deferred: ReverseProxy panics with http.ErrAbortHandler mid-body).
+	defer st.finish()
+	rt.rp.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // spanRequest is what a span needs of the client's request (both paths).
@@ -429,6 +434,9 @@ func (st *callState) finish() {
 		c.Labels = l
 	}
 	st.p.coll.ObserveCompletion(l, c.Status, c.End.Sub(c.Start), c.InputTok, c.OutputTok)
+	if st.inflight != nil {
+		st.inflight.Dec()
+	}
 	c.Result = &st.result
 	if st.trace != nil {
 		st.endSpan()

@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/headroomhq/headroom/parsers"
 )
 
@@ -46,16 +44,16 @@ type relayConn struct {
 
 	idle atomic.Bool
 
-	fs     []field     // request fields
-	rfs    []field     // response fields
-	hdr    http.Header // response header, for parsers and hooks
-	reqHdr http.Header // request header, for trace context (tracing on)
-	headBuf []byte     // a copy of the request head (tracing on)
-	st     callState
-	result parsers.Result
-	js     jsonSniffer
-	ss     sseSniffer
-	body   []byte // 429 body, decoded, for dialects that read it
+	fs      []field     // request fields
+	rfs     []field     // response fields
+	hdr     http.Header // response header, for parsers and hooks
+	reqHdr  http.Header // request header, for trace context (tracing on)
+	headBuf []byte      // a copy of the request head (tracing on)
+	st      callState
+	result  parsers.Result
+	js      jsonSniffer
+	ss      sseSniffer
+	body    []byte // 429 body, decoded, for dialects that read it
 
 	// The last credential seen on this connection and its label: clients
 	// send the same key on every request, and hashing it each time is
@@ -64,8 +62,6 @@ type relayConn struct {
 	lastLabel string
 
 	lastRoute *route
-
-	inflight prometheus.Gauge // of the call in progress, until endCall
 
 	// closeAfter: the connection ends after the current response.
 	closeAfter bool
@@ -420,8 +416,8 @@ func (rc *relayConn) relay(head []byte) bool {
 		Labels: p.coll.Labels(rt.cfg.Name, model, key),
 	}
 	rc.result.Reset()
-	rc.inflight = p.coll.Inflight(st.call.Labels)
-	rc.inflight.Inc()
+	st.inflight = p.coll.Inflight(st.call.Labels)
+	st.inflight.Inc()
 	if p.tracer != nil {
 		// The span starts now that the model is known; the upstream gets
 		// its context in place of the caller's (as rewrite does).
@@ -894,10 +890,6 @@ func firstChunk(st *callState, k int) {
 // endCall records the call (once) and ends its in-flight count.
 func (rc *relayConn) endCall(st *callState) {
 	st.finish()
-	if rc.inflight != nil {
-		rc.inflight.Dec()
-		rc.inflight = nil
-	}
 	// A long event line or a large 429 body grew a buffer: an idle
 	// keep-alive connection does not keep it.
 	if cap(rc.ss.line) > keepBuffer {

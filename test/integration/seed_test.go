@@ -175,10 +175,12 @@ func TestSeedPredictionsConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			statuses <- h.call("predictions", "POST", "/v1/predictions", body, append(auth, "X-Fake-Delay", "1500ms")...).status
+			statuses <- h.call("predictions", "POST", "/v1/predictions", body, append(auth, "X-Fake-Delay", "3s")...).status
 		}()
 	}
-	// The five are held by the provider: Headroom sees them in flight.
+	// The five are held by the provider (3 s: long enough for the two
+	// calls below to find them still running on a loaded machine):
+	// Headroom sees them in flight.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if v, _ := h.value("headroom_inflight_requests", "provider=predictions", key); v == 5 {
