@@ -284,10 +284,14 @@ func FuzzParseCount(f *testing.F) {
 	for _, s := range []string{"0", "59", "59.0", "1e3", "-1", "NaN", "nan", "Inf", "+Inf", "-0", "1e15", "1e16",
 		"1.7976931348623157e308", "1e309", "0x1p3", "1_000", " 42 ", "", "1,000", "4.9e-324", "0x10",
 		"1748858419.5", "1748862000.25", "5.", ".5", ".", "0.000", "1.2.3", "999999999999999", "9999999999999999",
-		"99999999999999.9", "999999999999999.", "0.000000000000001", "0.0000000000000001", "123456789.123456"} {
+		"99999999999999.9", "999999999999999.", "0.000000000000001", "0.0000000000000001", "123456789.123456",
+		"\u00a042", "42\u0085", "\v42\f", "\x0142", "42\x7f", "\xff"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := trimSpace(s), strings.TrimSpace(s); got != want {
+			t.Errorf("trimSpace(%q) = %q, strings.TrimSpace: %q", s, got, want)
+		}
 		got, gotErr := parseSeconds(s)
 		want, wantErr := parseSecondsReference(s)
 		if got != want || gotErr != wantErr || math.Signbit(got) != math.Signbit(want) {

@@ -211,9 +211,9 @@ func mistralCount(key string, vals []string, r *Result) (float64, bool) {
 	if len(vals) == 0 {
 		return 0, false
 	}
-	v := strings.TrimSpace(vals[0])
+	v := trimSpace(vals[0])
 	for _, o := range vals[1:] {
-		if strings.TrimSpace(o) != v {
+		if trimSpace(o) != v {
 			r.addError(lowerHeader(key), v, ErrDuplicated)
 			return 0, false
 		}

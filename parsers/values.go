@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ResetFormat says how a dialect documents a reset value. Dialects declare
@@ -202,6 +203,16 @@ func first(h http.Header, key string) string {
 	return ""
 }
 
+// trimSpace is strings.TrimSpace without the call for the usual header
+// value, which starts and ends with a byte that is neither a space nor part
+// of a multi-byte character: nothing to trim.
+func trimSpace(s string) string {
+	if len(s) > 0 && s[0] > ' ' && s[0] < utf8.RuneSelf && s[len(s)-1] > ' ' && s[len(s)-1] < utf8.RuneSelf {
+		return s
+	}
+	return strings.TrimSpace(s)
+}
+
 // lookup returns a header's value. A header repeated with different values
 // (two proxies each adding theirs) is ambiguous and reported as an error
 // rather than guessed.
@@ -211,11 +222,11 @@ func lookup(h http.Header, key string) (v string, ok bool, dup bool) {
 	case 0:
 		return "", false, false
 	case 1:
-		return strings.TrimSpace(vs[0]), true, false
+		return trimSpace(vs[0]), true, false
 	}
-	v = strings.TrimSpace(vs[0])
+	v = trimSpace(vs[0])
 	for _, o := range vs[1:] {
-		if strings.TrimSpace(o) != v {
+		if trimSpace(o) != v {
 			return v, true, true
 		}
 	}
@@ -225,7 +236,7 @@ func lookup(h http.Header, key string) (v string, ok bool, dup bool) {
 // ParseCount parses a limit or remaining value: a finite, non-negative number
 // below maxValue. Fractions are allowed (some providers send "59.0").
 func ParseCount(s string) (float64, error) {
-	return parseCount(strings.TrimSpace(s))
+	return parseCount(trimSpace(s))
 }
 
 // parseCount is ParseCount for a value that lookup already trimmed.
@@ -298,7 +309,7 @@ func secondsToDuration(f float64) (time.Duration, error) {
 // sniffing when the value cannot be what the format promises (an "epoch"
 // header carrying 42 is seconds from now, not 1970).
 func parseReset(s string, f ResetFormat, c *clock) (time.Time, error) {
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	if s == "" {
 		return time.Time{}, ErrBadReset
 	}
@@ -398,7 +409,7 @@ func unixFloat(n float64) time.Time {
 
 // parseRetryAfter reads Retry-After: delay-seconds or an HTTP-date.
 func parseRetryAfter(s string, c *clock) (time.Duration, error) {
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	if s == "" {
 		return 0, ErrSyntax
 	}
