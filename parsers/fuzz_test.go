@@ -225,6 +225,12 @@ func FuzzParseReset(f *testing.F) {
 		"+025-08-21T12:40:59Z", "2025-08-21 12:40:59Z", "2025-8-021T12:40:59Z"} {
 		f.Add(s, uint8(FormatRFC3339), recv, date)
 	}
+	// parseHTTPDate's fast path against http.ParseTime.
+	for _, d := range []string{"Thu, 29 Feb 2024 12:00:00 GMT", "Sat, 29 Feb 2025 12:00:00 GMT", "Tue, 29 Feb 2000 12:00:00 GMT",
+		"Thu, 29 Feb 1900 12:00:00 GMT", "Thu, 31 Apr 2025 12:00:00 GMT", "Wed, 31 Dec 2025 23:59:59 GMT", "Mon, 00 Jan 2025 00:00:00 GMT",
+		"Fri, 01 May 2026 24:00:00 GMT", "Fri, 01 Mai 2026 12:00:00 GMT", "Fri, 01 May 2026 12:00:00 UTC", "Friday, 01-May-26 12:00:00 GMT"} {
+		f.Add("30", uint8(FormatSeconds), recv, d)
+	}
 	f.Add("30", uint8(FormatSeconds), recv, "Fri, 01 May 2026 11:00:00 GMT") // skewed clock
 	f.Add("1777636800", uint8(FormatEpochSeconds), recv, "garbage")
 	f.Fuzz(func(t *testing.T, s string, format uint8, recvNs int64, date string) {
@@ -249,6 +255,11 @@ func FuzzParseReset(f *testing.F) {
 		d, err := parseRetryAfter(s, &c)
 		if err == nil && (d < 0 || d > maxRelative) {
 			t.Errorf("parseRetryAfter(%q) = %v, outside [0, %v]", s, d, maxRelative)
+		}
+		if got, err := parseHTTPDate(date); err == nil {
+			if want, err := http.ParseTime(date); err != nil || !got.Equal(want) {
+				t.Errorf("parseHTTPDate(%q) = %v; http.ParseTime: %v, %v", date, got, want, err)
+			}
 		}
 		got, gotErr := parseRFC3339(s)
 		want, wantErr := time.Parse(time.RFC3339Nano, s)

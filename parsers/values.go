@@ -135,11 +135,8 @@ func parseHTTPDate(s string) (time.Time, error) {
 		case "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun":
 			weekday = true
 		}
-		if ok1 && ok2 && ok3 && ok4 && ok5 && weekday && month > 0 && day >= 1 && hour < 24 && minute < 60 && sec < 60 {
-			t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
-			if t.Day() == day { // not 31 Apr
-				return t, nil
-			}
+		if ok1 && ok2 && ok3 && ok4 && ok5 && weekday && month > 0 && validDay(year, month, day) && hour < 24 && minute < 60 && sec < 60 {
+			return time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC), nil
 		}
 	}
 	return http.ParseTime(s)
@@ -158,8 +155,7 @@ func parseRFC3339(s string) (time.Time, error) {
 		hour, ok4 := httpDateDigits(s[11:13])
 		minute, ok5 := httpDateDigits(s[14:16])
 		sec, ok6 := httpDateDigits(s[17:19])
-		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && month >= 1 && month <= 12 && day >= 1 && day <= monthDays[month] && hour < 24 && minute < 60 && sec < 60 &&
-			(month != 2 || day < 29 || year%4 == 0 && (year%100 != 0 || year%400 == 0)) {
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && month >= 1 && month <= 12 && validDay(year, month, day) && hour < 24 && minute < 60 && sec < 60 {
 			return time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC), nil
 		}
 	}
@@ -167,6 +163,13 @@ func parseRFC3339(s string) (time.Time, error) {
 }
 
 var monthDays = [13]int{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+
+// validDay reports whether day exists in month (1–12) of year: not 31 Apr,
+// nor 29 Feb out of a leap year.
+func validDay(year, month, day int) bool {
+	return day >= 1 && day <= monthDays[month] &&
+		(month != 2 || day < 29 || year%4 == 0 && (year%100 != 0 || year%400 == 0))
+}
 
 func httpDateDigits(s string) (int, bool) {
 	n := 0
