@@ -57,10 +57,10 @@ type anthropicError struct {
 	} `json:"error"`
 }
 
-func anthropicBody(in *Input, _ *clock, r *Result) {
+func anthropicBody(in *Input, _ clock, r *Result) {
 	var e anthropicError
 	if err := json.Unmarshal(in.Body, &e); err != nil {
-		r.addError("body", string(in.Body), ErrBadBody)
+		r.addBodyError(in.Body)
 		return
 	}
 	if e.Error.Type != "rate_limit_error" {

@@ -61,10 +61,10 @@ type azureError struct {
 	} `json:"error"`
 }
 
-func azureBody(in *Input, _ *clock, r *Result) {
+func azureBody(in *Input, _ clock, r *Result) {
 	var e azureError
 	if err := json.Unmarshal(in.Body, &e); err != nil {
-		r.addError("body", string(in.Body), ErrBadBody)
+		r.addBodyError(in.Body)
 		return
 	}
 	msg := e.Error.Message

@@ -43,10 +43,10 @@ type cerebrasError struct {
 	Code    string `json:"code"`
 }
 
-func cerebrasBody(in *Input, _ *clock, r *Result) {
+func cerebrasBody(in *Input, _ clock, r *Result) {
 	var e cerebrasError
 	if err := json.Unmarshal(in.Body, &e); err != nil {
-		r.addError("body", string(in.Body), ErrBadBody)
+		r.addBodyError(in.Body)
 		return
 	}
 	switch {

@@ -58,10 +58,10 @@ type groqError struct {
 	} `json:"error"`
 }
 
-func groqBody(in *Input, _ *clock, r *Result) {
+func groqBody(in *Input, _ clock, r *Result) {
 	var e groqError
 	if err := json.Unmarshal(in.Body, &e); err != nil {
-		r.addError("body", string(in.Body), ErrBadBody)
+		r.addBodyError(in.Body)
 		return
 	}
 	msg := e.Error.Message

@@ -35,7 +35,9 @@ type HeaderDialect struct {
 	Placeholder func(header, value string) bool
 
 	// Body parses a response body when BodyStatus says it carries limits.
-	Body       func(in *Input, c *clock, r *Result)
+	// The clock is passed by value: a pointer would escape through the
+	// call and put it on the heap.
+	Body       func(in *Input, c clock, r *Result)
 	BodyStatus func(status int) bool
 
 	// Throttled names the resource of a 429 when the dialect can tell
@@ -104,10 +106,7 @@ func (d *HeaderDialect) Parse(in *Input, r *Result) {
 	}
 	d.parseRetryAfter(in.Header, &c, r)
 	if d.Body != nil && len(in.Body) > 0 && d.WantsBody(in.Status) {
-		// A copy, so that only this (rare) path pays for the clock escaping
-		// to the heap through the hook.
-		bc := c
-		d.Body(in, &bc, r)
+		d.Body(in, c, r)
 	}
 	if in.Status == http.StatusTooManyRequests && r.ThrottledResource == "" {
 		t := d.Throttled

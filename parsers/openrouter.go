@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // OpenRouter, as documented at https://openrouter.ai/docs/api-reference/limits:
@@ -58,6 +59,13 @@ type jsonScalar string
 func (s *jsonScalar) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
+		// b is a valid JSON string (the decoder checked it): without
+		// escapes, and in valid UTF-8, its text is its value, as
+		// encoding/json itself decides before unquoting.
+		if text := b[1 : len(b)-1]; bytes.IndexByte(text, '\\') < 0 && utf8.Valid(text) {
+			*s = jsonScalar(text)
+			return nil
+		}
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
@@ -73,10 +81,10 @@ func (s *jsonScalar) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func openRouterBody(in *Input, c *clock, r *Result) {
+func openRouterBody(in *Input, c clock, r *Result) {
 	var e openRouterError
 	if err := json.Unmarshal(in.Body, &e); err != nil {
-		r.addError("body", string(in.Body), ErrBadBody)
+		r.addBodyError(in.Body)
 		return
 	}
 	window := openRouterWindow(e.Error.Message)
@@ -124,7 +132,7 @@ func openRouterBody(in *Input, c *clock, r *Result) {
 		return
 	}
 	if reset != "" {
-		if t, err := parseReset(reset, FormatEpochMillis, c); err != nil {
+		if t, err := parseReset(reset, FormatEpochMillis, &c); err != nil {
 			r.addError(prefix+"x-ratelimit-reset", reset, err)
 		} else {
 			o.Reset = t

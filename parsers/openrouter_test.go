@@ -1,6 +1,7 @@
 package parsers
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -81,6 +82,25 @@ func TestOpenRouterBodyOnlyOn429(t *testing.T) {
 	for status, want := range map[int]bool{200: false, 402: false, 429: true, 503: false} {
 		if got := d.WantsBody(status); got != want {
 			t.Errorf("WantsBody(%d) = %v, want %v", status, got, want)
+		}
+	}
+}
+
+// TestJSONScalarString: header values sent as JSON strings read as
+// encoding/json reads a string, with or without its unquoting shortcut.
+func TestJSONScalarString(t *testing.T) {
+	for _, in := range []string{`"50"`, `""`, `"1779321600000"`, `"a\"b"`, `"\u00e9t\u00e9"`, `"été"`,
+		`"\ud83d\ude00"`, `"\ud83d"`, "\"\xff\xfe\"", "\"caf\xc3\"", `"tab\tline\n"`, `"\/"`} {
+		var want string
+		if err := json.Unmarshal([]byte(in), &want); err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		var got struct{ V jsonScalar }
+		if err := json.Unmarshal([]byte(`{"V":`+in+`}`), &got); err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if string(got.V) != want {
+			t.Errorf("%q: jsonScalar %q, string %q", in, got.V, want)
 		}
 	}
 }

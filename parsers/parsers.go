@@ -102,10 +102,22 @@ func (r *Result) Find(resource, window string) (Observation, bool) {
 }
 
 func (r *Result) addError(header, value string, err error) {
-	if len(value) > 64 {
-		value = value[:64] + "…"
+	if len(value) > maxErrorValue {
+		value = value[:maxErrorValue] + "…"
 	}
 	r.Errors = append(r.Errors, FieldError{Header: header, Value: value, Err: err})
+}
+
+// maxErrorValue is how much of a value FieldError keeps, in bytes.
+const maxErrorValue = 64
+
+// addBodyError records a body that could not be read. Only what addError
+// keeps of it (and a byte to show the cut) is copied: a body can be large.
+func (r *Result) addBodyError(body []byte) {
+	if len(body) > maxErrorValue+1 {
+		body = body[:maxErrorValue+1]
+	}
+	r.addError("body", string(body), ErrBadBody)
 }
 
 // Input is one response as a dialect sees it.

@@ -33,10 +33,10 @@ type predictionsError struct {
 	} `json:"error"`
 }
 
-func predictionsBody(in *Input, _ *clock, r *Result) {
+func predictionsBody(in *Input, _ clock, r *Result) {
 	var e predictionsError
 	if err := json.Unmarshal(in.Body, &e); err != nil {
-		r.addError("body", string(in.Body), ErrBadBody)
+		r.addBodyError(in.Body)
 		return
 	}
 	if e.Error.Code != "CONCURRENT_LIMIT_EXCEEDED" {
