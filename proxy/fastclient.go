@@ -125,6 +125,7 @@ type hostPool struct {
 type fconn struct {
 	c    net.Conn // what requests are written to (TLS or TCP)
 	raw  syscall.RawConn
+	peek *peeker
 	lr   limitReader
 	br   *bufio.Reader
 	bw   *bufio.Writer
@@ -571,5 +572,19 @@ func (fc *fconn) alive() bool {
 	if fc.raw == nil {
 		return true
 	}
-	return peekAlive(fc.raw)
+	if fc.peek == nil {
+		fc.peek = &peeker{}
+		fc.peek.fn = fc.peek.peek
+	}
+	fc.peek.alive = false
+	err := fc.raw.Read(fc.peek.fn)
+	return err == nil && fc.peek.alive
+}
+
+// peeker holds what a liveness check needs, made once per connection: the
+// callback handed to RawConn.Read would otherwise be allocated per request.
+type peeker struct {
+	alive bool
+	buf   [1]byte
+	fn    func(fd uintptr) bool
 }

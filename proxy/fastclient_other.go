@@ -2,6 +2,7 @@
 
 package proxy
 
-import "syscall"
-
-func peekAlive(syscall.RawConn) bool { return true }
+func (p *peeker) peek(uintptr) bool {
+	p.alive = true
+	return true
+}

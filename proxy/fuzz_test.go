@@ -103,12 +103,7 @@ func FuzzFastPathRequest(f *testing.F) {
 		}
 		head := raw[:e]
 		rc := &relayConn{p: &Proxy{maxBody: 1 << 20}}
-		got, r, ok := rc.parseRequest(head, func(name []byte) *route {
-			if string(name) == "p" {
-				return rt
-			}
-			return nil
-		})
+		got, r, ok := rc.parseRequest(head, map[string]*route{"p": rt})
 		if !ok {
 			return
 		}

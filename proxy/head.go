@@ -176,14 +176,19 @@ func canonicalKey(name []byte) string {
 
 // fillHeader rebuilds h (cleared first, its storage reused) from the fields
 // of head: what the dialect parsers and hooks read. One string holds every
-// value; names come from canonicalKey.
-func fillHeader(h http.Header, head []byte, fs []field) {
+// value; names come from canonicalKey. vals is reused as the values'
+// backing array (h's users do not keep the slices, only the strings) and
+// returned for the next call.
+func fillHeader(h http.Header, head []byte, fs []field, vals []string) []string {
 	clear(h)
 	if len(fs) == 0 {
-		return
+		return vals
 	}
 	s := string(head)
-	vals := make([]string, len(fs))
+	if cap(vals) < len(fs) {
+		vals = make([]string, len(fs))
+	}
+	vals = vals[:len(fs)]
 	for i, f := range fs {
 		k := canonicalKey(f.name(head))
 		vals[i] = s[f.v0:f.v1]
@@ -193,4 +198,5 @@ func fillHeader(h http.Header, head []byte, fs []field) {
 		}
 		h[k] = vals[i : i+1 : i+1]
 	}
+	return vals
 }

@@ -45,12 +45,15 @@ type relayConn struct {
 	idle atomic.Bool
 
 	fs      []field     // request fields
+	keep    []field     // request fields forwarded upstream
 	rfs     []field     // response fields
 	hdr     http.Header // response header, for parsers and hooks
 	reqHdr  http.Header // request header, for trace context (tracing on)
 	headBuf []byte      // a copy of the request head (tracing on)
 	st      callState
 	result  parsers.Result
+	in      parsers.Input
+	vals    []string // backing of hdr\'s values
 	js      jsonSniffer
 	ss      sseSniffer
 	body    []byte // 429 body, decoded, for dialects that read it
@@ -62,6 +65,7 @@ type relayConn struct {
 	lastLabel string
 
 	lastRoute *route
+	lastModel string
 
 	// closeAfter: the connection ends after the current response.
 	closeAfter bool
@@ -188,7 +192,7 @@ type request struct {
 }
 
 // parseRequest reads head strictly; ok false hands the request to net/http.
-func (rc *relayConn) parseRequest(head []byte, rt func(name []byte) *route) (*route, request, bool) {
+func (rc *relayConn) parseRequest(head []byte, routes map[string]*route) (*route, request, bool) {
 	var r request
 	i := bytes.IndexByte(head, '\n')
 	if i < 2 || head[i-1] != '\r' {
@@ -228,7 +232,7 @@ func (rc *relayConn) parseRequest(head []byte, rt func(name []byte) *route) (*ro
 		return nil, r, false
 	}
 	r.nameEnd = 1 + len(name)
-	route := rt(name)
+	route := routes[string(name)]
 	if route == nil || route.pool == nil {
 		return nil, r, false
 	}
@@ -239,7 +243,7 @@ func (rc *relayConn) parseRequest(head []byte, rt func(name []byte) *route) (*ro
 		return nil, r, false
 	}
 	r.contentLength = -1
-	keep := fs[:0:0]
+	keep := rc.keep[:0]
 	keyHeader := route.keyHeaderLower
 	for _, f := range fs {
 		n, v := f.name(head), f.value(head)
@@ -290,6 +294,7 @@ func (rc *relayConn) parseRequest(head []byte, rt func(name []byte) *route) (*ro
 		return nil, r, false
 	}
 	r.keepFields = keep
+	rc.keep = keep
 	return route, r, true
 }
 
@@ -362,7 +367,7 @@ func methodString(m []byte) string {
 func (rc *relayConn) relay(head []byte) bool {
 	p := rc.p
 	routes := *p.routes.Load()
-	rt, r, ok := rc.parseRequest(head, func(name []byte) *route { return routes[string(name)] })
+	rt, r, ok := rc.parseRequest(head, routes)
 	if !ok {
 		return false
 	}
@@ -407,7 +412,14 @@ func (rc *relayConn) relay(head []byte) bool {
 
 	model := ""
 	if wantModel {
-		model = findTopLevelString(body, "model")
+		// Clients send the same model request after request: the last
+		// one's string is reused rather than allocated again.
+		if m := findTopLevelBytes(body, "model"); string(m) == rc.lastModel {
+			model = rc.lastModel
+		} else {
+			model = string(m)
+			rc.lastModel = model
+		}
 	}
 	st := &rc.st
 	*st = callState{p: p, route: rt}
@@ -425,7 +437,7 @@ func (rc *relayConn) relay(head []byte) bool {
 		if rc.reqHdr == nil {
 			rc.reqHdr = http.Header{}
 		}
-		fillHeader(rc.reqHdr, hc, r.keepFields)
+		fillHeader(rc.reqHdr, hc, r.keepFields, nil)
 		ctx := p.startSpan(context.Background(), st, &spanRequest{method: method, header: rc.reqHdr, rawQuery: queryOf(&r)}, model)
 		inj := http.Header{}
 		p.tracer.Inject(ctx, inj)
@@ -731,7 +743,7 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 	if rc.hdr == nil {
 		rc.hdr = make(http.Header, len(rc.rfs))
 	}
-	fillHeader(rc.hdr, head, rc.rfs)
+	rc.vals = fillHeader(rc.hdr, head, rc.rfs, rc.vals)
 	st.call.Received = now
 	st.call.Status = code
 	st.call.Header = rc.hdr
@@ -775,7 +787,8 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 	}
 
 	d := rt.cfg.Dialect
-	in := parsers.Input{Status: code, Header: rc.hdr, Received: now}
+	in := &rc.in // a field: through the Dialect interface it would escape
+	*in = parsers.Input{Status: code, Header: rc.hdr, Received: now}
 	var rerr error
 	if d.WantsBody(code) && fr.mode != modeNone {
 		// Buffer (raw) up to maxPeek of body, decoded for the dialect.
@@ -808,7 +821,8 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 		fc.br.Discard(k)
 		rerr = ferr
 	}
-	d.Parse(&in, &rc.result)
+	d.Parse(in, &rc.result)
+	in.Body = nil
 	st.result = rc.result
 	p.coll.ObserveResponse(st.call.Labels, code, &rc.result, now)
 	if ts := st.trace; ts != nil && p.tracer.RecordsHeaders() {

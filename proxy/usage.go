@@ -217,23 +217,28 @@ func matchBrace(b []byte) int {
 // object of a (possibly truncated) JSON document, without allocating for
 // the scan: nested objects, arrays and string contents are skipped.
 func findTopLevelString(b []byte, key string) string {
+	return string(findTopLevelBytes(b, key))
+}
+
+// findTopLevelBytes is findTopLevelString without the copy.
+func findTopLevelBytes(b []byte, key string) []byte {
 	v := findTopLevelValue(b, key)
 	if len(v) == 0 || v[0] != '"' {
-		return ""
+		return nil
 	}
 	for k := 1; k < len(v); k++ {
 		switch {
 		case v[k] == '"':
-			return string(v[1:k])
+			return v[1:k]
 		case v[k] == '\\':
-			return "" // escaped model names: not worth decoding
+			return nil // escaped model names: not worth decoding
 		case v[k] < 0x20:
 			// A raw control character is invalid JSON: no model label
 			// from it (the body still goes upstream untouched).
-			return ""
+			return nil
 		}
 	}
-	return ""
+	return nil
 }
 
 // findTopLevelValue returns b from the start of the value of the first
