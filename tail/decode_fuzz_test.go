@@ -16,7 +16,7 @@ import (
 
 // fuzzSchemas are the built-in formats and two mappings: the benchmark's
 // flat one and a nested one with single header fields, so that walk's
-// prefixes and parents are exercised too.
+// prefixes and parents are exercised too; and two odd provider settings.
 func fuzzSchemas(t testing.TB) []*Schema {
 	nested := &config.Mapping{Time: "req.time", TimeIs: "received", Status: "resp.status", Duration: "resp.t.total",
 		DurationUnit: "us", HeaderTime: "resp.t.hdr", Model: "req.model", Key: "req.key", InputTokens: "usage.in",
@@ -31,6 +31,10 @@ func fuzzSchemas(t testing.TB) []*Schema {
 		{Format: config.FormatHeadroom, ProviderField: "provider"},
 		{Format: config.FormatMapping, ProviderField: "upstream_cluster", Mapping: flat},
 		{Format: config.FormatMapping, ProviderField: "req.provider", Mapping: nested},
+		// A fixed provider, and a provider field inside a member the
+		// format otherwise skips.
+		{Format: config.FormatHeadroom, Provider: "heroku-us"},
+		{Format: config.FormatNginx, ProviderField: "upstream_addr.host"},
 	} {
 		s, err := SchemaFor(&c)
 		if err != nil {
@@ -91,15 +95,24 @@ func decodeBoth(s *Schema, warm, line string) string {
 	return ""
 }
 
+// fixtureLines returns the fixtures' lines, fixtureFiles them by file.
 func fixtureLines(t testing.TB) []string {
-	files, _ := filepath.Glob("testdata/*.jsonl")
 	var out []string
+	for _, ls := range fixtureFiles(t) {
+		out = append(out, ls...)
+	}
+	return out
+}
+
+func fixtureFiles(t testing.TB) map[string][]string {
+	files, _ := filepath.Glob("testdata/*.jsonl")
+	out := map[string][]string{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, strings.Split(strings.TrimSpace(string(b)), "\n")...)
+		out[filepath.Base(f)] = strings.Split(strings.TrimSpace(string(b)), "\n")
 	}
 	return out
 }
@@ -123,14 +136,22 @@ func FuzzDecode(f *testing.F) {
 }
 
 // TestDecodeOracleFixtures runs the fixtures, and each of them cut short
-// at every byte, through FuzzDecode's comparison without fuzzing.
+// at every byte, through FuzzDecode's comparison without fuzzing: whole
+// lines in every schema, cut ones in the schemas of their format.
 func TestDecodeOracleFixtures(t *testing.T) {
 	schemas := fuzzSchemas(t)
-	for _, l := range fixtureLines(t) {
-		for n := 0; n <= len(l); n++ {
-			for _, s := range schemas {
-				if d := decodeBoth(s, warmLine, l[:n]); d != "" {
-					t.Fatalf("%s: %s\nline %q", s.Name, d, l[:n])
+	format := map[string]string{"nginx.jsonl": config.FormatNginx, "envoy.jsonl": config.FormatEnvoy,
+		"headroom.jsonl": config.FormatHeadroom, "nested.jsonl": config.FormatMapping, "garbage.jsonl": config.FormatNginx}
+	for file, lines := range fixtureFiles(t) {
+		for _, l := range lines {
+			for n := 0; n <= len(l); n++ {
+				for _, s := range schemas {
+					if n < len(l) && s.Name != format[file] {
+						continue
+					}
+					if d := decodeBoth(s, warmLine, l[:n]); d != "" {
+						t.Fatalf("%s: %s\nline %q", s.Name, d, l[:n])
+					}
 				}
 			}
 		}

@@ -25,4 +25,5 @@ var envoySpec = schemaSpec{
 	model:          "model",
 	key:            "key",
 	headers:        "headers",
+	skip:           []string{"upstream_cluster", "upstream_host"},
 }

@@ -39,6 +39,7 @@ var headroomSpec = schemaSpec{
 	rateLimit:    "ratelimit",
 	retryAfter:   "retry_after_seconds",
 	throttled:    "throttled",
+	skip:         []string{"provider", "method", "path", "upstream", "streamed", "upstream_error", "headers"},
 }
 
 // LogLine is one call in the headroom format.
@@ -258,12 +259,31 @@ func (s *Schema) rateLimits(it *objIter, arr *arrIter, rec *record, res *parsers
 	return true
 }
 
+var entryKeys = [...]string{"resource", "window", "limit", "remaining", "reset"}
+
 // observation reads one ratelimit entry; it stops at the first problem,
 // leaving the rest of the entry to the caller.
 func observation(it *objIter, in *interner) (parsers.Observation, string) {
 	var o parsers.Observation
+	expect := 0
 	for {
-		k, v, ok := it.next()
+		// AppendLine writes an entry's members in entryKeys order: the
+		// next one is looked for in place first.
+		var k string
+		for ; expect < len(entryKeys); expect++ {
+			if it.member(entryKeys[expect]) {
+				k = entryKeys[expect]
+				expect++
+				break
+			}
+		}
+		if k == "" {
+			var ok bool
+			if k, ok = it.nextKey(); !ok {
+				break
+			}
+		}
+		v, ok := it.value()
 		if !ok {
 			break
 		}

@@ -19,8 +19,10 @@ import (
 // decoder (decode, below) serves them all.
 type Schema struct {
 	Name string
-	// fields maps a dotted field path to what it holds.
+	// fields maps a dotted field path to what it holds; list holds them
+	// by id.
 	fields map[string]field
+	list   []field
 	// parents are object paths that contain mapped fields.
 	parents map[string]bool
 	timeIs  timeIs
@@ -61,6 +63,10 @@ type field struct {
 	role   role
 	header string // canonical header name for roleHeader
 	path   string
+	// id is the field's index in Schema.list, -1 for a path with quotes
+	// or backslashes (which a line writes escaped, so member cannot
+	// match it).
+	id int32
 }
 
 type timeIs uint8
@@ -82,6 +88,11 @@ type schemaSpec struct {
 	headerFields                          map[string]string
 	normalized                            bool
 	rateLimit, retryAfter, throttled      string
+	// skip are members the format's writer emits that Headroom does not
+	// read. Listed, walk expects them in sequence like the fields it
+	// reads, instead of searching and looking up each one (nothing else
+	// changes: they are read as unmapped members are).
+	skip []string
 }
 
 func compileSchema(sp schemaSpec, providerField string) (*Schema, error) {
@@ -91,8 +102,16 @@ func compileSchema(sp schemaSpec, providerField string) (*Schema, error) {
 			return nil
 		}
 		f.path = path
-		if old, dup := s.fields[path]; dup && old != f {
-			return errors.New("field " + strconv.Quote(path) + " is mapped twice")
+		if old, dup := s.fields[path]; dup {
+			if f.id = old.id; old != f {
+				return errors.New("field " + strconv.Quote(path) + " is mapped twice")
+			}
+			return nil
+		}
+		f.id = -1
+		if !strings.ContainsAny(path, `"\`) {
+			f.id = int32(len(s.list))
+			s.list = append(s.list, f)
 		}
 		s.fields[path] = f
 		for i := strings.LastIndexByte(path, '.'); i > 0; i = strings.LastIndexByte(path[:i], '.') {
@@ -116,6 +135,11 @@ func compileSchema(sp schemaSpec, providerField string) (*Schema, error) {
 	for f, h := range sp.headerFields {
 		if err := add(f, field{role: roleHeader, header: http.CanonicalHeaderKey(h)}); err != nil {
 			return nil, err
+		}
+	}
+	for _, path := range sp.skip {
+		if _, taken := s.fields[path]; !taken && !s.parents[path] {
+			add(path, field{role: roleNone})
 		}
 	}
 	s.needTime = sp.time != ""
@@ -208,24 +232,26 @@ type record struct {
 	missing            string // first missing or malformed required field
 	normalizedSeen     bool
 	// names caches logged header names, slots their canonical forms; gen
-	// numbers the lines. hint is the name met at each position of the
-	// headers object on earlier lines.
-	names map[string]*hname
-	slots map[string]*hslot
-	gen   uint64
-	hint  []*hname
-	// fieldHint is the mapped top-level field met at each position on
-	// earlier lines.
-	fieldHint []field
+	// numbers the lines. firstName is the name that opened the headers
+	// object on the last line.
+	names     map[string]*hname
+	slots     map[string]*hslot
+	gen       uint64
+	firstName *hname
+	// after[i+1] is 1 + the top-level field that followed field i (-1:
+	// the start) on the last line; 0 when unknown.
+	after []int32
 	// path and iters serve walk.
 	path  []byte
 	iters *[maxDepth]objIter
 }
 
-// hname is a header name as logged (a copy of it, not the line).
+// hname is a header name as logged (a copy of it, not the line); next is
+// the name that followed it on the last line.
 type hname struct {
 	name string
 	slot *hslot
+	next *hname
 }
 
 // hslot is a canonical header name. gen is the line it was last added to
@@ -242,15 +268,12 @@ func newRecord() *record {
 }
 
 func (r *record) reset() {
-	*r = record{header: r.header, vals: r.vals[:0], names: r.names, slots: r.slots, gen: r.gen + 1, hint: r.hint,
-		fieldHint: r.fieldHint, path: r.path[:0], iters: r.iters}
+	*r = record{header: r.header, vals: r.vals[:0], names: r.names, slots: r.slots, gen: r.gen + 1,
+		firstName: r.firstName, after: r.after, path: r.path[:0], iters: r.iters}
 	clear(r.header)
 }
 
-const (
-	maxCanonCache = 4096
-	maxHint       = 64
-)
+const maxCanonCache = 4096
 
 // addHeader records a response header; empty values and "-" (what nginx
 // and Envoy log for a header the response did not have) are absent.
@@ -352,14 +375,18 @@ func (s *Schema) decode(line string, rec *record, res *parsers.Result, in *inter
 // allocations per line.
 func (s *Schema) walk(it *objIter, prefix int, rec *record, res *parsers.Result, in *interner) bool {
 	top := prefix == 0
+	if len(rec.after) != len(s.list)+1 {
+		rec.after = make([]int32, len(s.list)+1)
+	}
+	prev := int32(-1)
 	for {
 		var path string
 		var f field
 		var mapped bool
-		if n := it.n; top && n < len(rec.fieldHint) && rec.fieldHint[n].role != roleNone && it.member(rec.fieldHint[n].path) {
-			// The field met here on earlier lines: neither searched for
-			// its end nor looked up.
-			f, mapped = rec.fieldHint[n], true
+		if next := rec.after[prev+1]; top && next > 0 && it.member(s.list[next-1].path) {
+			// The field that followed the previous one on the last
+			// line: neither searched for its end nor looked up.
+			f, mapped = s.list[next-1], true
 			path = f.path
 		} else {
 			k, ok := it.nextKey()
@@ -374,12 +401,12 @@ func (s *Schema) walk(it *objIter, prefix int, rec *record, res *parsers.Result,
 				path = unsafe.String(unsafe.SliceData(rec.path), len(rec.path))
 			}
 			f, mapped = s.fields[path]
-			if top && mapped && !it.keyEsc && n < maxHint && !strings.ContainsAny(path, `"\`) {
-				for len(rec.fieldHint) <= n {
-					rec.fieldHint = append(rec.fieldHint, field{})
-				}
-				rec.fieldHint[n] = f
+			if top && mapped && !it.keyEsc && f.id >= 0 {
+				rec.after[prev+1] = f.id + 1
 			}
+		}
+		if top && mapped && f.id >= 0 {
+			prev = f.id
 		}
 		if mapped && f.role == roleHeaders {
 			if hsub, ok := it.enter(); ok {
@@ -415,7 +442,7 @@ func (s *Schema) walk(it *objIter, prefix int, rec *record, res *parsers.Result,
 		if !ok {
 			return false
 		}
-		if mapped {
+		if mapped && f.role != roleNone {
 			s.apply(f, path, v, rec, res, in)
 		}
 	}
@@ -424,6 +451,10 @@ func (s *Schema) walk(it *objIter, prefix int, rec *record, res *parsers.Result,
 // headers reads an object of response headers.
 func (s *Schema) headers(it *objIter, rec *record) {
 	str := it.s
+	// prev is the entry of the last name read; a log's lines name the
+	// same headers in the same order, so its successor on the last line
+	// is probably next.
+	var prev *hname
 	for !it.done {
 		// Most of an nginx or Envoy line is members like
 		// ,"x-ratelimit-limit-requests":"150" (no spaces, no escapes):
@@ -434,43 +465,50 @@ func (s *Schema) headers(it *objIter, rec *record) {
 			i++
 		}
 		if (it.n == 0 || i > it.i) && i < len(str) && str[i] == '"' {
-			// A log's lines name the same headers in the same order: the
-			// name met here before, when it is here again, needs neither
-			// looking for its end nor looking up.
-			var e *hname
-			j := -1
-			if it.n < len(rec.hint) {
-				if e = rec.hint[it.n]; e != nil && len(str)-(i+1) > len(e.name) &&
-					str[i+1:i+1+len(e.name)] == e.name && str[i+1+len(e.name)] == '"' {
-					j = i + 1 + len(e.name)
-				} else {
-					e = nil
+			e := rec.firstName
+			if it.n > 0 {
+				e = nil
+				if prev != nil {
+					e = prev.next
 				}
 			}
-			if j < 0 {
+			// The expected name, when it is there, needs neither a search
+			// for its end nor a lookup.
+			j := -1
+			if e != nil && len(str)-(i+1) > len(e.name) && str[i+1:i+1+len(e.name)] == e.name && str[i+1+len(e.name)] == '"' {
+				j = i + 1 + len(e.name)
+			} else {
+				e = nil
 				j = quoteOrBackslash(str, i+1)
 			}
 			if j+2 < len(str) && str[j] == '"' && str[j+1] == ':' && str[j+2] == '"' {
-				k := quoteOrBackslash(str, j+3)
+				k := j + 3
+				if k < len(str) && str[k] != '"' {
+					// (Most logged values are empty: no search for those.)
+					k = quoteOrBackslash(str, k)
+				}
 				if k < len(str) && str[k] == '"' {
 					name, v := str[i+1:j], str[j+3:k]
-					present := v != "" && v != "-"
-					// An absent header is not worth a lookup, except to
-					// fill a position never filled.
-					if e == nil && (present || it.n < maxHint && (it.n >= len(rec.hint) || rec.hint[it.n] == nil)) {
-						if e = rec.name(name); e != nil && it.n < maxHint {
-							rec.setHint(it.n, e)
+					if e == nil {
+						if e = rec.name(name); e != nil {
+							if it.n == 0 {
+								rec.firstName = e
+							} else if prev != nil {
+								prev.next = e
+							}
 						}
 					}
-					if present {
+					if v != "" && v != "-" {
 						rec.add(e, name, v)
 					}
+					prev = e
 					it.i = k + 1
 					it.n++
 					continue
 				}
 			}
 		}
+		prev = nil
 		k, v, ok := it.next()
 		if !ok {
 			return
@@ -481,13 +519,6 @@ func (s *Schema) headers(it *objIter, rec *record) {
 			rec.addHeader(k, sv)
 		}
 	}
-}
-
-func (r *record) setHint(n int, e *hname) {
-	for len(r.hint) <= n {
-		r.hint = append(r.hint, nil)
-	}
-	r.hint[n] = e
 }
 
 // apply stores one mapped value. A value of the wrong kind marks the

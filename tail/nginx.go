@@ -24,4 +24,5 @@ var nginxSpec = schemaSpec{
 	model:      "model",
 	key:        "key",
 	headers:    "headers",
+	skip:       []string{"upstream_host", "upstream_addr"},
 }
