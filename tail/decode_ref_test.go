@@ -409,7 +409,7 @@ func (s *Schema) refWalk(it *refObjIter, prefix string, rec *refRecord, res *par
 				continue
 			}
 		}
-		if !mapped && s.parents[path] {
+		if _, parent := s.parents[path]; !mapped && parent {
 			if sub, ok := it.enter(); ok {
 				if !s.refWalk(&sub, path, rec, res, in) || !it.leave(&sub) {
 					return false

@@ -2,8 +2,10 @@ package tail
 
 import (
 	"errors"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,12 +21,12 @@ import (
 // decoder (decode, below) serves them all.
 type Schema struct {
 	Name string
-	// fields maps a dotted field path to what it holds; list holds them
-	// by id.
-	fields map[string]field
-	list   []field
-	// parents are object paths that contain mapped fields.
-	parents map[string]bool
+	// fields maps a dotted field path to what it holds; parents are the
+	// paths of objects that contain fields, by id in list, which holds
+	// both.
+	fields  map[string]field
+	parents map[string]int32
+	list    []field
 	timeIs  timeIs
 	durUnit time.Duration
 	hdrUnit time.Duration
@@ -57,16 +59,20 @@ const (
 	roleRateLimit  // headroom: normalized observations
 	roleRetryAfter // headroom: retry-after seconds
 	roleThrottled  // headroom: throttled resource
+	roleParent     // an object containing fields (Schema.parents)
 )
 
 type field struct {
 	role   role
 	header string // canonical header name for roleHeader
 	path   string
-	// id is the field's index in Schema.list, -1 for a path with quotes
-	// or backslashes (which a line writes escaped, so member cannot
-	// match it).
-	id int32
+	// key is the path's last part, parent the list index of the object
+	// holding it (-1: the top), id the field's own.
+	key        string
+	parent, id int32
+	// plain: no quotes or backslashes, which a line writes escaped, so
+	// objIter.member cannot find them.
+	plain bool
 }
 
 type timeIs uint8
@@ -96,26 +102,21 @@ type schemaSpec struct {
 }
 
 func compileSchema(sp schemaSpec, providerField string) (*Schema, error) {
-	s := &Schema{Name: sp.name, fields: map[string]field{}, parents: map[string]bool{}, normalized: sp.normalized}
+	s := &Schema{Name: sp.name, fields: map[string]field{}, parents: map[string]int32{}, normalized: sp.normalized}
 	add := func(path string, f field) error {
 		if path == "" {
 			return nil
 		}
-		f.path = path
 		if old, dup := s.fields[path]; dup {
-			if f.id = old.id; old != f {
+			if old.role != f.role || old.header != f.header {
 				return errors.New("field " + strconv.Quote(path) + " is mapped twice")
 			}
 			return nil
 		}
-		f.id = -1
-		if !strings.ContainsAny(path, `"\`) {
-			f.id = int32(len(s.list))
-			s.list = append(s.list, f)
-		}
+		f.path = path
 		s.fields[path] = f
 		for i := strings.LastIndexByte(path, '.'); i > 0; i = strings.LastIndexByte(path[:i], '.') {
-			s.parents[path[:i]] = true
+			s.parents[path[:i]] = -1
 		}
 		return nil
 	}
@@ -138,10 +139,12 @@ func compileSchema(sp schemaSpec, providerField string) (*Schema, error) {
 		}
 	}
 	for _, path := range sp.skip {
-		if _, taken := s.fields[path]; !taken && !s.parents[path] {
+		_, taken := s.fields[path]
+		if _, parent := s.parents[path]; !taken && !parent {
 			add(path, field{role: roleNone})
 		}
 	}
+	s.number()
 	s.needTime = sp.time != ""
 	s.providerField = providerField
 	switch sp.timeIs {
@@ -160,6 +163,30 @@ func compileSchema(sp schemaSpec, providerField string) (*Schema, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// number lists the fields and parents (in a fixed order, sorted), each
+// with its id, key and parent.
+func (s *Schema) number() {
+	for _, path := range slices.Sorted(maps.Keys(s.fields)) {
+		s.list = append(s.list, s.fields[path])
+	}
+	for _, path := range slices.Sorted(maps.Keys(s.parents)) {
+		s.parents[path] = int32(len(s.list))
+		s.list = append(s.list, field{role: roleParent, path: path})
+	}
+	for i := range s.list {
+		f := &s.list[i]
+		f.id = int32(i)
+		f.parent, f.key = -1, f.path
+		if j := strings.LastIndexByte(f.path, '.'); j > 0 {
+			f.parent, f.key = s.parents[f.path[:j]], f.path[j+1:]
+		}
+		f.plain = !strings.ContainsAny(f.path, `"\`)
+		if f.role != roleParent {
+			s.fields[f.path] = *f
+		}
+	}
 }
 
 func unit(u string) (time.Duration, error) {
@@ -238,9 +265,10 @@ type record struct {
 	slots     map[string]*hslot
 	gen       uint64
 	firstName *hname
-	// after[i+1] is 1 + the top-level field that followed field i (-1:
-	// the start) on the last line; 0 when unknown.
-	after []int32
+	// after[i] is 1 + the list entry (field or parent) that followed
+	// entry i on the last line, first[i+1] the one that opened entry i
+	// (-1: the line); 0 when unknown.
+	first, after []int32
 	// path and iters serve walk.
 	path  []byte
 	iters *[maxDepth]objIter
@@ -269,7 +297,7 @@ func newRecord() *record {
 
 func (r *record) reset() {
 	*r = record{header: r.header, vals: r.vals[:0], names: r.names, slots: r.slots, gen: r.gen + 1,
-		firstName: r.firstName, after: r.after, path: r.path[:0], iters: r.iters}
+		firstName: r.firstName, first: r.first, after: r.after, path: r.path[:0], iters: r.iters}
 	clear(r.header)
 }
 
@@ -343,7 +371,7 @@ func (s *Schema) decode(line string, rec *record, res *parsers.Result, in *inter
 		return ResultInvalidJSON
 	}
 	it := objIter{s: line, i: i + 1, depth: 1}
-	if !s.walk(&it, 0, rec, res, in) {
+	if !s.walk(&it, -1, 0, rec, res, in) {
 		return ResultInvalidJSON
 	}
 	if skipWS(line, it.i) != len(line) {
@@ -367,48 +395,73 @@ func (s *Schema) decode(line string, rec *record, res *parsers.Result, in *inter
 	return ResultOK
 }
 
-// walk visits an object's members; rec.path[:prefix] is its dotted path
-// (empty at the top). It returns false on a syntax error.
+// walk visits the members of an object, the list entry parent (-1 at the
+// top) whose dotted path is rec.path[:prefix]. It returns false on a
+// syntax error.
 //
 // Nested objects are walked with iterators and paths kept in rec: on
 // walk's own stack they would escape through the recursion, costing
 // allocations per line.
-func (s *Schema) walk(it *objIter, prefix int, rec *record, res *parsers.Result, in *interner) bool {
-	top := prefix == 0
-	if len(rec.after) != len(s.list)+1 {
-		rec.after = make([]int32, len(s.list)+1)
+func (s *Schema) walk(it *objIter, parent int32, prefix int, rec *record, res *parsers.Result, in *interner) bool {
+	if len(rec.after) != len(s.list) {
+		rec.first = make([]int32, len(s.list)+1)
+		rec.after = make([]int32, len(s.list))
 	}
-	prev := int32(-1)
+	prev := int32(-1) // the last field or parent met in this object
 	for {
-		var path string
 		var f field
-		var mapped bool
-		if next := rec.after[prev+1]; top && next > 0 && it.member(s.list[next-1].path) {
-			// The field that followed the previous one on the last
-			// line: neither searched for its end nor looked up.
-			f, mapped = s.list[next-1], true
-			path = f.path
+		known := false
+		// The member that followed prev (or opened this object) on the
+		// last line: when it is here again, it needs neither a search for
+		// its end nor a lookup.
+		next := rec.first[parent+1]
+		if prev >= 0 {
+			next = rec.after[prev]
+		}
+		if next > 0 && it.member(s.list[next-1].key) {
+			f, known = s.list[next-1], true
 		} else {
 			k, ok := it.nextKey()
 			if !ok {
 				return !it.bad
 			}
-			path = k
-			if !top {
-				// Valid until a sibling's path overwrites it; apply copies
-				// what it keeps.
+			path := k
+			if parent >= 0 {
+				// Valid until a sibling's path overwrites it.
 				rec.path = append(append(rec.path[:prefix], '.'), k...)
 				path = unsafe.String(unsafe.SliceData(rec.path), len(rec.path))
 			}
-			f, mapped = s.fields[path]
-			if top && mapped && !it.keyEsc && f.id >= 0 {
-				rec.after[prev+1] = f.id + 1
+			if f, known = s.fields[path]; !known {
+				var id int32
+				if id, known = s.parents[path]; known {
+					f = s.list[id]
+				}
+			}
+			// (A key that merely spells a nested path, "a.b" at the top,
+			// is read as that field, as ever, but never expected.)
+			if known && f.plain && f.parent == parent && !it.keyEsc {
+				if prev < 0 {
+					rec.first[parent+1] = f.id + 1
+				} else {
+					rec.after[prev] = f.id + 1
+				}
 			}
 		}
-		if top && mapped && f.id >= 0 {
+		if known && f.parent == parent {
 			prev = f.id
 		}
-		if mapped && f.role == roleHeaders {
+		switch f.role {
+		case roleParent:
+			if sub, ok := it.enter(); ok {
+				rec.path = append(rec.path[:0], f.path...)
+				p := &rec.iters[it.depth]
+				*p = sub
+				if !s.walk(p, f.id, len(f.path), rec, res, in) || !it.leave(p) {
+					return false
+				}
+				continue
+			}
+		case roleHeaders:
 			if hsub, ok := it.enter(); ok {
 				s.headers(&hsub, rec)
 				if !it.leave(&hsub) {
@@ -416,21 +469,7 @@ func (s *Schema) walk(it *objIter, prefix int, rec *record, res *parsers.Result,
 				}
 				continue
 			}
-		}
-		if !mapped && s.parents[path] {
-			if sub, ok := it.enter(); ok {
-				if top {
-					rec.path = append(rec.path[:0], path...)
-				}
-				p := &rec.iters[it.depth]
-				*p = sub
-				if !s.walk(p, len(path), rec, res, in) || !it.leave(p) {
-					return false
-				}
-				continue
-			}
-		}
-		if mapped && f.role == roleRateLimit {
+		case roleRateLimit:
 			if arr, ok := it.enterArray(); ok {
 				if !s.rateLimits(it, &arr, rec, res, in) {
 					return false
@@ -442,8 +481,8 @@ func (s *Schema) walk(it *objIter, prefix int, rec *record, res *parsers.Result,
 		if !ok {
 			return false
 		}
-		if mapped && f.role != roleNone {
-			s.apply(f, path, v, rec, res, in)
+		if f.role != roleNone && f.role != roleParent {
+			s.apply(f, f.path, v, rec, res, in)
 		}
 	}
 }
