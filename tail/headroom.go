@@ -207,7 +207,7 @@ func (s *Schema) applyNormalized(r role, v jval, rec *record, res *parsers.Resul
 			res.ThrottledResource = c
 		}
 	case roleRateLimit:
-		// Arrays are read by rateLimits.
+		// walk hands arrays to rateLimits: what comes here is malformed.
 		res.Errors = append(res.Errors, parsers.FieldError{Header: "ratelimit", Value: "not an array", Err: parsers.ErrBadBody})
 	}
 }
