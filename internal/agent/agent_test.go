@@ -1,42 +1,26 @@
-package agent
+package agent_test
 
 import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/agent"
+	"github.com/headroomhq/headroom/internal/testenv"
 )
 
-func newAgent(t *testing.T, yaml string) (*Agent, string) {
+// newAgent starts an agent on the providers file yaml and returns it with
+// the file's path, for tests that rewrite it and reload.
+func newAgent(t *testing.T, yaml string) (*agent.Agent, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "providers.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, _ := config.LoadSettings()
-	s.ProxyAddr, s.MetricsAddr, s.ConfigFile = "127.0.0.1:0", "127.0.0.1:0", path
-	a, err := New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		a.Shutdown(ctx)
-	})
-	return a, path
+	a := testenv.Start(t, testenv.Options{ProvidersYAML: yaml})
+	return a, a.Settings.ConfigFile
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -78,7 +62,7 @@ func TestEndpoints(t *testing.T) {
 	}
 	resp.Body.Close()
 	code, body := get(t, m+"/api/v1/headroom")
-	var st State
+	var st agent.State
 	if err := json.Unmarshal([]byte(body), &st); err != nil || code != 200 {
 		t.Fatalf("%d %v %s", code, err, body)
 	}

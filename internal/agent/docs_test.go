@@ -1,9 +1,7 @@
-package agent
+package agent_test
 
 import (
 	"bufio"
-	"io"
-	"log/slog"
 	"os"
 	"regexp"
 	"sort"
@@ -12,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/testenv"
 )
 
 var (
@@ -27,11 +25,7 @@ var (
 // TestMetricsDocumented fails when docs/metrics.md and the exported metrics
 // drift apart, in names or in label sets.
 func TestMetricsDocumented(t *testing.T) {
-	s, _ := config.LoadSettings()
-	a, err := New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := testenv.New(t, testenv.Options{})
 	code := map[string]string{}
 	ch := make(chan *prometheus.Desc, 100)
 	go func() {

@@ -1,14 +1,11 @@
-package agent
+package agent_test
 
 import (
 	"compress/gzip"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -17,6 +14,8 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/agent"
+	"github.com/headroomhq/headroom/internal/testenv"
 )
 
 // loadedAgent builds an agent (not started) with one OpenAI-dialect provider
@@ -24,7 +23,7 @@ import (
 // bench/seriesload does against a running Headroom: each response carries a
 // requests and a tokens limit (two rate-limit series per model × key) and a
 // usage block (requests_total, tokens_total input and output, duration).
-func loadedAgent(tb testing.TB, models, keys int, settings func(*config.Settings)) *Agent {
+func loadedAgent(tb testing.TB, models, keys int, settings func(*config.Settings)) *agent.Agent {
 	tb.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -39,19 +38,11 @@ func loadedAgent(tb testing.TB, models, keys int, settings func(*config.Settings
 		io.WriteString(w, `{"id":"chatcmpl-bench","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":9,"total_tokens":18}}`)
 	}))
 	tb.Cleanup(up.Close)
-	path := filepath.Join(tb.TempDir(), "providers.yaml")
-	if err := os.WriteFile(path, []byte("providers:\n  - name: up\n    dialect: openai\n    upstream: "+up.URL+"\n"), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	s, _ := config.LoadSettings()
-	s.ConfigFile = path
-	if settings != nil {
-		settings(&s)
-	}
-	a, err := New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	a := testenv.New(tb, testenv.Options{
+		ProvidersYAML: "providers:\n  - name: up\n    dialect: openai\n    upstream: " + up.URL + "\n",
+		Settings:      settings,
+	})
+	proxy := a.ProxyHandler()
 	type job struct{ m, k int }
 	jobs := make(chan job)
 	var wg sync.WaitGroup
@@ -66,7 +57,7 @@ func loadedAgent(tb testing.TB, models, keys int, settings func(*config.Settings
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Authorization", fmt.Sprintf("Bearer sk-bench-key-%03d", j.k))
 				w := httptest.NewRecorder()
-				a.proxy.ServeHTTP(w, req)
+				proxy.ServeHTTP(w, req)
 				if w.Code != 200 {
 					failed.Store(j, w.Code)
 				}
@@ -116,7 +107,7 @@ func BenchmarkScrape10k(b *testing.B) {
 	if n := len(a.Collector().Snapshot()); n != 10000 {
 		b.Fatalf("%d rate-limit series, want 10000", n)
 	}
-	h := a.metricsMux()
+	h := a.MetricsHandler()
 	for _, c := range []struct{ name, accept, encoding string }{
 		{"text-gzip", "", "gzip"},
 		{"text", "", ""},
@@ -156,7 +147,7 @@ func TestScrapeLoaded(t *testing.T) {
 	req := httptest.NewRequest("GET", "/metrics", nil)
 	req.Header.Set("Accept-Encoding", "gzip")
 	w := httptest.NewRecorder()
-	a.metricsMux().ServeHTTP(w, req)
+	a.MetricsHandler().ServeHTTP(w, req)
 	if w.Header().Get("Content-Encoding") != "gzip" {
 		t.Fatalf("not gzipped: %v", w.Header())
 	}

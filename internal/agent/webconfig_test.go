@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -9,8 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -19,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/testenv"
 )
 
 // --web.config.file (exporter-toolkit): the metrics listener serves TLS and
@@ -31,21 +29,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	// bcrypt of "scrape-pass" (cost 10), as exporter-toolkit's docs prescribe.
 	os.WriteFile(web, []byte("tls_server_config:\n  cert_file: "+cert+"\n  key_file: "+key+
 		"\nbasic_auth_users:\n  prometheus: $2a$10$uvPMjojiflH64wyrCugIbezaOGwZjXdScbvDD.Y6IAky7WnbbMEkS\n"), 0o600)
-	s, _ := config.LoadSettings()
-	s.ProxyAddr, s.MetricsAddr = "127.0.0.1:0", "127.0.0.1:0"
-	a, err := New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.WebConfigFile = web
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		a.Shutdown(ctx)
-	})
+	a := testenv.Start(t, testenv.Options{WebConfigFile: web})
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	do := func(scheme, user, pass string) int {
 		req, _ := http.NewRequest("GET", scheme+"://"+a.MetricsAddr+"/metrics", nil)
@@ -73,8 +57,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.yml")
 	os.WriteFile(bad, []byte("tls_server_config:\n  cert_file: /nonexistent\n"), 0o600)
-	b, _ := New(s, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	b.WebConfigFile = bad
+	b := testenv.New(t, testenv.Options{WebConfigFile: bad})
 	if err := b.Start(); err == nil {
 		t.Error("an invalid web config was accepted")
 		b.Shutdown(context.Background())
