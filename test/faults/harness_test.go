@@ -12,7 +12,6 @@ package faults
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,7 +22,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"sort"
@@ -39,6 +37,7 @@ import (
 
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/agent"
+	"github.com/headroomhq/headroom/internal/testenv"
 )
 
 var long = flag.Bool("long", false, "run the full-size cardinality attack and the multi-minute soak")
@@ -53,6 +52,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// runAgentProcess is the child's main: unlike startAgent it has no
+// *testing.T and takes every setting (providers file, addresses, log level)
+// from the environment the parent gave it, so it builds the agent itself
+// rather than through testenv.Start; only the shutdown is shared.
 func runAgentProcess() int {
 	s, err := config.LoadSettings()
 	if err != nil {
@@ -74,9 +77,7 @@ func runAgentProcess() int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	<-sigs
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	a.Shutdown(ctx)
+	testenv.Shutdown(a)
 	return 0
 }
 
@@ -84,23 +85,11 @@ func runAgentProcess() int {
 // calls it a hang.
 const deadline = 10 * time.Second
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // env is one running agent with its providers.
 type env struct {
 	t      *testing.T
 	agent  *agent.Agent
-	logs   *syncBuffer
+	logs   *testenv.LogBuffer
 	client *http.Client
 	base   int // goroutines once everything was started, before traffic
 }
@@ -128,40 +117,26 @@ func startAgent(t *testing.T, ps []provider, opts ...envOption) *env {
 	for _, p := range ps {
 		fmt.Fprintf(&y, "  - name: %s\n    dialect: %s\n    upstream: %s\n", p.name, p.dialect, p.upstream)
 	}
-	path := filepath.Join(t.TempDir(), "providers.yaml")
-	if err := os.WriteFile(path, []byte(y.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, err := config.LoadSettings()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.ProxyAddr, s.MetricsAddr, s.ConfigFile = "127.0.0.1:0", "127.0.0.1:0", path
-	s.LogLevel = "debug"
-	for _, o := range opts {
-		o(&s)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := agent.New(s, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
+	logs := &testenv.LogBuffer{}
+	a := testenv.Start(t, testenv.Options{
+		ProvidersYAML: y.String(),
+		Settings: func(s *config.Settings) {
+			s.LogLevel = "debug"
+			for _, o := range opts {
+				o(s)
+			}
+		},
+		Logger: testenv.DebugLogger(logs),
+	})
 	e := &env{t: t, agent: a, logs: logs, client: &http.Client{
 		Timeout: deadline,
 		// Never follow a redirect: what the proxy returned is what we test.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Transport:     &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
 	}}
-	t.Cleanup(func() {
-		e.client.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		a.Shutdown(ctx)
-	})
+	// Registered after testenv.Start's cleanup, so it runs first: the
+	// client's idle connections close before the agent shuts down.
+	t.Cleanup(e.client.CloseIdleConnections)
 	e.base = runtime.NumGoroutine()
 	return e
 }
