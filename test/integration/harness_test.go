@@ -4,17 +4,12 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,28 +17,16 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/fakeprovider"
 	"github.com/headroomhq/headroom/internal/agent"
+	"github.com/headroomhq/headroom/internal/testenv"
 )
 
 type harness struct {
 	t     *testing.T
 	agent *agent.Agent
-	logs  *syncBuffer
+	logs  *testenv.LogBuffer
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // frozen returns a clock stopped at the current second. Fakes run on it so
 // fixed windows cannot roll over mid-test; it stays within Headroom's 2 s
@@ -84,30 +67,7 @@ func start(t *testing.T, fakes map[string]fakeprovider.Options) *harness {
 		t.Cleanup(srv.Close)
 		fmt.Fprintf(&yaml, "  - name: %s\n    catalog: %s\n    upstream: %s\n", name, o.Provider, srv.URL)
 	}
-	path := filepath.Join(t.TempDir(), "providers.yaml")
-	if err := os.WriteFile(path, []byte(yaml.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, err := config.LoadSettings()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.ProxyAddr, s.MetricsAddr, s.ConfigFile = "127.0.0.1:0", "127.0.0.1:0", path
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := agent.New(s, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		a.Shutdown(ctx)
-	})
-	return &harness{t: t, agent: a, logs: logs}
+	return startAgent(t, yaml.String(), nil)
 }
 
 type response struct {

@@ -1,12 +1,8 @@
 package integration
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -14,7 +10,7 @@ import (
 
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/fakeprovider"
-	"github.com/headroomhq/headroom/internal/agent"
+	"github.com/headroomhq/headroom/internal/testenv"
 )
 
 // fakes starts one fakeprovider per entry and returns their base URLs.
@@ -54,37 +50,14 @@ func providersYAML(urls map[string]string, extra map[string]string) string {
 // startAgent runs the agent (as cmd/exporter does) on a providers file.
 func startAgent(t *testing.T, yaml string, mod func(*config.Settings)) *harness {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "providers.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, err := config.LoadSettings()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.ProxyAddr, s.MetricsAddr, s.ConfigFile = "127.0.0.1:0", "127.0.0.1:0", path
-	if mod != nil {
-		mod(&s)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := agent.New(s, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, agent: a, logs: logs}
-	t.Cleanup(func() { h.stop() })
-	return h
+	logs := &testenv.LogBuffer{}
+	a := testenv.Start(t, testenv.Options{ProvidersYAML: yaml, Settings: mod, Logger: testenv.DebugLogger(logs)})
+	return &harness{t: t, agent: a, logs: logs}
 }
 
-func (h *harness) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	h.agent.Shutdown(ctx)
-}
+// stop shuts the agent down before the test ends (the cleanup testenv.Start
+// registered calls Shutdown once more).
+func (h *harness) stop() { testenv.Shutdown(h.agent) }
 
 // waitFor polls a metric until it has the wanted value.
 func (h *harness) waitFor(want float64, name string, labels ...string) {
