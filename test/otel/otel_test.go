@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"go/build"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -31,10 +30,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/headroomhq/headroom/catalog"
-	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/fakeprovider"
 	"github.com/headroomhq/headroom/internal/agent"
 	"github.com/headroomhq/headroom/internal/keyid"
+	"github.com/headroomhq/headroom/internal/testenv"
 	"github.com/headroomhq/headroom/internal/testtool"
 	"github.com/headroomhq/headroom/tracing"
 )
@@ -60,18 +59,6 @@ func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // sink is the OTLP/HTTP receiver the collector re-exports to.
 type sink struct {
@@ -192,7 +179,7 @@ func freePort(t *testing.T) string {
 
 type collectorProc struct {
 	grpc, http string
-	logs       *syncBuffer
+	logs       *testenv.LogBuffer
 }
 
 // startCollector runs the collector with collector.yaml, exporting to sk.
@@ -200,7 +187,7 @@ func startCollector(t *testing.T, bin string, sk *sink) *collectorProc {
 	t.Helper()
 	sinkSrv := httptest.NewServer(sk)
 	t.Cleanup(sinkSrv.Close)
-	c := &collectorProc{grpc: freePort(t), http: freePort(t), logs: &syncBuffer{}}
+	c := &collectorProc{grpc: freePort(t), http: freePort(t), logs: &testenv.LogBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--config", "collector.yaml")
 	cmd.Env = append(os.Environ(), "HEADROOM_E2E_GRPC="+c.grpc, "HEADROOM_E2E_HTTP="+c.http, "HEADROOM_E2E_SINK="+sinkSrv.URL)
@@ -251,7 +238,7 @@ func (c *capture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // runAgent starts the real agent for one heroku-us fakeprovider allowing one
 // request a minute, with the OTEL_* environment in env.
-func runAgent(t *testing.T, env map[string]string) (*agent.Agent, *capture, *syncBuffer) {
+func runAgent(t *testing.T, env map[string]string) (*agent.Agent, *capture, *testenv.LogBuffer) {
 	t.Helper()
 	for _, k := range []string{"OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
 		"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_PROPAGATORS", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_SEMCONV_STABILITY_OPT_IN",
@@ -265,21 +252,14 @@ func runAgent(t *testing.T, env map[string]string) (*agent.Agent, *capture, *syn
 		Limits: []catalog.Limit{{Resource: "requests", Window: "1m", Value: 1}}})}
 	up := httptest.NewServer(capt)
 	t.Cleanup(up.Close)
-	path := filepath.Join(t.TempDir(), "providers.yaml")
-	os.WriteFile(path, []byte("providers:\n  - name: heroku-us\n    upstream: "+up.URL+"\n"), 0o600)
-	s, err := config.LoadSettings()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.ProxyAddr, s.MetricsAddr, s.ConfigFile = "127.0.0.1:0", "127.0.0.1:0", path
-	logs := &syncBuffer{}
-	a, err := agent.New(s, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
+	logs := &testenv.LogBuffer{}
+	a := testenv.Start(t, testenv.Options{
+		ProvidersYAML: "providers:\n  - name: heroku-us\n    upstream: " + up.URL + "\n",
+		Logger:        testenv.DebugLogger(logs),
+		// The tests shut down themselves: the shutdown flushes the spans,
+		// and TestDeadCollector times it.
+		ManualShutdown: true,
+	})
 	return a, capt, logs
 }
 
