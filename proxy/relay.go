@@ -990,8 +990,9 @@ func (rc *relayConn) fail(st *callState, err error) {
 	p := rc.p
 	p.coll.UpstreamError(st.call.Provider, reason)
 	p.log.Warn("upstream request failed", "provider", st.call.Provider, "reason", reason, "detail", msg, "status", status)
-	rc.writeError(status, st.call.Provider, msg)
+	// Counted before the client has the answer (as everywhere on this path).
 	st.finish()
+	rc.writeError(status, st.call.Provider, msg)
 }
 
 // writeError writes writeError's answer on the raw connection.

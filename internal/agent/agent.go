@@ -56,10 +56,10 @@ type Agent struct {
 	// Bound addresses, known once Start returns.
 	ProxyAddr, MetricsAddr string
 
-	proxySrv             *proxy.Server
-	metricsSrv           *http.Server
-	fastPool             *proxy.FastTransport
-	errc                 chan error
+	proxySrv   *proxy.Server
+	metricsSrv *http.Server
+	fastPool   *proxy.FastTransport
+	errc       chan error
 
 	ingest ingest // tail mode, access log, probes (tail.go, probe.go)
 }
