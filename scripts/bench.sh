@@ -83,11 +83,16 @@ if [ -n "$BASELINE" ]; then
   git worktree remove --force "$W/base"
 fi
 
-# Free loopback ports (bound and released by the kernel's choice).
+# Free loopback ports below the ephemeral range: a port the kernel hands
+# out (bind to 0) can be taken again by one of the many outgoing connections
+# the load generators open before a server that is started later binds it.
+EPH_LO=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 ports=()
-for _ in $(seq 1 17); do
-  ports+=("$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-    echo $((20000 + RANDOM % 20000)))")
+while [ "${#ports[@]}" -lt 17 ]; do
+  p=$((10000 + RANDOM % (EPH_LO - 10000)))
+  case " ${ports[*]} " in *" $p "*) continue ;; esac
+  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue # in use
+  ports+=("$p")
 done
 UP=${ports[0]} NP=${ports[1]} FP=${ports[2]} HP=${ports[3]} HM=${ports[4]}
 PP=${ports[5]} PM=${ports[6]} SP=${ports[7]} SM=${ports[8]} MP=${ports[9]}
@@ -294,7 +299,7 @@ PPID_=$!
 PIDS+=($PPID_)
 wait_port "$PP"
 wrk -t2 -c"$CONNS" -d"$DUR" -s "$W/post.lua" "http://127.0.0.1:$PP/up/v1/chat/completions" >"$W/wrk-prof.txt"
-kill -INT "$PPID_"
+kill -INT "$PPID_" 2>/dev/null || true
 wait "$PPID_" 2>/dev/null || true
 go tool pprof -top -nodecount=25 "$W/bin/headroomprof" "$W/cpu.pprof" 2>/dev/null >"$W/top.txt" || true
 go tool pprof -top -cum -nodecount=25 "$W/bin/headroomprof" "$W/cpu.pprof" 2>/dev/null >"$W/topcum.txt" || true
