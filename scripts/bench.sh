@@ -350,7 +350,7 @@ log "writing $OUT"
 MARK='<!-- analysis: hand-written below this line, kept by scripts/bench.sh -->'
 NOTES=""
 if [ -f "$OUT" ] && grep -qF "$MARK" "$OUT"; then
-  NOTES="$(sed -n "/^$MARK\$/,\$p" "$OUT")"
+  NOTES="$(awk -v m="$MARK" 'f || $0 == m {f = 1; print}' "$OUT")"
 fi
 pass() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN {ok = (dir == "ge" ? v >= t : v <= t); print (ok ? "met" : "**missed**")}'; }
 HN=$(ratio "${RPS[headroom]}" "${RPS[nginx]}")
