@@ -947,27 +947,40 @@ func hopByHop(n []byte) bool {
 		is(n, "proxy-authenticate") || is(n, "te")
 }
 
-// namedIn reports whether the Connection field value v names field n.
+// namedIn reports whether the Connection field value v names field n
+// (other than the close and keep-alive options).
 func namedIn(v, n []byte) bool {
-	if len(v) == 0 {
-		return false
-	}
-	for _, t := range bytes.Split(v, []byte(",")) {
-		t = bytes.TrimSpace(t)
+	found := false
+	eachToken(v, func(t []byte) {
 		if len(t) == len(n) && bytes.EqualFold(t, n) && !is(t, "close") && !is(t, "keep-alive") {
-			return true
+			found = true
 		}
-	}
-	return false
+	})
+	return found
 }
 
 func hasToken(v []byte, tok string) bool {
-	for _, t := range bytes.Split(v, []byte(",")) {
-		if is(bytes.TrimSpace(t), tok) {
-			return true
+	found := false
+	eachToken(v, func(t []byte) {
+		if is(t, tok) {
+			found = true
 		}
+	})
+	return found
+}
+
+// eachToken calls f with each comma-separated, trimmed element of v
+// (without allocating, unlike bytes.Split: it runs for every field).
+func eachToken(v []byte, f func([]byte)) {
+	for len(v) > 0 {
+		t := v
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			t, v = v[:i], v[i+1:]
+		} else {
+			v = nil
+		}
+		f(bytes.TrimSpace(t))
 	}
-	return false
 }
 
 func lastToken(v []byte, tok string) bool {

@@ -643,3 +643,19 @@ func TestServerShutdownDrains(t *testing.T) {
 		t.Error("idle connection still open after Shutdown")
 	}
 }
+
+func TestConnectionTokens(t *testing.T) {
+	v := []byte(" keep-alive , X-Hop,close")
+	if !hasToken(v, "close") || !hasToken(v, "keep-alive") || hasToken(v, "upgrade") {
+		t.Error("hasToken")
+	}
+	if !namedIn(v, []byte("x-hop")) || namedIn(v, []byte("close")) || namedIn(v, []byte("X-Other")) || namedIn(nil, []byte("x")) {
+		t.Error("namedIn")
+	}
+	if !lastToken([]byte("gzip, chunked"), "chunked") || lastToken([]byte("chunked, gzip"), "chunked") {
+		t.Error("lastToken")
+	}
+	if n := testing.AllocsPerRun(100, func() { namedIn(v, []byte("x-hop")) }); n != 0 {
+		t.Errorf("namedIn allocates %v", n)
+	}
+}
