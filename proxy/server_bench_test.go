@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/parsers"
+	"github.com/headroomhq/headroom/tracing"
 )
 
 // The proxy over loopback, one request at a time on one keep-alive
@@ -87,7 +90,7 @@ func readMessage(br *bufio.Reader) int {
 	return n + cl
 }
 
-func benchLoopback(b *testing.B, mode string) {
+func benchLoopback(b *testing.B, mode string, tracer *tracing.Tracer) {
 	up := cannedUpstream(b)
 	target := up
 	path := "/v1/chat/completions"
@@ -98,7 +101,7 @@ func benchLoopback(b *testing.B, mode string) {
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
 		coll := collector.New(collector.Options{Logger: log})
 		coll.SetProviders([]collector.Provider{{Name: "openai", Family: "openai", Dialect: "openai"}})
-		o := Options{Logger: log, Transport: NewTransport(2*time.Second, 2*time.Second)}
+		o := Options{Logger: log, Transport: NewTransport(2*time.Second, 2*time.Second), Tracer: tracer}
 		if mode == "fast" {
 			o.FastPath = newFastPool()
 		}
@@ -136,6 +139,15 @@ func benchLoopback(b *testing.B, mode string) {
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
-func BenchmarkLoopbackDirect(b *testing.B)   { benchLoopback(b, "direct") }
-func BenchmarkLoopbackFastPath(b *testing.B) { benchLoopback(b, "fast") }
-func BenchmarkLoopbackNetHTTP(b *testing.B)  { benchLoopback(b, "std") }
+func BenchmarkLoopbackDirect(b *testing.B)   { benchLoopback(b, "direct", nil) }
+func BenchmarkLoopbackFastPath(b *testing.B) { benchLoopback(b, "fast", nil) }
+func BenchmarkLoopbackNetHTTP(b *testing.B)  { benchLoopback(b, "std", nil) }
+
+// With tracing on (every span recorded and exported to a discarding
+// exporter), both paths.
+func BenchmarkLoopbackFastPathTracing(b *testing.B) {
+	benchLoopback(b, "fast", benchTracer(b, sdktrace.AlwaysSample()))
+}
+func BenchmarkLoopbackNetHTTPTracing(b *testing.B) {
+	benchLoopback(b, "std", benchTracer(b, sdktrace.AlwaysSample()))
+}

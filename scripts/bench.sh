@@ -449,7 +449,8 @@ Targets (text, then protobuf): RSS ≤ 64 MiB: $(pass "$(jget "$SC" rss_after_mi
 ## The proxy's own cost over loopback (go test -run XXX -bench Loopback -benchmem -count 3 ./proxy)
 
 One keep-alive connection, one request at a time, to a canned upstream (an OpenAI answer with
-its rate-limit headers): direct, through the fast path, through net/http's path. ns/op is the
+its rate-limit headers): direct, through the fast path, through net/http's path, and both paths
+again with tracing on (every span recorded, exported to a discarding exporter). ns/op is the
 round trip; cpu-ns/op the whole process's CPU per request; allocations are the whole process's
 (the client and upstream add 1).
 
@@ -459,7 +460,7 @@ $(grep '^BenchmarkLoopback' "$W/loopback.txt")
 
 | path | round trip µs (median) | CPU µs per request (median) | allocs/op |
 |---|---:|---:|---:|
-$(for b in Direct FastPath NetHTTP; do
+$(for b in Direct FastPath NetHTTP FastPathTracing NetHTTPTracing; do
   field() { grep "^BenchmarkLoopback$b-" "$W/loopback.txt" | awk -v u="$1" '{for (i = 2; i < NF; i++) if ($(i+1) == u) print $i}'; }
   printf '| %s | %s | %s | %s |\n' "$b" "$(field ns/op | median | awk '{printf "%.1f", $1/1000}')" \
     "$(field cpu-ns/op | median | awk '{printf "%.1f", $1/1000}')" "$(field allocs/op | tail -1)"
