@@ -125,6 +125,28 @@ type seriesIndex[S any] struct {
 	scrapeMu sync.Mutex
 }
 
+// get returns the series of vs, made by mk (under the write lock) the first
+// time. The lookup of an existing series takes only the read lock.
+func (idx *seriesIndex[S]) get(m *vecMeta, vs []string, mk func(labelVals) *S) *S {
+	var v labelVals
+	copy(v[:], vs)
+	idx.mu.RLock()
+	s := idx.m[v]
+	idx.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	v = m.vals(vs)
+	idx.mu.Lock()
+	defer idx.mu.Unlock()
+	if s = idx.m[v]; s == nil {
+		s = mk(v)
+		idx.m[v] = s
+		idx.added = append(idx.added, s)
+	}
+	return s
+}
+
 // labelArena holds rendered label sets back to back, in exposition order.
 // A scrape reads them sequentially instead of chasing one string per series
 // across the heap (with 10k series, copying the label sets was a third of
@@ -170,23 +192,9 @@ func newCounterFamily(name, help string, labels ...string) *counterFamily {
 
 // get returns the series of the given label values, creating it.
 func (f *counterFamily) get(vs ...string) *counter {
-	var v labelVals
-	copy(v[:], vs)
-	f.idx.mu.RLock()
-	s := f.idx.m[v]
-	f.idx.mu.RUnlock()
-	if s != nil {
-		return s
-	}
-	v = f.vals(vs)
-	f.idx.mu.Lock()
-	defer f.idx.mu.Unlock()
-	if s = f.idx.m[v]; s == nil {
-		s = &counter{vals: v, lbl: f.render(&v), created: time.Now()}
-		f.idx.m[v] = s
-		f.idx.added = append(f.idx.added, s)
-	}
-	return s
+	return f.idx.get(&f.vecMeta, vs, func(v labelVals) *counter {
+		return &counter{vals: v, lbl: f.render(&v), created: time.Now()}
+	})
 }
 
 // add adds n to the series of the given label values.
@@ -314,23 +322,9 @@ func newHistogramFamily(name, help string, bounds []float64, labels ...string) *
 }
 
 func (f *histogramFamily) get(vs ...string) *histogram {
-	var v labelVals
-	copy(v[:], vs)
-	f.idx.mu.RLock()
-	s := f.idx.m[v]
-	f.idx.mu.RUnlock()
-	if s != nil {
-		return s
-	}
-	v = f.vals(vs)
-	f.idx.mu.Lock()
-	defer f.idx.mu.Unlock()
-	if s = f.idx.m[v]; s == nil {
-		s = &histogram{vals: v, lbl: f.render(&v), created: time.Now(), counts: make([]uint64, len(f.bounds)+1)}
-		f.idx.m[v] = s
-		f.idx.added = append(f.idx.added, s)
-	}
-	return s
+	return f.idx.get(&f.vecMeta, vs, func(v labelVals) *histogram {
+		return &histogram{vals: v, lbl: f.render(&v), created: time.Now(), counts: make([]uint64, len(f.bounds)+1)}
+	})
 }
 
 // observe records v in the series of the given label values. A value on a
