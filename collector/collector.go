@@ -430,16 +430,7 @@ func (c *Collector) seriesCapped(l Labels) {
 	if !l.folded {
 		c.dropped.WithLabelValues(l.Provider).Inc()
 	}
-	now := c.opts.Now()
-	k := [2]string{l.Provider, "\x00series cap"}
-	c.mu.Lock()
-	last, seen := c.lastLog[k]
-	logIt := !seen || now.Sub(last) >= time.Minute
-	if logIt {
-		c.lastLog[k] = now
-	}
-	c.mu.Unlock()
-	if logIt {
+	if c.logDue([2]string{l.Provider, "\x00series cap"}) {
 		c.opts.Logger.Warn("rate-limit series cap reached; new series of this provider are not exported (HEADROOM_MAX_SERIES_PER_PROVIDER)",
 			"provider", l.Provider, "max_series", c.opts.MaxSeriesPerProvider)
 	}
@@ -470,21 +461,25 @@ func (c *Collector) UpstreamError(provider, reason string) {
 	c.upstreamErrors.WithLabelValues(provider, reason).Inc()
 }
 
+// logDue reports whether the warning keyed k may be logged now: at most
+// once a minute per key.
+func (c *Collector) logDue(k [2]string) bool {
+	now := c.opts.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if last, seen := c.lastLog[k]; seen && now.Sub(last) < time.Minute {
+		return false
+	}
+	c.lastLog[k] = now
+	return true
+}
+
 // parseError counts an unparseable value and logs it at most once a minute
 // per provider and header, so a provider sending garbage on every response
 // cannot flood the logs.
 func (c *Collector) parseError(provider string, e parsers.FieldError) {
 	c.parseErrors.WithLabelValues(provider, e.Header).Inc()
-	now := c.opts.Now()
-	k := [2]string{provider, e.Header}
-	c.mu.Lock()
-	last, seen := c.lastLog[k]
-	logIt := !seen || now.Sub(last) >= time.Minute
-	if logIt {
-		c.lastLog[k] = now
-	}
-	c.mu.Unlock()
-	if logIt {
+	if c.logDue([2]string{provider, e.Header}) {
 		c.opts.Logger.Warn("unparseable rate-limit value; not exported",
 			"provider", provider, "header", e.Header, "value", e.Value, "error", e.Err.Error())
 	}
