@@ -215,7 +215,7 @@ func FuzzParseReset(f *testing.F) {
 			f.Add(s, fm, recv, date)
 		}
 	}
-	// parseRFC3339's fast path against time.Parse: calendar edges, and
+	// ParseRFC3339's fast path against time.Parse: calendar edges, and
 	// near misses that must fall through to it.
 	for _, s := range []string{"2024-02-29T23:59:59Z", "2025-02-29T00:00:00Z", "2000-02-29T00:00:00Z",
 		"1900-02-29T00:00:00Z", "2025-04-31T00:00:00Z", "2025-12-31T23:59:59Z", "0000-01-01T00:00:00Z",
@@ -261,13 +261,13 @@ func FuzzParseReset(f *testing.F) {
 				t.Errorf("parseHTTPDate(%q) = %v; http.ParseTime: %v, %v", date, got, want, err)
 			}
 		}
-		got, gotErr := parseRFC3339(s)
+		got, gotErr := ParseRFC3339(s)
 		want, wantErr := time.Parse(time.RFC3339Nano, s)
 		// Equal and the same zone: time.Parse makes a new *Location for each
 		// numeric offset, so the Times themselves cannot be compared with ==.
 		if (gotErr == nil) != (wantErr == nil) || !got.Equal(want) || got.Location().String() != want.Location().String() ||
 			got.Format(time.RFC3339Nano) != want.Format(time.RFC3339Nano) {
-			t.Errorf("parseRFC3339(%q) = %v, %v; time.Parse: %v, %v", s, got, gotErr, want, wantErr)
+			t.Errorf("ParseRFC3339(%q) = %v, %v; time.Parse: %v, %v", s, got, gotErr, want, wantErr)
 		}
 	})
 }

@@ -142,24 +142,68 @@ func parseHTTPDate(s string) (time.Time, error) {
 	return http.ParseTime(s)
 }
 
-// parseRFC3339 is time.Parse(time.RFC3339Nano, s) with a fast path for the
-// whole-second UTC form Anthropic sends in each of its reset headers
-// ("2025-08-21T12:40:59Z"), where time.Parse costs about twice as much. The
-// fast path takes only what time.Parse takes, and returns the same Time
-// (FuzzParseReset checks both).
-func parseRFC3339(s string) (time.Time, error) {
-	if len(s) == 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[19] == 'Z' {
-		year, ok1 := httpDateDigits(s[0:4])
-		month, ok2 := httpDateDigits(s[5:7])
-		day, ok3 := httpDateDigits(s[8:10])
-		hour, ok4 := httpDateDigits(s[11:13])
-		minute, ok5 := httpDateDigits(s[14:16])
-		sec, ok6 := httpDateDigits(s[17:19])
-		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && month >= 1 && month <= 12 && validDay(year, month, day) && hour < 24 && minute < 60 && sec < 60 {
-			return time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC), nil
-		}
+// ParseRFC3339 is time.Parse(time.RFC3339Nano, s) with a fast path for the
+// UTC form providers and log writers use ("2025-08-21T12:40:59Z" in each of
+// Anthropic's reset headers, "2024-11-22T10:00:00.123Z" from Envoy and
+// Headroom's access log), where time.Parse costs several times as much. The
+// fast path takes only what time.Parse takes and returns the same Time
+// (FuzzParseReset and TestParseRFC3339Calendar check both); package tail
+// uses it for log timestamps.
+func ParseRFC3339(s string) (time.Time, error) {
+	if t, ok := parseUTC(s); ok {
+		return t, nil
 	}
 	return time.Parse(time.RFC3339Nano, s)
+}
+
+// parseUTC reads YYYY-MM-DDTHH:MM:SS[.fraction]Z, ok false for any other
+// form or an out-of-range field.
+func parseUTC(s string) (t time.Time, ok bool) {
+	if len(s) < 20 || len(s) > 30 || s[len(s)-1] != 'Z' ||
+		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return t, false
+	}
+	year, ok1 := httpDateDigits(s[0:4])
+	month, ok2 := httpDateDigits(s[5:7])
+	day, ok3 := httpDateDigits(s[8:10])
+	hour, ok4 := httpDateDigits(s[11:13])
+	minute, ok5 := httpDateDigits(s[14:16])
+	sec, ok6 := httpDateDigits(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || !validDay(year, month, day) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return t, false
+	}
+	var nsec int
+	if frac := s[19 : len(s)-1]; frac != "" {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return t, false
+		}
+		f, ok := httpDateDigits(frac[1:])
+		if !ok {
+			return t, false
+		}
+		for i := len(frac) - 1; i < 9; i++ {
+			f *= 10
+		}
+		nsec = f
+	}
+	// time.Date(…, time.UTC) builds the same value; this is cheaper.
+	unix := (daysFromCivil(int64(year), int64(month), int64(day))*24+int64(hour))*3600 + int64(minute)*60 + int64(sec)
+	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to a proleptic
+// Gregorian date (H. Hinnant's algorithm), for years 0 to 9999.
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := (y+400)/400 - 1 // floor(y/400) for y ≥ -1
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 var monthDays = [13]int{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
@@ -344,7 +388,7 @@ func parseReset(s string, f ResetFormat, c *clock) (time.Time, error) {
 			return c.absolute(time.UnixMilli(int64(n))), nil
 		}
 	case FormatRFC3339:
-		if t, err := parseRFC3339(s); err == nil {
+		if t, err := ParseRFC3339(s); err == nil {
 			return c.absolute(t), nil
 		}
 	case FormatHTTPDate:
@@ -371,7 +415,7 @@ func sniffReset(s string, c *clock) (time.Time, error) {
 		}
 		return c.relative(d), nil
 	case strings.IndexByte(s, 'T') > 0:
-		t, err := parseRFC3339(s)
+		t, err := ParseRFC3339(s)
 		if err != nil {
 			return time.Time{}, ErrBadReset
 		}
