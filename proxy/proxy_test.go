@@ -48,6 +48,29 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func newEnv(t *testing.T, dialect, upstream string, opts ...func(*Options)) *env {
 	t.Helper()
+	return buildEnv(t, dialect, upstream, func(o *Options) {
+		for _, f := range opts {
+			f(o)
+		}
+		if fastPathOn() && o.FastPath == nil {
+			// The fast path shares the test's upstream settings (TLS roots,
+			// pool limits) when it can.
+			switch tr := o.Transport.(type) {
+			case *FastTransport:
+				o.FastPath = tr
+			case *http.Transport:
+				o.FastPath = NewFastTransport(tr, 2*time.Second, 2*time.Second)
+			default:
+				o.FastPath = newFastPool()
+			}
+		}
+	})
+}
+
+// buildEnv serves provider "p" of dialect at upstream, with its own
+// collector, registry and debug log; configure completes the Options.
+func buildEnv(t *testing.T, dialect, upstream string, configure func(*Options)) *env {
+	t.Helper()
 	u, _ := url.Parse(upstream)
 	d, _ := parsers.Lookup(dialect)
 	cfg := &config.Config{Providers: []config.Provider{{Name: "p", Family: dialect, Dialect: d, Upstream: u}}}
@@ -58,21 +81,7 @@ func newEnv(t *testing.T, dialect, upstream string, opts ...func(*Options)) *env
 	coll.Register(reg)
 	coll.SetProviders([]collector.Provider{{Name: "p", Family: dialect, Dialect: dialect}})
 	o := Options{Logger: log, Transport: NewUpstreamTransport(DefaultUpstreamClient, 2*time.Second, 2*time.Second)}
-	for _, f := range opts {
-		f(&o)
-	}
-	if fastPathOn() && o.FastPath == nil {
-		// The fast path shares the test's upstream settings (TLS roots,
-		// pool limits) when it can.
-		switch tr := o.Transport.(type) {
-		case *FastTransport:
-			o.FastPath = tr
-		case *http.Transport:
-			o.FastPath = NewFastTransport(tr, 2*time.Second, 2*time.Second)
-		default:
-			o.FastPath = newFastPool()
-		}
-	}
+	configure(&o)
 	px := serve(t, New(cfg, coll, o), o.FastPath)
 	return &env{proxy: px, reg: reg, logs: logs, coll: coll}
 }

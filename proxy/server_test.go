@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,8 +16,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
@@ -66,34 +63,18 @@ type seen struct {
 // pair runs the same provider twice, on the fast path and on net/http's,
 // against one upstream, with separate collectors.
 type pair struct {
-	fast, std *side
-}
-
-type side struct {
-	url  string
-	reg  *prometheus.Registry
-	coll *collector.Collector
-	logs *syncBuffer
+	fast, std *env
 }
 
 func newPair(t *testing.T, dialect, upstream string) *pair {
 	t.Helper()
-	mk := func(fast bool) *side {
-		u, _ := url.Parse(upstream)
-		d, _ := parsers.Lookup(dialect)
-		cfg := &config.Config{Providers: []config.Provider{{Name: "p", Family: dialect, Dialect: d, Upstream: u}}}
-		logs := &syncBuffer{}
-		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		coll := collector.New(collector.Options{Logger: log})
-		reg := prometheus.NewRegistry()
-		coll.Register(reg)
-		coll.SetProviders([]collector.Provider{{Name: "p", Family: dialect, Dialect: dialect}})
-		o := Options{Logger: log, Transport: NewTransport(2*time.Second, 2*time.Second), MaxRequestBody: 1 << 20}
-		if fast {
-			o.FastPath = newFastPool()
-		}
-		p := New(cfg, coll, o)
-		return &side{url: serve(t, p, o.FastPath).URL, reg: reg, coll: coll, logs: logs}
+	mk := func(fast bool) *env {
+		return buildEnv(t, dialect, upstream, func(o *Options) {
+			o.Transport, o.MaxRequestBody = NewTransport(2*time.Second, 2*time.Second), 1<<20
+			if fast {
+				o.FastPath = newFastPool()
+			}
+		})
 	}
 	return &pair{fast: mk(true), std: mk(false)}
 }
@@ -367,12 +348,12 @@ func TestFastPathMatchesNetHTTP(t *testing.T) {
 			upHost := strings.TrimPrefix(up.URL, "http://")
 			pr := newPair(t, tc.dialect, up.URL+"/base")
 			var resps [2][]*http.Response
-			for i, s := range []*side{pr.fast, pr.std} {
-				host := strings.TrimPrefix(s.url, "http://")
+			for i, s := range []*env{pr.fast, pr.std} {
+				host := strings.TrimPrefix(s.proxy.URL, "http://")
 				raw := strings.ReplaceAll(tc.req, "{host}", host)
 				// Mark the side so the upstream can tell them apart.
 				raw = strings.ReplaceAll(raw, "\r\nHost: "+host+"\r\n", "\r\nHost: "+host+"\r\nX-Side: "+fmt.Sprint(i)+"\r\n")
-				resps[i] = exchange(t, s.url, raw, tc.n)
+				resps[i] = exchange(t, s.proxy.URL, raw, tc.n)
 			}
 			for j := range tc.n {
 				f, s := resps[0][j], resps[1][j]
@@ -434,7 +415,7 @@ func headerEqual(a, b http.Header) bool {
 }
 
 // metricsText lists the series and values that do not depend on timing.
-func (s *side) metricsText(t *testing.T) string {
+func (s *env) metricsText(t *testing.T) string {
 	t.Helper()
 	mfs, err := s.reg.Gather()
 	if err != nil {
