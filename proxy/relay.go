@@ -386,13 +386,17 @@ func (rc *relayConn) relay(head []byte) bool {
 	// The upstream request: rewritten head, then the body, in one buffer.
 	bp := relayBufs.Get().(*[]byte)
 	defer relayBufs.Put(bp)
-	out := appendUpstreamHead((*bp)[:0], rt, head, &r, nil)
-	bodyAt := len(out)
-	var hc []byte // a copy of the head, for tracing (which rewrites it)
+	// With tracing on, the head is written once the span exists (below):
+	// the buffer then holds only the body, and the client's head is kept.
+	var out, hc []byte
 	if p.tracer != nil {
 		rc.headBuf = append(rc.headBuf[:0], head...)
 		hc = rc.headBuf
+		out = (*bp)[:0]
+	} else {
+		out = appendUpstreamHead((*bp)[:0], rt, head, &r, nil)
 	}
+	bodyAt := len(out)
 	rc.br.Discard(len(head))
 	rc.c.SetReadDeadline(time.Time{}) // bodies are not bound by the header timeout
 	var body []byte
