@@ -538,14 +538,18 @@ func (t *FastTransport) sweepIdle(hp *hostPool) {
 func (t *FastTransport) dial(ctx context.Context, hp *hostPool) (*fconn, error) {
 	var c net.Conn
 	var err error
-	if hp.key.tls {
-		d := tls.Dialer{NetDialer: t.dialer, Config: hp.tlsCfg}
-		c, err = d.DialContext(ctx, "tcp", hp.addr)
-	} else {
-		c, err = t.dialer.DialContext(ctx, "tcp", hp.addr)
-	}
+	c, err = t.dialer.DialContext(ctx, "tcp", hp.addr)
 	if err != nil {
 		return nil, err
+	}
+	c = newSysConn(c)
+	if hp.key.tls {
+		tc := tls.Client(c, hp.tlsCfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		c = tc
 	}
 	fc := &fconn{c: c}
 	rawc := c

@@ -72,7 +72,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.handoff.push(c)
 			continue
 		}
-		rc := newRelayConn(s, c)
+		rc := newRelayConn(s, newSysConn(c))
 		if !s.track(rc) {
 			c.Close()
 			continue

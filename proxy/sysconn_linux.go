@@ -1,0 +1,165 @@
+package proxy
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+)
+
+// sysConn is a TCP connection whose reads and writes are made without the
+// runtime's blocking-syscall bookkeeping.
+//
+// net.Conn's Read and Write enter the kernel through syscall.Syscall, which
+// tells the scheduler the thread may block: a P left in a syscall for one
+// sysmon tick (20 µs; a loopback write that delivers to the peer often
+// takes that long) is handed to another thread, and the first syscall after
+// an idle spell wakes sysmon, which then ticks every 20 µs for a
+// millisecond or more. On a fast-path request that is several thread
+// wake-ups and context switches, each a cross-CPU interrupt on a VM, for
+// work of a few microseconds. A socket here is non-blocking, so its reads
+// and writes return at once; sysConn makes them with RawSyscall and waits
+// for readiness through the connection's poller (syscall.RawConn), which
+// also keeps deadlines and Close working as with net.Conn.
+//
+// Writes use send(MSG_NOSIGNAL): a peer that has gone away gives EPIPE and
+// no SIGPIPE.
+type sysConn struct {
+	*net.TCPConn
+	raw syscall.RawConn
+	rd  rawOp
+	wr  rawOp
+}
+
+// rawOp is the state of one read or write, shared with the callback that
+// RawConn calls; the callback is made once per connection (a closure per
+// call would be a heap allocation per call). The mutex serialises callers,
+// as net.Conn's own fd lock does.
+type rawOp struct {
+	mu  sync.Mutex
+	p   []byte
+	n   int
+	err syscall.Errno
+	fn  func(fd uintptr) bool
+}
+
+// newSysConn wraps c when it is a TCP connection; anything else (a TLS
+// connection, a test pipe) is returned as it is.
+func newSysConn(c net.Conn) net.Conn {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return c
+	}
+	sc := &sysConn{TCPConn: tc, raw: raw}
+	sc.rd.fn = sc.rd.read
+	sc.wr.fn = sc.wr.write
+	return sc
+}
+
+func (o *rawOp) read(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&o.p[0])), uintptr(len(o.p)))
+		switch e {
+		case 0:
+			o.n = int(n)
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		o.err = e
+		return true
+	}
+}
+
+func (o *rawOp) write(fd uintptr) bool {
+	for o.n < len(o.p) {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&o.p[o.n])), uintptr(len(o.p)-o.n), syscall.MSG_NOSIGNAL, 0, 0)
+		switch e {
+		case 0:
+			o.n += int(n)
+			continue
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		o.err = e
+		return true
+	}
+	return true
+}
+
+func (c *sysConn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	o := &c.rd
+	o.mu.Lock()
+	o.p, o.n, o.err = p, 0, 0
+	err := c.raw.Read(o.fn)
+	n, errno := o.n, o.err
+	o.p = nil
+	o.mu.Unlock()
+	switch {
+	case err != nil:
+		return 0, c.opError("read", err)
+	case errno != 0:
+		return 0, c.opError("read", os.NewSyscallError("read", errno))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (c *sysConn) Write(p []byte) (int, error) {
+	o := &c.wr
+	o.mu.Lock()
+	o.p, o.n, o.err = p, 0, 0
+	var err error
+	if len(p) > 0 {
+		err = c.raw.Write(o.fn)
+	}
+	n, errno := o.n, o.err
+	o.p = nil
+	o.mu.Unlock()
+	switch {
+	case err != nil:
+		return n, c.opError("write", err)
+	case errno != 0:
+		return n, c.opError("write", os.NewSyscallError("write", errno))
+	}
+	return n, nil
+}
+
+// opError shapes an error as net.Conn's would be, so that callers testing
+// for timeouts, net.ErrClosed or ECONNRESET see the same thing.
+func (c *sysConn) opError(op string, err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		// RawConn's own errors (a deadline, a closed connection) say
+		// "raw-read"; say what the caller did.
+		err = oe.Err
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+// peek looks at an idle connection without reading from it: one
+// non-blocking MSG_PEEK recv, made raw for the reasons above. Nothing to
+// read (EAGAIN) is alive.
+func (p *peeker) peek(fd uintptr) bool {
+	for {
+		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p.buf[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		p.alive = e == syscall.EAGAIN
+		return true
+	}
+}

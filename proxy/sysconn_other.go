@@ -1,0 +1,9 @@
+//go:build !linux
+
+package proxy
+
+import "net"
+
+// newSysConn returns c: raw non-blocking reads and writes (sysconn_linux.go)
+// are made on Linux only.
+func newSysConn(c net.Conn) net.Conn { return c }
