@@ -9,6 +9,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"path"
 	"sort"
 	"strings"
@@ -70,7 +71,9 @@ type Probe struct {
 	// request (anthropic-version), sent with every probe of the provider
 	// whatever its method and path. They are data anyone can read, so
 	// credentials are refused: the key comes from probe.key_env or
-	// probe.key_file and goes in KeyHeader or Authorization.
+	// probe.key_file and goes in KeyHeader or Authorization. So are the
+	// headers the HTTP client sets itself (FramingHeader). A User-Agent
+	// here replaces the probe's default.
 	Headers map[string]string `yaml:"headers,omitempty"`
 	// Cost is a human description of what one probe spends.
 	Cost string `yaml:"cost"`
@@ -118,6 +121,43 @@ func CredentialParam(name string) bool {
 		}
 	}
 	return CredentialHeader(strings.ReplaceAll(n, "_", "-"), "")
+}
+
+// framingHeaders decide how a request is routed and framed, or how its
+// connection behaves. Go's HTTP client derives them from the request (the
+// host from the URL, the length and encoding from the body) and silently
+// drops Host, Content-Length, Transfer-Encoding and Trailer when they are set
+// by hand; the others are sent as written and change the connection (Expect
+// makes the request wait for the server, Upgrade asks to switch protocols)
+// or, over HTTP/2, are dropped or fail the request. None of them has a
+// place in a fixed probe header.
+var (
+	framingNames   = []string{"Host", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "TE", "Trailer", "Proxy-Connection", "Expect"}
+	framingHeaders = canonicalSet(framingNames)
+)
+
+// canonicalSet keys names by http.CanonicalHeaderKey, so that lookups of
+// any spelling ("TE", "te", "Te") agree.
+func canonicalSet(names []string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[http.CanonicalHeaderKey(n)] = true
+	}
+	return m
+}
+
+// FramingHeader reports whether a request header frames or routes the
+// request (Host, Content-Length, Connection, ...), which the HTTP client
+// sets itself: probe headers may not name one, whatever its case.
+func FramingHeader(name string) bool {
+	return framingHeaders[http.CanonicalHeaderKey(strings.TrimSpace(name))]
+}
+
+// FramingHeaderReason says why FramingHeader names are refused, naming
+// them all, for the catalog's and the providers file's errors alike.
+func FramingHeaderReason() string {
+	return "the HTTP client sets this header itself, from the upstream, path and body (it frames or routes the request); probe headers may not name " +
+		strings.Join(framingNames, ", ")
 }
 
 // ValidHeaderName reports whether name is an RFC 9110 field name (a token).
@@ -333,6 +373,9 @@ func (p *Probe) validate(keyHeader string) error {
 		}
 		if CredentialHeader(k, keyHeader) {
 			return fmt.Errorf("probe.headers[%s]: credentials are never part of the catalog; keys come from probe.key_env or probe.key_file", k)
+		}
+		if FramingHeader(k) {
+			return fmt.Errorf("probe.headers[%s]: %s", k, FramingHeaderReason())
 		}
 		ck := strings.ToLower(k)
 		if prev, dup := seen[ck]; dup {

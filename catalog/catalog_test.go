@@ -150,6 +150,12 @@ func TestProbeValidation(t *testing.T) {
 		{fmt.Sprintf(ok, "x-api-key: x"), "probe.headers[x-api-key]: credentials"},
 		{fmt.Sprintf(ok, "Helicone-Auth: x"), "probe.headers[Helicone-Auth]: credentials"},
 		{"key_header: x-custom\n" + fmt.Sprintf(ok, "X-Custom: x"), "probe.headers[X-Custom]: credentials"},
+		{fmt.Sprintf(ok, "Host: x.example"), "probe.headers[Host]: the HTTP client sets this header itself"},
+		{fmt.Sprintf(ok, "content-length: '1'"), "probe.headers[content-length]: the HTTP client sets"},
+		{fmt.Sprintf(ok, "TE: trailers"), "probe.headers[TE]: the HTTP client sets"},
+		{fmt.Sprintf(ok, "expect: 100-continue"), "probe.headers[expect]: the HTTP client sets"},
+		{fmt.Sprintf(ok, "Proxy-Connection: keep-alive"), "probe.headers[Proxy-Connection]: the HTTP client sets"},
+		{fmt.Sprintf(ok, "User-Agent: headroom-catalog"), ""},
 		{fmt.Sprintf(ok, "'bad name': x"), "probe.headers[bad name]: not a valid header"},
 		{fmt.Sprintf(ok, "X-V: \"a\\r\\nX-Injected: b\""), "probe.headers[X-V]: not a valid header"},
 		{fmt.Sprintf(ok, "X-V: ''"), "probe.headers[X-V]: not a valid header"},
@@ -189,6 +195,27 @@ func TestCredentialNames(t *testing.T) {
 	} {
 		if got := CredentialParam(name); got != want {
 			t.Errorf("CredentialParam(%s) = %v", name, got)
+		}
+	}
+}
+
+// The headers that frame or route a request are refused in every spelling;
+// names that merely resemble them are not.
+func TestFramingHeader(t *testing.T) {
+	refused := []string{"Host", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "TE", "Trailer", "Proxy-Connection", "Expect"}
+	for _, name := range refused {
+		for _, n := range []string{name, strings.ToLower(name), strings.ToUpper(name), http.CanonicalHeaderKey(name), " " + name + " "} {
+			if !FramingHeader(n) {
+				t.Errorf("FramingHeader(%q) = false", n)
+			}
+		}
+		if !strings.Contains(FramingHeaderReason(), name) {
+			t.Errorf("the reason does not name %s: %s", name, FramingHeaderReason())
+		}
+	}
+	for _, n := range []string{"User-Agent", "Content-Type", "X-Forwarded-Host", "Hostname", "Expect-CT", "X-Connection-Id", "Accept-Encoding", "Trailers", ""} {
+		if FramingHeader(n) {
+			t.Errorf("FramingHeader(%q) = true", n)
 		}
 	}
 }

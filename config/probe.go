@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +34,9 @@ type ProbeConfig struct {
 	Body   string `yaml:"body"`
 	// Headers are extra request headers, merged over the catalog probe's
 	// (anthropic-version): a name given here wins, and an empty value drops
-	// the catalog's header. They may not carry credentials.
+	// the catalog's header. User-Agent replaces the probe's default. They
+	// may not carry credentials, nor the headers that frame or route the
+	// request (Host, Content-Length, Connection, ...).
 	Headers map[string]string `yaml:"headers"`
 }
 
@@ -152,14 +155,17 @@ func resolveProbe(pc *ProbeConfig, p *Provider) (*ProbeSpec, error) {
 	for k, v := range pc.Headers {
 		name := strings.TrimSpace(k)
 		if prev, dup := seen[http.CanonicalHeaderKey(name)]; dup {
-			return nil, fmt.Errorf(".probe.headers: %s and %s are the same header", prev, k)
+			return nil, fmt.Errorf(".probe.headers: %s and %s are the same header", headerField(prev), headerField(k))
 		}
 		seen[http.CanonicalHeaderKey(name)] = k
 		if catalog.CredentialHeader(name, p.KeyHeader) {
-			return nil, fmt.Errorf(".probe.headers[%s]: credentials are never read from the providers file; use key_env or key_file", k)
+			return nil, fmt.Errorf(".probe.headers[%s]: credentials are never read from the providers file; use key_env or key_file", headerField(k))
+		}
+		if catalog.FramingHeader(name) {
+			return nil, fmt.Errorf(".probe.headers[%s]: %s", headerField(k), catalog.FramingHeaderReason())
 		}
 		if !catalog.ValidHeaderName(name) || !catalog.ValidHeaderValue(v) {
-			return nil, fmt.Errorf(".probe.headers[%s]: not a valid header (a field name, and a value without control characters)", k)
+			return nil, fmt.Errorf(".probe.headers[%s]: not a valid header (a field name, and a value without control characters)", headerField(k))
 		}
 		if v == "" {
 			s.Header.Del(name)
@@ -168,4 +174,14 @@ func resolveProbe(pc *ProbeConfig, p *Provider) (*ProbeSpec, error) {
 		s.Header.Set(name, v)
 	}
 	return s, nil
+}
+
+// headerField renders a probe.headers name for an error: as written, or
+// quoted when it holds control characters, which would otherwise break the
+// error (and the log line carrying it) in two.
+func headerField(k string) string {
+	if catalog.ValidHeaderValue(k) {
+		return k
+	}
+	return strconv.Quote(k)
 }
