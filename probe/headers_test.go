@@ -148,7 +148,7 @@ func TestProbeSendsCatalogHeaders(t *testing.T) {
 			upstream: github,
 			yaml:     "providers: [{name: github, upstream: '%s', probe: {key_env: PROBE_KEY}}]",
 			status:   200, path: "/zen",
-			want:     map[string]string{"X-Github-Api-Version": "2022-11-28", "User-Agent": "headroom-probe", "Authorization": "Bearer " + headerTestKey},
+			want:     map[string]string{"X-Github-Api-Version": "2022-11-28", "User-Agent": userAgent, "Authorization": "Bearer " + headerTestKey},
 			resource: "requests", window: "1h", limit: 5000, remaining: 4999,
 		},
 		{

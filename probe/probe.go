@@ -30,7 +30,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/version"
 
+	"github.com/headroomhq/headroom/catalog"
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/keyid"
@@ -222,6 +224,21 @@ func (p *Prober) key() (string, error) {
 
 const maxBody = 64 << 10
 
+// userAgent is sent when neither the catalog nor probe.headers names one:
+// some providers (GitHub) refuse requests without it, and the version lets
+// a provider's support tell which release sent a probe.
+var userAgent = defaultUserAgent(version.Version)
+
+// defaultUserAgent is headroom-probe/<version>, or the bare product name
+// when the build did not set a version (go run, tests) or set one that is
+// not an RFC 9110 token and would make the header invalid.
+func defaultUserAgent(v string) string {
+	if !catalog.ValidHeaderName(v) {
+		return "headroom-probe"
+	}
+	return "headroom-probe/" + v
+}
+
 // Probe sends one probe (unless a 429 back-off is running) and records
 // what it found in coll.
 func (p *Prober) Probe(ctx context.Context, coll *collector.Collector) Outcome {
@@ -261,7 +278,11 @@ func (p *Prober) Probe(ctx context.Context, coll *collector.Collector) Outcome {
 	if p.spec.Body != "" && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("User-Agent", "headroom-probe")
+	if req.Header.Get("User-Agent") == "" {
+		// Only by default: some providers ask their users to identify
+		// their traffic with a User-Agent of their own.
+		req.Header.Set("User-Agent", userAgent)
+	}
 	if p.prov.KeyHeader != "" {
 		req.Header.Set(p.prov.KeyHeader, key)
 	} else {
