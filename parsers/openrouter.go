@@ -35,6 +35,18 @@ import (
 //   - error.metadata.headers wins over the response headers when both are
 //     present (the body is what the brief and the captures show); the
 //     response headers are the fallback.
+//   - A header named more than once in error.metadata.headers (letter case
+//     aside, e.g. "X-RateLimit-Remaining":"0" and
+//     "x-ratelimit-remaining":"5", or one spelling twice) is read in
+//     document order, never through a Go map, whose order is random.
+//     Occurrences with the same value (spaces trimmed; the number 5 and the
+//     string "5" are the same value) count as one. Occurrences with
+//     different values make that header ambiguous, as a response header
+//     repeated with different values is (lookup): it is counted as
+//     ErrDuplicated, with the first value, and not exported; the object's
+//     other headers are still read, and the response headers are not
+//     consulted for it (the body did carry it). null and "" are values
+//     too (the same one): beside "5" they make the header ambiguous.
 //   - Only 429 bodies are read (BodyStatus).
 var OpenRouter = registerHeaderDialect(&HeaderDialect{
 	DialectName: "openrouter",
@@ -47,9 +59,173 @@ type openRouterError struct {
 	Error struct {
 		Message  string `json:"message"`
 		Metadata struct {
-			Headers map[string]jsonScalar `json:"headers"`
+			Headers openRouterHeaders `json:"headers"`
 		} `json:"metadata"`
 	} `json:"error"`
+}
+
+// openRouterHeaders is error.metadata.headers as far as Headroom reads it:
+// every occurrence of the X-RateLimit-* members, in document order (see the
+// rule above). encoding/json into a map would keep one occurrence per
+// spelling and hand the spellings back in random order.
+type openRouterHeaders struct {
+	limit, remaining, reset openRouterValue
+}
+
+// openRouterValue is one header of error.metadata.headers.
+type openRouterValue struct {
+	v    string // the first occurrence's value, trimmed
+	seen bool
+	dup  bool // a later occurrence has a different value
+}
+
+func (f *openRouterValue) add(v string) {
+	v = trimSpace(v)
+	if !f.seen {
+		f.v, f.seen = v, true
+	} else if v != f.v {
+		f.dup = true
+	}
+}
+
+// get returns the header's value; "" for an ambiguous one, which it records
+// as an error under name.
+func (f *openRouterValue) get(name string, r *Result) string {
+	if f.dup {
+		r.addError(name, f.v, ErrDuplicated)
+		return ""
+	}
+	return f.v
+}
+
+func (h *openRouterHeaders) present() bool { return h.limit.seen || h.remaining.seen || h.reset.seen }
+
+// field is the header a member name (a JSON string, quotes included) stands
+// for, nil for the members Headroom does not read. Names are compared as
+// before the document-order scan, with EqualFold on their decoded text.
+func (h *openRouterHeaders) field(key []byte) *openRouterValue {
+	text := key[1 : len(key)-1]
+	if bytes.IndexByte(text, '\\') >= 0 || !utf8.Valid(text) {
+		// Rare: decoded as encoding/json decodes a map key.
+		var s string
+		if json.Unmarshal(key, &s) != nil {
+			return nil
+		}
+		text = []byte(s)
+	}
+	switch {
+	case bytes.EqualFold(text, []byte("X-RateLimit-Limit")):
+		return &h.limit
+	case bytes.EqualFold(text, []byte("X-RateLimit-Remaining")):
+		return &h.remaining
+	case bytes.EqualFold(text, []byte("X-RateLimit-Reset")):
+		return &h.reset
+	}
+	return nil
+}
+
+// UnmarshalJSON reads one JSON object member by member. encoding/json has
+// validated b before it calls this; the scan still checks every index, so
+// that other input is an error, not a panic. It adds to what h holds:
+// error.metadata.headers sent twice (encoding/json matches "Headers" too)
+// is read as one object, in document order. null adds nothing.
+func (h *openRouterHeaders) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return nil
+	}
+	if len(b) == 0 || b[0] != '{' {
+		return ErrBadBody
+	}
+	i := jsonSkipSpace(b, 1)
+	if i < len(b) && b[i] == '}' {
+		return nil
+	}
+	for {
+		kEnd := jsonValueEnd(b, i)
+		if kEnd < 0 || b[i] != '"' {
+			return ErrBadBody
+		}
+		key := b[i:kEnd]
+		i = jsonSkipSpace(b, kEnd)
+		if i >= len(b) || b[i] != ':' {
+			return ErrBadBody
+		}
+		i = jsonSkipSpace(b, i+1)
+		vEnd := jsonValueEnd(b, i)
+		if vEnd < 0 {
+			return ErrBadBody
+		}
+		if f := h.field(key); f != nil {
+			var s jsonScalar
+			if err := s.UnmarshalJSON(b[i:vEnd]); err != nil {
+				return err
+			}
+			f.add(string(s))
+		}
+		i = jsonSkipSpace(b, vEnd)
+		if i >= len(b) {
+			return ErrBadBody
+		}
+		switch b[i] {
+		case ',':
+			i = jsonSkipSpace(b, i+1)
+		case '}':
+			return nil
+		default:
+			return ErrBadBody
+		}
+	}
+}
+
+func jsonSkipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// jsonValueEnd returns the index just past the JSON value starting at
+// b[i], or -1 when b ends inside it. It finds the end, it does not check
+// the value (the caller's input is valid JSON).
+func jsonValueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	depth := 0
+	for ; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(b) {
+				return -1
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // a number or literal just before the object's end
+			}
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	if depth > 0 {
+		return -1
+	}
+	return i
 }
 
 // jsonScalar accepts a JSON string or number as text: OpenRouter sends the
@@ -93,24 +269,17 @@ func openRouterBody(in *Input, c clock, r *Result) {
 	}
 	r.ThrottledResource = Requests
 
-	limit, remaining, reset := "", "", ""
-	var fromBody bool
-	for k, v := range e.Error.Metadata.Headers {
-		switch {
-		case strings.EqualFold(k, "X-RateLimit-Limit"):
-			limit, fromBody = string(v), true
-		case strings.EqualFold(k, "X-RateLimit-Remaining"):
-			remaining, fromBody = string(v), true
-		case strings.EqualFold(k, "X-RateLimit-Reset"):
-			reset, fromBody = string(v), true
-		}
-	}
-	prefix := "body.error.metadata.headers."
-	if !fromBody {
-		prefix = ""
+	var limit, remaining string
+	prefix := ""
+	h := &e.Error.Metadata.Headers
+	fromBody := h.present()
+	if fromBody {
+		prefix = "body.error.metadata.headers."
+		limit = h.limit.get(prefix+"x-ratelimit-limit", r)
+		remaining = h.remaining.get(prefix+"x-ratelimit-remaining", r)
+	} else {
 		limit = first(in.Header, "X-Ratelimit-Limit")
 		remaining = first(in.Header, "X-Ratelimit-Remaining")
-		reset = first(in.Header, "X-Ratelimit-Reset")
 	}
 
 	o := Observation{Resource: Requests, Window: window}
@@ -130,6 +299,13 @@ func openRouterBody(in *Input, c clock, r *Result) {
 	}
 	if !o.HasLimit && !o.HasRemaining {
 		return
+	}
+	// The reset is read, and its ambiguity reported, only beside a count.
+	var reset string
+	if fromBody {
+		reset = h.reset.get(prefix+"x-ratelimit-reset", r)
+	} else {
+		reset = first(in.Header, "X-Ratelimit-Reset")
 	}
 	if reset != "" {
 		if t, err := parseReset(reset, FormatEpochMillis, &c); err != nil {

@@ -1,7 +1,11 @@
 package parsers
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -103,4 +107,198 @@ func TestJSONScalarString(t *testing.T) {
 			t.Errorf("%q: jsonScalar %q, string %q", in, got.V, want)
 		}
 	}
+}
+
+// TestOpenRouterDuplicateHeaders: error.metadata.headers naming a header
+// more than once (case variants, or one spelling twice) parses the same on
+// every run: agreeing occurrences count as one, disagreeing ones are an
+// ErrDuplicated error carrying the first value, and that header is dropped.
+// Each case runs many times: with a map in the way, the winner changed with
+// Go's map iteration order.
+func TestOpenRouterDuplicateHeaders(t *testing.T) {
+	now := time.Date(2025, 10, 27, 8, 16, 0, 0, time.UTC)
+	midnight := time.Date(2025, 10, 28, 0, 0, 0, 0, time.UTC)
+	const msg = `"message":"Rate limit exceeded: free-models-per-day","code":429`
+	body := func(headers string) string {
+		return `{"error":{` + msg + `,"metadata":{"headers":{` + headers + `},"provider_name":null}}}`
+	}
+	const (
+		lim  = `"X-RateLimit-Limit":"50"`
+		rst  = `"X-RateLimit-Reset":"1761609600000"`
+		pfx  = "body.error.metadata.headers."
+		runs = 50
+	)
+	obs := func(remaining float64, hasRemaining bool) Observation {
+		return Observation{Resource: Requests, Window: "1d", Limit: 50, HasLimit: true,
+			Remaining: remaining, HasRemaining: hasRemaining, Reset: midnight}
+	}
+	dup := func(name, value string) FieldError {
+		return FieldError{Header: pfx + name, Value: value, Err: ErrDuplicated}
+	}
+	for _, tc := range []struct {
+		name   string
+		hdr    map[string]string
+		body   string
+		want   []Observation
+		errors []FieldError
+	}{
+		{"two case variants, same value", nil,
+			body(lim + `,"X-RateLimit-Remaining":"0","x-ratelimit-remaining":"0",` + rst),
+			[]Observation{obs(0, true)}, nil},
+		{"two case variants, different values", nil,
+			body(lim + `,"X-RateLimit-Remaining":"0","x-ratelimit-remaining":"5",` + rst),
+			[]Observation{obs(0, false)}, []FieldError{dup("x-ratelimit-remaining", "0")}},
+		{"two case variants, different values, other order", nil,
+			body(lim + `,"x-ratelimit-remaining":"5","X-RateLimit-Remaining":"0",` + rst),
+			[]Observation{obs(0, false)}, []FieldError{dup("x-ratelimit-remaining", "5")}},
+		{"one spelling twice, different values", nil,
+			body(lim + `,"X-RateLimit-Remaining":"0","X-RateLimit-Remaining":"5",` + rst),
+			[]Observation{obs(0, false)}, []FieldError{dup("x-ratelimit-remaining", "0")}},
+		{"three case variants, same value", nil,
+			body(`"x-ratelimit-remaining":"3",` + lim + `,"X-RATELIMIT-REMAINING":"3",` + rst + `,"X-RateLimit-Remaining":"3"`),
+			[]Observation{obs(3, true)}, nil},
+		{"three case variants, the last differs", nil,
+			body(lim + `,"X-RateLimit-Remaining":"3","x-ratelimit-remaining":"3","X-RATELIMIT-REMAINING":"4",` + rst),
+			[]Observation{obs(0, false)}, []FieldError{dup("x-ratelimit-remaining", "3")}},
+		{"three case variants, all differ", nil,
+			body(lim + `,"X-RateLimit-Remaining":"1","x-ratelimit-remaining":"2","X-RATELIMIT-REMAINING":"3",` + rst),
+			[]Observation{obs(0, false)}, []FieldError{dup("x-ratelimit-remaining", "1")}},
+		{"a number and a string with the same text agree", nil,
+			body(lim + `,"X-RateLimit-Remaining":5,"x-ratelimit-remaining":" 5 ",` + rst),
+			[]Observation{obs(5, true)}, nil},
+		{"null beside a value is ambiguous", nil,
+			body(lim + `,"X-RateLimit-Remaining":null,"x-ratelimit-remaining":"5",` + rst),
+			[]Observation{obs(0, false)}, []FieldError{dup("x-ratelimit-remaining", "")}},
+		{"an escaped spelling is the same name", nil,
+			body(lim + `,"X-RateLimit-Remaining":"0","x-ratelimit-\u0072emaining":"5",` + rst),
+			[]Observation{obs(0, false)}, []FieldError{dup("x-ratelimit-remaining", "0")}},
+		{"ambiguous limit, remaining still read", nil,
+			body(`"X-RateLimit-Limit":"50","x-ratelimit-limit":"1000","X-RateLimit-Remaining":"7",` + rst),
+			[]Observation{{Resource: Requests, Window: "1d", Remaining: 7, HasRemaining: true, Reset: midnight}},
+			[]FieldError{dup("x-ratelimit-limit", "50")}},
+		{"ambiguous reset: the counts without it", nil,
+			body(lim + `,"X-RateLimit-Remaining":"0","X-RateLimit-Reset":"1761609600000","x-ratelimit-reset":"1761523200000"`),
+			[]Observation{{Resource: Requests, Window: "1d", Limit: 50, HasLimit: true, HasRemaining: true}},
+			[]FieldError{dup("x-ratelimit-reset", "1761609600000")}},
+		{"ambiguous counts: nothing exported, the reset not read", nil,
+			body(`"X-RateLimit-Limit":"50","x-ratelimit-limit":"1000","X-RateLimit-Remaining":"0","x-ratelimit-remaining":"5",` +
+				`"X-RateLimit-Reset":"1761609600000","x-ratelimit-reset":"1"`),
+			nil, []FieldError{dup("x-ratelimit-limit", "50"), dup("x-ratelimit-remaining", "0")}},
+		{"ambiguous in the body: the response headers are not the fallback",
+			map[string]string{"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "7"},
+			body(lim + `,"X-RateLimit-Remaining":"0","x-ratelimit-remaining":"5",` + rst),
+			[]Observation{obs(0, false)}, []FieldError{dup("x-ratelimit-remaining", "0")}},
+		{"headers nested elsewhere are not read", nil,
+			`{"error":{` + msg + `,"metadata":{"headers":{` + lim + `,"X-RateLimit-Remaining":"2","x-other":{"a":["}\"",{"x-ratelimit-remaining":"9"}]},` +
+				rst + `},"raw":{"headers":{"x-ratelimit-remaining":"8"}}}}}`,
+			[]Observation{obs(2, true)}, nil},
+		{"metadata.headers sent twice (encoding/json matches Headers too): read as one object", nil,
+			`{"error":{` + msg + `,"metadata":{"headers":{` + lim + `,"X-RateLimit-Remaining":"0",` + rst + `},` +
+				`"Headers":{"x-ratelimit-remaining":"5"}}}}`,
+			[]Observation{obs(0, false)}, []FieldError{dup("x-ratelimit-remaining", "0")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first := hdParse(t, "openrouter", 429, tc.hdr, tc.body, now)
+			for run := range runs {
+				r := hdParse(t, "openrouter", 429, tc.hdr, tc.body, now)
+				if !reflect.DeepEqual(r, first) {
+					t.Fatalf("run %d: %+v, first run: %+v", run, r, first)
+				}
+			}
+			if first.ThrottledResource != Requests {
+				t.Errorf("throttled = %q, want %q", first.ThrottledResource, Requests)
+			}
+			if !reflect.DeepEqual(first.Errors, tc.errors) {
+				t.Errorf("errors = %v, want %v", first.Errors, tc.errors)
+			}
+			if len(first.Observations) != len(tc.want) {
+				t.Fatalf("observations = %+v, want %+v", first.Observations, tc.want)
+			}
+			for i, w := range tc.want {
+				o := first.Observations[i]
+				if o.Resource != w.Resource || o.Window != w.Window || o.HasLimit != w.HasLimit || o.Limit != w.Limit ||
+					o.HasRemaining != w.HasRemaining || o.Remaining != w.Remaining || !o.Reset.Equal(w.Reset) {
+					t.Errorf("observation %d = %+v, want %+v", i, o, w)
+				}
+			}
+		})
+	}
+}
+
+// refOpenRouterHeaders reads a JSON object as openRouterHeaders does, with
+// encoding/json's own tokenizer: the reference FuzzOpenRouterHeaders
+// compares the scan with.
+func refOpenRouterHeaders(b []byte) (openRouterHeaders, error) {
+	var h openRouterHeaders
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return h, fmt.Errorf("not an object: %v %v", tok, err)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return h, err
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return h, err
+		}
+		var f *openRouterValue
+		switch key := tok.(string); {
+		case strings.EqualFold(key, "X-RateLimit-Limit"):
+			f = &h.limit
+		case strings.EqualFold(key, "X-RateLimit-Remaining"):
+			f = &h.remaining
+		case strings.EqualFold(key, "X-RateLimit-Reset"):
+			f = &h.reset
+		default:
+			continue
+		}
+		var s jsonScalar
+		if err := s.UnmarshalJSON(raw); err != nil {
+			return h, err
+		}
+		f.add(string(s))
+	}
+	return h, nil
+}
+
+// FuzzOpenRouterHeaders: the document-order scan of error.metadata.headers
+// never panics, and on a valid JSON object reads what encoding/json's
+// tokenizer reads.
+func FuzzOpenRouterHeaders(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `null`, `[]`, `"x"`, `{"X-RateLimit-Limit":"50","X-RateLimit-Remaining":"0","X-RateLimit-Reset":"1761609600000"}`,
+		`{"X-RateLimit-Remaining":"0","x-ratelimit-remaining":"5"}`,
+		`{"x-ratelimit-remaining":3, "X-RATELIMIT-REMAINING" : " 3 ","X-RateLimit-Remaining":null}`,
+		`{"x-ratelimit-\u0072emaining":"1","a":{"b":["}\"\\",{"x-ratelimit-limit":"9"}]},"X-RateLimit-Limit":[1,2],"x-ratelimit-reset":{}}`,
+		"{\"X-RateLimit-Limit\":\"\xff\",\"x-ratelimit-limit\":true}\n",
+		`{"X-RateLimit-Limit":"50"`, `{"a":`, `{"a" "b"}`, `{"a":1,}`, `{"\`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got openRouterHeaders
+		err := got.UnmarshalJSON(b)
+		if !json.Valid(b) {
+			return // no panic is all there is to check
+		}
+		trimmed := bytes.TrimSpace(b)
+		if string(trimmed) == "null" {
+			if err != nil || got != (openRouterHeaders{}) {
+				t.Errorf("null: %+v, %v", got, err)
+			}
+			return
+		}
+		if trimmed[0] != '{' {
+			if err == nil {
+				t.Errorf("%q: not an object, no error", b)
+			}
+			return
+		}
+		want, werr := refOpenRouterHeaders(b)
+		if (err != nil) != (werr != nil) || got != want {
+			t.Errorf("%q:\nscan      %+v, %v\ntokenizer %+v, %v", b, got, err, want, werr)
+		}
+	})
 }
