@@ -70,9 +70,16 @@ type relayConn struct {
 	// closeAfter: the connection ends after the current response.
 	closeAfter bool
 
-	// Disconnect watcher (see watchAfter).
+	// Timeouts, enforced by the Server's sweeper (deadline.go): the
+	// client's idle and request-head deadlines, and the upstream's
+	// response-head deadline.
+	client, upstream deadline
+
+	// Disconnect watcher (see watchAfter). watchAt is when the sweeper
+	// starts it (0: not armed; expired: started).
 	armed     bool
-	watchT    *time.Timer
+	watchArm  int64
+	watchAt   atomic.Int64
 	watchDone chan struct{}
 	watchBuf  [1]byte
 	watchN    int
@@ -82,6 +89,7 @@ type relayConn struct {
 
 func newRelayConn(s *Server, c net.Conn) *relayConn {
 	rc := &relayConn{s: s, p: s.Proxy, c: c}
+	rc.client.c = c
 	rc.cr.c = c
 	rc.br = bufio.NewReaderSize(&rc.cr, clientBufSize)
 	return rc
@@ -99,19 +107,14 @@ func (rc *relayConn) serve() {
 	}()
 	std := rc.s.Std
 	for first := true; ; first = false {
-		now := time.Now()
 		rc.idle.Store(true) // Shutdown closes connections waiting for a request
 		if first {
-			rc.setHeaderDeadline(now)
+			rc.setHeaderDeadline()
 		} else {
 			if rc.s.shutting.Load() {
 				return
 			}
-			if std.IdleTimeout > 0 {
-				rc.c.SetReadDeadline(now.Add(std.IdleTimeout))
-			} else {
-				rc.c.SetReadDeadline(time.Time{})
-			}
+			rc.client.set(rc.c, after(std.IdleTimeout))
 		}
 		if _, err := rc.br.Peek(1); err != nil {
 			return
@@ -121,7 +124,7 @@ func (rc *relayConn) serve() {
 			return
 		}
 		if !first {
-			rc.setHeaderDeadline(time.Now())
+			rc.setHeaderDeadline()
 		}
 		head, ok := rc.readHead()
 		if !ok {
@@ -133,6 +136,7 @@ func (rc *relayConn) serve() {
 			if rc.s.shutting.Load() {
 				return
 			}
+			rc.client.set(rc.c, 0)
 			rc.c.SetDeadline(time.Time{})
 			handed = true
 			rc.s.untrack(rc)
@@ -145,12 +149,16 @@ func (rc *relayConn) serve() {
 	}
 }
 
-func (rc *relayConn) setHeaderDeadline(now time.Time) {
-	if t := rc.s.Std.ReadHeaderTimeout; t > 0 {
-		rc.c.SetReadDeadline(now.Add(t))
-	} else {
-		rc.c.SetReadDeadline(time.Time{})
+func (rc *relayConn) setHeaderDeadline() {
+	rc.client.set(rc.c, after(rc.s.Std.ReadHeaderTimeout))
+}
+
+// after is the deadline d from now, or none (0) for d <= 0.
+func after(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
 	}
+	return clock() + int64(d)
 }
 
 // readHead peeks a complete request head. It returns nil, true when the
@@ -398,7 +406,7 @@ func (rc *relayConn) relay(head []byte) bool {
 	}
 	bodyAt := len(out)
 	rc.br.Discard(len(head))
-	rc.c.SetReadDeadline(time.Time{}) // bodies are not bound by the header timeout
+	rc.client.set(rc.c, 0) // bodies are not bound by the header timeout
 	var body []byte
 	if r.contentLength > 0 {
 		out = growLen(out, int(r.contentLength))
@@ -564,8 +572,8 @@ func (rc *relayConn) roundTrip(rt *route, r *request, st *callState, fc *fconn, 
 		// The upstream may have answered and closed before reading the
 		// whole request (an early 413 or 429): read what it sent.
 		fc.c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	} else if t.header > 0 {
-		fc.c.SetReadDeadline(time.Now().Add(t.header))
+	} else {
+		rc.upstream.set(fc.c, after(t.header))
 	}
 	rc.startWatch(fc)
 	fc.lr.n = maxResponseHeader
@@ -612,7 +620,11 @@ func (rc *relayConn) roundTrip(rt *route, r *request, st *callState, fc *fconn, 
 		return false
 	}
 	fc.lr.n = 1<<62 - 1
-	fc.c.SetReadDeadline(time.Time{})
+	if werr != nil {
+		fc.c.SetReadDeadline(time.Time{})
+	} else {
+		rc.upstream.set(fc.c, 0)
+	}
 	rc.relayResponse(rt, r, st, fc, head, owned, werr != nil)
 	return false
 }
@@ -1047,12 +1059,11 @@ func (rc *relayConn) startWatch(fc *fconn) {
 	}
 	rc.watchUp.Store(fc)
 	rc.armed = true
-	if rc.watchT == nil {
+	if rc.watchDone == nil {
 		rc.watchDone = make(chan struct{}, 1)
-		rc.watchT = time.AfterFunc(watchAfter, rc.watch)
-		return
 	}
-	rc.watchT.Reset(watchAfter)
+	rc.watchArm = clock() + int64(watchAfter)
+	rc.watchAt.Store(rc.watchArm)
 }
 
 // watch runs when the upstream is slow to answer: a read that returns
@@ -1078,13 +1089,14 @@ func (rc *relayConn) stopWatch() bool {
 		return false
 	}
 	rc.armed = false
-	if rc.watchT.Stop() {
-		return false
+	if rc.watchAt.CompareAndSwap(rc.watchArm, 0) {
+		return false // not started
 	}
 	// Running or ran: interrupt its read and take back what it read.
 	rc.c.SetReadDeadline(aLongTimeAgo)
 	<-rc.watchDone
 	rc.c.SetReadDeadline(time.Time{})
+	rc.watchAt.Store(0)
 	if rc.watchN > 0 {
 		rc.cr.pending = append(rc.cr.pending[:0], rc.watchBuf[0])
 	}

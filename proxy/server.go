@@ -37,6 +37,12 @@ type Server struct {
 	conns    map[*relayConn]struct{}
 	shutting atomic.Bool
 	stdErr   chan error
+
+	// The sweeper (deadline.go): stopSweep ends it, swept is closed when
+	// it has ended.
+	stopSweep chan struct{}
+	stopOnce  sync.Once
+	swept     chan struct{}
 }
 
 // Serve accepts connections until Shutdown or Close, then returns
@@ -47,8 +53,14 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.conns = map[*relayConn]struct{}{}
 	s.handoff.init(ln.Addr())
 	s.stdErr = make(chan error, 1)
+	s.stopSweep, s.swept = make(chan struct{}), make(chan struct{})
+	s.stopOnce = sync.Once{}
 	s.mu.Unlock()
 	go func() { s.stdErr <- s.Std.Serve(&s.handoff) }()
+	go func() {
+		defer close(s.swept)
+		s.sweep(s.stopSweep)
+	}()
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -121,7 +133,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+	s.endSweep()
 	return s.Std.Shutdown(ctx)
+}
+
+// endSweep stops the sweeper once no fast-path connection is left (or on
+// Close) and waits for it.
+func (s *Server) endSweep() {
+	s.mu.Lock()
+	stop, swept := s.stopSweep, s.swept
+	s.mu.Unlock()
+	if stop == nil {
+		return
+	}
+	s.stopOnce.Do(func() { close(stop) })
+	<-swept
 }
 
 // closeIdle wakes idle fast-path connections (they then close) and returns
@@ -131,7 +157,7 @@ func (s *Server) closeIdle() int {
 	defer s.mu.Unlock()
 	for rc := range s.conns {
 		if rc.idle.Load() {
-			rc.c.SetReadDeadline(aLongTimeAgo)
+			rc.client.kill()
 		}
 	}
 	return len(s.conns)
@@ -148,6 +174,7 @@ func (s *Server) Close() error {
 		rc.c.Close()
 	}
 	s.mu.Unlock()
+	s.endSweep()
 	return s.Std.Close()
 }
 
