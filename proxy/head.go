@@ -200,3 +200,64 @@ func fillHeader(h http.Header, head []byte, fs []field, vals []string) []string 
 	}
 	return vals
 }
+
+// respHeader is the http.Header of the responses on one upstream-facing
+// relay, rebuilt for each. A provider sends the same fields in the same
+// order on every answer, so when the field names match the last response's
+// and the map still holds exactly what fill put there (a hook may have
+// changed it), only the values are replaced: one map lookup per field
+// instead of a canonical-name lookup, a lookup and an insert.
+type respHeader struct {
+	h     http.Header
+	vals  []string // backing of h's values, one per field
+	keys  []string // canonical name per field of the last rebuild
+	names []byte   // the last rebuild's field names as sent, back to back
+	ends  []int32  // end of each name in names
+	reuse bool     // the last rebuild had no repeated name
+}
+
+func (rh *respHeader) fill(head []byte, fs []field) http.Header {
+	if rh.h == nil {
+		rh.h = make(http.Header, len(fs))
+	}
+	if rh.reuse && rh.sameNames(head, fs) && len(rh.h) == len(fs) {
+		ok := true
+		for i := range fs {
+			if v := rh.h[rh.keys[i]]; len(v) != 1 || &v[0] != &rh.vals[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			s := string(head)
+			for i, f := range fs {
+				rh.vals[i] = s[f.v0:f.v1]
+			}
+			return rh.h
+		}
+	}
+	rh.vals = fillHeader(rh.h, head, fs, rh.vals)
+	rh.names, rh.ends, rh.keys = rh.names[:0], rh.ends[:0], rh.keys[:0]
+	for _, f := range fs {
+		rh.names = append(rh.names, f.name(head)...)
+		rh.ends = append(rh.ends, int32(len(rh.names)))
+		rh.keys = append(rh.keys, canonicalKey(f.name(head)))
+	}
+	rh.reuse = len(rh.h) == len(fs)
+	return rh.h
+}
+
+func (rh *respHeader) sameNames(head []byte, fs []field) bool {
+	if len(fs) != len(rh.ends) {
+		return false
+	}
+	var at int32
+	for i, f := range fs {
+		if !bytes.Equal(f.name(head), rh.names[at:rh.ends[i]]) {
+			return false
+		}
+		at = rh.ends[i]
+	}
+	return true
+}
+

@@ -53,7 +53,7 @@ type relayConn struct {
 	st      callState
 	result  parsers.Result
 	in      parsers.Input
-	vals    []string // backing of hdr\'s values
+	rh      respHeader // builds hdr
 	js      jsonSniffer
 	ss      sseSniffer
 	body    []byte // 429 body, decoded, for dialects that read it
@@ -756,10 +756,7 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 	}
 
 	// Observe: the same steps as modifyResponse.
-	if rc.hdr == nil {
-		rc.hdr = make(http.Header, len(rc.rfs))
-	}
-	rc.vals = fillHeader(rc.hdr, head, rc.rfs, rc.vals)
+	rc.hdr = rc.rh.fill(head, rc.rfs)
 	st.call.Received = now
 	st.call.Status = code
 	st.call.Header = rc.hdr
