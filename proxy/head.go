@@ -260,4 +260,3 @@ func (rh *respHeader) sameNames(head []byte, fs []field) bool {
 	}
 	return true
 }
-

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/parsers"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The fast path: one goroutine per client connection reads a request head,
@@ -66,6 +67,9 @@ type relayConn struct {
 
 	lastRoute *route
 	lastModel string
+
+	lastGauge               prometheus.Gauge
+	gaugeProvider, gaugeKey string
 
 	// closeAfter: the connection ends after the current response.
 	closeAfter bool
@@ -440,7 +444,14 @@ func (rc *relayConn) relay(head []byte) bool {
 		Labels: p.coll.Labels(rt.cfg.Name, model, key),
 	}
 	rc.result.Reset()
-	st.inflight = p.coll.Inflight(st.call.Labels)
+	// The in-flight gauge of the last call on this connection serves the
+	// next with the same provider and key (the collector never deletes
+	// these series).
+	if rc.lastGauge == nil || rc.gaugeProvider != st.call.Labels.Provider || rc.gaugeKey != st.call.Labels.Key {
+		rc.lastGauge = p.coll.Inflight(st.call.Labels)
+		rc.gaugeProvider, rc.gaugeKey = st.call.Labels.Provider, st.call.Labels.Key
+	}
+	st.inflight = rc.lastGauge
 	st.inflight.Inc()
 	if p.tracer != nil {
 		// The span starts now that the model is known; the upstream gets
