@@ -574,8 +574,17 @@ func (rc *relayConn) exchange(rt *route, r *request, st *callState, req []byte) 
 // rules).
 func (rc *relayConn) roundTrip(rt *route, r *request, st *callState, fc *fconn, req []byte, first bool) (retry bool) {
 	t := rc.s.Upstream
-	_, werr := fc.c.Write(req)
+	// The response-head deadline and the disconnect watcher are armed
+	// before the write: writeAwait writes and waits for the answer in one.
+	rc.upstream.set(fc.c, after(t.header))
+	rc.startWatch(fc)
+	werr := writeAwait(fc.c, req)
 	if werr != nil {
+		rc.upstream.set(fc.c, 0)
+		if rc.stopWatch() {
+			rc.clientGone(st, fc)
+			return false
+		}
 		if fc.used && first {
 			fc.c.Close()
 			return true
@@ -583,10 +592,8 @@ func (rc *relayConn) roundTrip(rt *route, r *request, st *callState, fc *fconn, 
 		// The upstream may have answered and closed before reading the
 		// whole request (an early 413 or 429): read what it sent.
 		fc.c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	} else {
-		rc.upstream.set(fc.c, after(t.header))
+		rc.startWatch(fc)
 	}
-	rc.startWatch(fc)
 	fc.lr.n = maxResponseHeader
 	var head []byte
 	var owned bool
@@ -614,13 +621,11 @@ func (rc *relayConn) roundTrip(rt *route, r *request, st *callState, fc *fconn, 
 		}
 	}
 	if err != nil {
-		fc.c.Close()
 		if rc.stopWatch() {
-			st.call.Status, st.call.UpstreamErr = 499, "client_closed"
-			rc.closeAfter = true
-			st.finish()
+			rc.clientGone(st, fc)
 			return false
 		}
+		fc.c.Close()
 		if werr != nil {
 			err = werr
 		}
@@ -638,6 +643,16 @@ func (rc *relayConn) roundTrip(rt *route, r *request, st *callState, fc *fconn, 
 	}
 	rc.relayResponse(rt, r, st, fc, head, owned, werr != nil)
 	return false
+}
+
+// clientGone ends a call whose client left while the upstream had not
+// answered yet: the upstream request is abandoned (its connection closed),
+// as net/http's server cancels it, and the call counts as 499.
+func (rc *relayConn) clientGone(st *callState, fc *fconn) {
+	fc.c.Close()
+	st.call.Status, st.call.UpstreamErr = 499, "client_closed"
+	rc.closeAfter = true
+	st.finish()
 }
 
 // readResponseHead returns the next response head in br. A head that fits

@@ -31,6 +31,7 @@ type sysConn struct {
 	raw syscall.RawConn
 	rd  rawOp
 	wr  rawOp
+	aw  awaitOp
 }
 
 // rawOp is the state of one read or write, shared with the callback that
@@ -59,6 +60,7 @@ func newSysConn(c net.Conn) net.Conn {
 	sc := &sysConn{TCPConn: tc, raw: raw}
 	sc.rd.fn = sc.rd.read
 	sc.wr.fn = sc.wr.write
+	sc.aw.fn = sc.aw.step
 	return sc
 }
 
@@ -162,4 +164,73 @@ func (p *peeker) peek(fd uintptr) bool {
 		p.alive = e == syscall.EAGAIN
 		return true
 	}
+}
+
+// writeAwait writes p and then waits until the connection has something
+// to read, without reading it. net.Conn's Read, called right after a
+// write, first tries a read that fails with EAGAIN and only then waits:
+// one wasted syscall per request on the upstream side. The wait cannot be
+// had on its own (RawConn.Read forgets readiness seen before it starts),
+// so the write is made inside the same RawConn.Read, before which
+// readiness is reset: an answer that comes after the write cannot be
+// missed. A wait ended by the read deadline or Close is left for the next
+// Read to report; a send buffer that fills up hands the rest to Write.
+func writeAwait(c net.Conn, p []byte) error {
+	sc, ok := c.(*sysConn)
+	if !ok {
+		_, err := c.Write(p)
+		return err
+	}
+	o := &sc.aw
+	o.mu.Lock()
+	o.p, o.n, o.err, o.wrote, o.full = p, 0, 0, false, false
+	rerr := sc.raw.Read(o.fn)
+	n, errno, wrote, full := o.n, o.err, o.wrote, o.full
+	o.p = nil
+	o.mu.Unlock()
+	switch {
+	case errno != 0:
+		return sc.opError("write", os.NewSyscallError("write", errno))
+	case wrote:
+		return nil
+	case full || rerr != nil:
+		// The rest (or all of it, when the connection's read side was
+		// already timed out or closed) goes the ordinary way.
+		_, err := sc.Write(p[n:])
+		return err
+	}
+	return nil
+}
+
+// awaitOp is writeAwait's state (see rawOp).
+type awaitOp struct {
+	mu          sync.Mutex
+	p           []byte
+	n           int
+	err         syscall.Errno
+	wrote, full bool
+	fn          func(fd uintptr) bool
+}
+
+func (o *awaitOp) step(fd uintptr) bool {
+	if o.wrote {
+		return true // readable, or woken by a deadline or Close
+	}
+	for o.n < len(o.p) {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&o.p[o.n])), uintptr(len(o.p)-o.n), syscall.MSG_NOSIGNAL, 0, 0)
+		switch e {
+		case 0:
+			o.n += int(n)
+			continue
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			o.full = true
+			return true
+		}
+		o.err = e
+		return true
+	}
+	o.wrote = true
+	return false
 }

@@ -252,3 +252,97 @@ func TestPeekerSeesClose(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteAwait: the write-then-wait the relay makes on upstream
+// connections loses no answer, however soon it comes, and reports what
+// Write and Read would.
+func TestWriteAwait(t *testing.T) {
+	t.Run("answers at once, many times", func(t *testing.T) {
+		a, b := tcpPair(t)
+		c := newSysConn(a)
+		go io.Copy(b, b) // echo: often answers before the writer waits
+		buf := make([]byte, 8)
+		for i := 0; i < 5000; i++ {
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			msg := []byte{byte(i), byte(i >> 8), 1, 2, 3, 4, 5, 6}
+			if err := writeAwait(c, msg); err != nil {
+				t.Fatalf("round %d: %v", i, err)
+			}
+			if _, err := io.ReadFull(c, buf); err != nil || !bytes.Equal(buf, msg) {
+				t.Fatalf("round %d: read %v, %v (a lost wake-up times out)", i, buf, err)
+			}
+		}
+	})
+	t.Run("larger than the send buffer", func(t *testing.T) {
+		a, b := tcpPair(t)
+		c := newSysConn(a)
+		big := bytes.Repeat([]byte("abcdefgh"), 1<<18) // 2 MiB
+		go func() {
+			got, _ := io.ReadAll(io.LimitReader(b, int64(len(big))))
+			if bytes.Equal(got, big) {
+				b.Write([]byte("ok"))
+			} else {
+				b.Write([]byte("no"))
+			}
+		}()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if err := writeAwait(c, big); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 2)
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ok" {
+			t.Fatalf("read %q, %v", buf, err)
+		}
+	})
+	t.Run("deadline while waiting", func(t *testing.T) {
+		a, b := tcpPair(t)
+		c := newSysConn(a)
+		c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+		if err := writeAwait(c, []byte("hi")); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		got := make([]byte, 2)
+		if _, err := io.ReadFull(b, got); err != nil || string(got) != "hi" {
+			t.Fatalf("peer read %q, %v", got, err)
+		}
+		if _, err := c.Read(make([]byte, 1)); !isTimeout(err) {
+			t.Fatalf("read: %v, want a timeout", err)
+		}
+	})
+	t.Run("read deadline already passed: still written", func(t *testing.T) {
+		a, b := tcpPair(t)
+		c := newSysConn(a)
+		c.SetReadDeadline(time.Unix(1, 0))
+		if err := writeAwait(c, []byte("hi")); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		got := make([]byte, 2)
+		if _, err := io.ReadFull(b, got); err != nil || string(got) != "hi" {
+			t.Fatalf("peer read %q, %v", got, err)
+		}
+	})
+	t.Run("closed", func(t *testing.T) {
+		a, _ := tcpPair(t)
+		c := newSysConn(a)
+		c.Close()
+		_, want := a.Write([]byte("x"))
+		if got := writeAwait(c, []byte("x")); classOf(got) != classOf(want) {
+			t.Fatalf("writeAwait: %v, Write: %v", got, want)
+		}
+	})
+	t.Run("peer reset", func(t *testing.T) {
+		a, b := tcpPair(t)
+		c := newSysConn(a)
+		b.SetLinger(0)
+		b.Close()
+		time.Sleep(10 * time.Millisecond)
+		err := writeAwait(c, []byte("x"))
+		if err == nil {
+			// The reset may only be seen by the read that follows.
+			_, err = c.Read(make([]byte, 1))
+		}
+		if !classOf(err).pipe {
+			t.Fatalf("got %v, want a reset or broken pipe", err)
+		}
+	})
+}

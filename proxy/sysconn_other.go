@@ -7,3 +7,9 @@ import "net"
 // newSysConn returns c: raw non-blocking reads and writes (sysconn_linux.go)
 // are made on Linux only.
 func newSysConn(c net.Conn) net.Conn { return c }
+
+// writeAwait writes p (sysconn_linux.go also waits for the answer).
+func writeAwait(c net.Conn, p []byte) error {
+	_, err := c.Write(p)
+	return err
+}
