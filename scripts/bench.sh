@@ -169,7 +169,9 @@ $(temps "$W/nginx-proxy")
 EOF
 nginx -c "$W/nginx-up/nginx.conf" -p "$W/nginx-up" & PIDS+=($!)
 nginx -c "$W/nginx-proxy/nginx.conf" -p "$W/nginx-proxy" & PIDS+=($!)
+NGINX_PROXY_PID=$!
 "$W/bin/minrp" -listen "127.0.0.1:$MP" -upstream "http://127.0.0.1:$UP" & PIDS+=($!)
+MINRP_PID=$!
 "$W/bin/fakeprovider" -listen "127.0.0.1:$FP" -provider openai -scale 1000 -stream-delay 10ms -stream-chunks 20 -log-level warn & PIDS+=($!)
 
 cat >"$W/providers.yaml" <<EOF
@@ -200,6 +202,7 @@ if [ -n "$BASELINE" ]; then
   HEADROOM_CONFIG="$W/providers.yaml" HEADROOM_PROXY_ADDR="127.0.0.1:$BP" HEADROOM_METRICS_ADDR="127.0.0.1:$BM" \
     HEADROOM_LOG_LEVEL=warn "$W/bin/exporter-baseline" &
   PIDS+=($!)
+  BASELINE_PID=$!
   wait_port "$BP"
 fi
 
@@ -234,12 +237,30 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; 
 
 # --- throughput ----------------------------------------------------------------
 log "throughput: wrk -t2 -c$CONNS -d$DUR, $ROUNDS interleaved rounds"
+# CPU per request of the proxy's own processes (user + system, from
+# /proc/<pid>/stat) while wrk runs: less sensitive than req/s to what else
+# the shared cores are doing, and it says what each proxy costs by itself.
+TICK=$(getconf CLK_TCK)
+declare -A TPIDS=([std]="$HPID" [fast]="$FHPID" [minrp]="$MINRP_PID" [baseline]="${BASELINE_PID:-}"
+  [nginx]="$(pgrep -P "$NGINX_PROXY_PID" | tr '\n' ' ')")
+cputicks() { # pids... -> utime+stime ticks, summed
+  local p s=0
+  for p in "$@"; do s=$((s + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'))); done
+  echo "$s"
+}
 for t in "${TARGETS[@]}"; do u="URL_$t"; wrk -t2 -c"$CONNS" -d2s -s "$W/post.lua" "${!u}" >/dev/null; done
 for r in $(seq 1 "$ROUNDS"); do
   for t in "${TARGETS[@]}"; do
     u="URL_$t"
+    c0=0
+    [ -z "${TPIDS[$t]:-}" ] || c0=$(cputicks ${TPIDS[$t]})
     wrk -t2 -c"$CONNS" -d"$DUR" --latency -s "$W/post.lua" "${!u}" >"$W/wrk-$t-$r.txt"
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$W/wrk-$t-$r.txt")
+    if [ -n "${TPIDS[$t]:-}" ]; then
+      c1=$(cputicks ${TPIDS[$t]})
+      n=$(awk '/requests in/ {print $1}' "$W/wrk-$t-$r.txt")
+      awk -v c=$((c1 - c0)) -v t="$TICK" -v n="$n" 'BEGIN {printf "%.1f\n", c / t * 1e6 / n}' >>"$W/cpu-$t"
+    fi
     errs=$(awk '/Non-2xx|Socket errors/ {print}' "$W/wrk-$t-$r.txt")
     [ -z "$errs" ] || echo "bench.sh: $t round $r: $errs" >&2
     echo "$rps" >>"$W/rps-$t"
@@ -248,6 +269,8 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 declare -A RPS
 for t in "${TARGETS[@]}"; do RPS[$t]=$(median <"$W/rps-$t"); done
+declare -A CPU
+for t in "${TARGETS[@]}"; do [ ! -s "$W/cpu-$t" ] || CPU[$t]=$(median <"$W/cpu-$t"); done
 HRSS=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$HPID/status")
 FHRSS=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$FHPID/status")
 
@@ -407,6 +430,19 @@ $(rowr "through Headroom, net/http's path (HEADROOM_FAST_PATH=false)" std)$(opt 
 | minimal Go ReverseProxy / nginx | $(ratio "${RPS[minrp]}" "${RPS[nginx]}") | (what net/http/httputil reaches here) |
 
 Headroom's peak RSS during the throughput runs: $HRSS MiB (net/http path), $FHRSS MiB (fast path).
+
+CPU per request of the proxy's own processes during the same rounds (user + system time from
+\`/proc/<pid>/stat\`, nginx's workers summed, over the requests wrk completed; median). This is the
+proxy's own cost, whatever the load generator and the upstream take on the shared cores.
+
+| proxy | CPU µs per request | rounds | nginx / this |
+|---|---:|---|---:|
+$(for t in fast std baseline nginx minrp; do
+  [ -n "${CPU[$t]:-}" ] || continue
+  case $t in fast) n="Headroom, fast path" ;; std) n="Headroom, net/http's path" ;; baseline) n="Headroom built at $BASELINE_REV (before)" ;;
+    nginx) n="nginx" ;; minrp) n="minimal Go ReverseProxy" ;; esac
+  echo "| $n | ${CPU[$t]} | $(paste -sd' ' "$W/cpu-$t") | $(ratio "${CPU[nginx]}" "${CPU[$t]}") |"
+done)
 
 ### Latency at $RATE req/s (vegeta; median of $ROUNDS interleaved rounds of $LAT_DUR per path)
 
