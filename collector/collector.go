@@ -450,6 +450,52 @@ func (c *Collector) ObserveCompletion(l Labels, status int, d time.Duration, inp
 	}
 }
 
+// Completions remembers the series ObserveCompletion updated last, for a
+// caller that observes many alike calls in a row (one proxy connection: the
+// same provider, model, key and status, call after call). Looking a series
+// up takes its family's read lock, shared by every connection; the cached
+// series are updated directly. Series of these families are never deleted,
+// so a cached one stays the one scraped. Not safe for concurrent use.
+type Completions struct {
+	l       Labels
+	status  int
+	req     *counter
+	dur     *histogram
+	in, out *counter
+}
+
+// ObserveCompletionCached is ObserveCompletion through cc, which is
+// refreshed when l or status differ from its last call. A nil cc makes it
+// ObserveCompletion.
+func (c *Collector) ObserveCompletionCached(cc *Completions, l Labels, status int, d time.Duration, inputTokens, outputTokens int64) {
+	if cc == nil {
+		c.ObserveCompletion(l, status, d, inputTokens, outputTokens)
+		return
+	}
+	if cc.req == nil || cc.l != l || cc.status != status {
+		*cc = Completions{l: l, status: status, req: c.requests.get(l.Provider, l.Model, l.Key, statusText(status))}
+	}
+	cc.req.n.Add(1)
+	if d > 0 {
+		if cc.dur == nil {
+			cc.dur = c.duration.get(l.Provider, l.Model)
+		}
+		c.duration.observeSeries(cc.dur, d.Seconds())
+	}
+	if inputTokens > 0 {
+		if cc.in == nil {
+			cc.in = c.tokens.get(l.Provider, l.Model, l.Key, "input")
+		}
+		cc.in.n.Add(uint64(inputTokens))
+	}
+	if outputTokens > 0 {
+		if cc.out == nil {
+			cc.out = c.tokens.get(l.Provider, l.Model, l.Key, "output")
+		}
+		cc.out.n.Add(uint64(outputTokens))
+	}
+}
+
 // Inflight returns the in-flight gauge of a provider and key, for the
 // proxy to Inc/Dec around a call.
 func (c *Collector) Inflight(l Labels) prometheus.Gauge {

@@ -330,7 +330,11 @@ func (f *histogramFamily) get(vs ...string) *histogram {
 // observe records v in the series of the given label values. A value on a
 // bound counts in that bound's bucket (le: less or equal), as in client_golang.
 func (f *histogramFamily) observe(v float64, vs ...string) {
-	s := f.get(vs...)
+	f.observeSeries(f.get(vs...), v)
+}
+
+// observeSeries records v in s, a series of f.
+func (f *histogramFamily) observeSeries(s *histogram, v float64) {
 	i := sort.SearchFloat64s(f.bounds, v)
 	s.mu.Lock()
 	s.counts[i]++

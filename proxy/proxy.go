@@ -182,6 +182,9 @@ type callState struct {
 	// body's end, before the client has the last bytes, so that a client
 	// reading /metrics after its answer never sees its own call in flight.
 	inflight prometheus.Gauge
+	// comp caches the completion's series across a connection's calls
+	// (the fast path's); nil on net/http's path.
+	comp *collector.Completions
 }
 
 // traceState is the span of one call, allocated only when tracing is on.
@@ -433,7 +436,7 @@ func (st *callState) finish() {
 		l = st.p.coll.Labels(c.Provider, c.RespModel, l.Key)
 		c.Labels = l
 	}
-	st.p.coll.ObserveCompletion(l, c.Status, c.End.Sub(c.Start), c.InputTok, c.OutputTok)
+	st.p.coll.ObserveCompletionCached(st.comp, l, c.Status, c.End.Sub(c.Start), c.InputTok, c.OutputTok)
 	if st.inflight != nil {
 		st.inflight.Dec()
 	}

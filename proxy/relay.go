@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/parsers"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -70,6 +71,7 @@ type relayConn struct {
 
 	lastGauge               prometheus.Gauge
 	gaugeProvider, gaugeKey string
+	comp                    collector.Completions
 
 	// closeAfter: the connection ends after the current response.
 	closeAfter bool
@@ -438,7 +440,7 @@ func (rc *relayConn) relay(head []byte) bool {
 		}
 	}
 	st := &rc.st
-	*st = callState{p: p, route: rt}
+	*st = callState{p: p, route: rt, comp: &rc.comp}
 	st.call = Call{
 		Provider: rt.cfg.Name, Method: method, Path: path, Upstream: rt.cfg.Upstream.Host, Start: start,
 		Labels: p.coll.Labels(rt.cfg.Name, model, key),
