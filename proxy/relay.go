@@ -76,6 +76,12 @@ type relayConn struct {
 	// closeAfter: the connection ends after the current response.
 	closeAfter bool
 
+	// An answer relayResponse left for serve to write (flush), and its
+	// buffer from relayBufs; awaiting: flush armed the idle deadline.
+	pending    []byte
+	pendingBuf *[]byte
+	awaiting   bool
+
 	// Timeouts, enforced by the Server's sweeper (deadline.go): the
 	// client's idle and request-head deadlines, and the upstream's
 	// response-head deadline.
@@ -120,7 +126,10 @@ func (rc *relayConn) serve() {
 			if rc.s.shutting.Load() {
 				return
 			}
-			rc.client.set(rc.c, after(std.IdleTimeout))
+			if !rc.awaiting { // flush armed it
+				rc.client.set(rc.c, after(std.IdleTimeout))
+			}
+			rc.awaiting = false
 		}
 		if _, err := rc.br.Peek(1); err != nil {
 			return
@@ -149,10 +158,37 @@ func (rc *relayConn) serve() {
 			rc.s.handoff.push(&handedConn{Conn: rc.c, br: rc.br, cr: &rc.cr})
 			return
 		}
-		if rc.closeAfter {
+		if !rc.flush() || rc.closeAfter {
 			return
 		}
 	}
+}
+
+// flush writes the answer relayResponse left in pending (the whole of a
+// response that came in one piece) and, when the connection stays open
+// and nothing of a next request is buffered, waits for the next request
+// in the same poller wait (writeAwait): that saves the read that would
+// otherwise find nothing (EAGAIN) before the wait. Everything about the
+// call (metrics, hooks, the upstream connection's return to the pool) is
+// done before. It reports whether the write succeeded.
+func (rc *relayConn) flush() bool {
+	out, bp := rc.pending, rc.pendingBuf
+	if bp == nil {
+		return true
+	}
+	rc.pending, rc.pendingBuf = nil, nil
+	defer func() {
+		*bp = out[:0]
+		relayBufs.Put(bp)
+	}()
+	if rc.closeAfter || rc.s.shutting.Load() || rc.br.Buffered() > 0 || len(rc.cr.pending) > 0 {
+		_, err := rc.c.Write(out)
+		return err == nil
+	}
+	rc.idle.Store(true) // Shutdown wakes connections waiting for a request
+	rc.client.set(rc.c, after(rc.s.Std.IdleTimeout))
+	rc.awaiting = true
+	return writeAwait(rc.c, out) == nil
 }
 
 func (rc *relayConn) setHeaderDeadline() {
@@ -804,7 +840,11 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 	// The client's head: status line and fields as sent, minus hop-by-hop
 	// fields, plus Connection: close when this connection ends after it.
 	bp := relayBufs.Get().(*[]byte)
-	defer relayBufs.Put(bp)
+	defer func() {
+		if rc.pendingBuf != bp {
+			relayBufs.Put(bp)
+		}
+	}()
 	out := append((*bp)[:0], "HTTP/1.1"...)
 	out = append(out, head[8:eol+1]...)
 	for _, f := range rc.rfs {
@@ -885,8 +925,15 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 	if fr.done() && rerr == nil {
 		complete()
 	}
-	_, werr := rc.c.Write(out)
-	*bp = out[:0]
+	var werr error
+	if fr.done() && rerr == nil && p.tracer == nil && !rc.closeAfter {
+		// The whole answer is in out: serve writes it, together with the
+		// wait for the next request (flush).
+		rc.pending, rc.pendingBuf = out, bp
+	} else {
+		_, werr = rc.c.Write(out)
+		*bp = out[:0]
+	}
 	for werr == nil && rerr == nil && !fr.done() {
 		var b []byte
 		b, rerr = peekSome(fc.br)

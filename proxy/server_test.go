@@ -640,3 +640,116 @@ func TestConnectionTokens(t *testing.T) {
 		t.Errorf("namedIn allocates %v", n)
 	}
 }
+
+// TestFastPathClientTimeouts: the request-head and idle timeouts, kept by
+// the sweeper, close a connection neither early nor much late, also after
+// an answer written together with the wait for the next request (flush);
+// and Shutdown closes a connection idle in that wait.
+func TestFastPathClientTimeouts(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	d, _ := parsers.Lookup("openai")
+	cfg := &config.Config{Providers: []config.Provider{{Name: "p", Family: "openai", Dialect: d, Upstream: u}}}
+	coll := collector.New(collector.Options{})
+	coll.SetProviders([]collector.Provider{{Name: "p", Family: "openai", Dialect: "openai"}})
+	fast := newFastPool()
+	defer fast.CloseIdleConnections()
+	p := New(cfg, coll, Options{FastPath: fast})
+	const idle, header = 300 * time.Millisecond, 200 * time.Millisecond
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	s := &Server{Proxy: p, Upstream: fast, Std: &http.Server{Handler: p, IdleTimeout: idle, ReadHeaderTimeout: header}}
+	go s.Serve(ln)
+	defer s.Close()
+	req := postReq("/p/v1/chat/completions", `{"model":"m"}`)
+
+	// closedAfter sends what, reads every answer, and returns how long
+	// after the last answer the server closed the connection.
+	closedAfter := func(t *testing.T, c net.Conn, what string, answers int) time.Duration {
+		t.Helper()
+		io.WriteString(c, what)
+		br := bufio.NewReader(c)
+		for i := 0; i < answers; i++ {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("answer %d: %v", i, err)
+			}
+			if b := bodyOf(resp); resp.StatusCode != 200 || b != `{"ok":true}` {
+				t.Fatalf("answer %d: %d %q", i, resp.StatusCode, b)
+			}
+		}
+		at := time.Now()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := br.Read(make([]byte, 1)); n != 0 || err == nil {
+			t.Fatalf("read %d bytes, %v; want the connection closed", n, err)
+		}
+		return time.Since(at)
+	}
+	late := func(want, got time.Duration) bool { return got > want+sweepEvery+400*time.Millisecond }
+
+	t.Run("idle after answers", func(t *testing.T) {
+		c, _ := net.Dial("tcp", ln.Addr().String())
+		defer c.Close()
+		// Two requests one after the other, then nothing.
+		io.WriteString(c, req)
+		br := bufio.NewReader(c)
+		if resp, err := http.ReadResponse(br, nil); err != nil || bodyOf(resp) != `{"ok":true}` {
+			t.Fatalf("first answer: %v", err)
+		}
+		time.Sleep(idle / 2) // within the idle timeout: still open
+		io.WriteString(c, req)
+		if resp, err := http.ReadResponse(br, nil); err != nil || bodyOf(resp) != `{"ok":true}` {
+			t.Fatalf("second answer: %v", err)
+		}
+		at := time.Now()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := br.Read(make([]byte, 1)); err == nil {
+			t.Fatal("connection still open")
+		}
+		if got := time.Since(at); got < idle-10*time.Millisecond || late(idle, got) {
+			t.Errorf("closed %v after the last answer, want about %v", got, idle)
+		}
+	})
+	t.Run("pipelined, then idle", func(t *testing.T) {
+		c, _ := net.Dial("tcp", ln.Addr().String())
+		defer c.Close()
+		if got := closedAfter(t, c, req+req+req, 3); got < idle-10*time.Millisecond || late(idle, got) {
+			t.Errorf("closed %v after the last answer, want about %v", got, idle)
+		}
+	})
+	t.Run("head never finished", func(t *testing.T) {
+		c, _ := net.Dial("tcp", ln.Addr().String())
+		defer c.Close()
+		at := time.Now()
+		io.WriteString(c, "POST /p/v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.ReadAll(c) // until the server closes (net/http may answer 408 first)
+		if got := time.Since(at); got < header-10*time.Millisecond || late(header, got) {
+			t.Errorf("closed after %v, want about %v", got, header)
+		}
+	})
+	t.Run("shutdown while idle after an answer", func(t *testing.T) {
+		c, _ := net.Dial("tcp", ln.Addr().String())
+		defer c.Close()
+		io.WriteString(c, req)
+		br := bufio.NewReader(c)
+		if resp, err := http.ReadResponse(br, nil); err != nil || bodyOf(resp) != `{"ok":true}` {
+			t.Fatalf("answer: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		at := time.Now()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		if got := time.Since(at); got > idle/2 {
+			t.Errorf("Shutdown took %v with only an idle connection", got)
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := br.Read(make([]byte, 1)); err == nil {
+			t.Error("idle connection still open after Shutdown")
+		}
+	})
+}
