@@ -820,7 +820,7 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 	}
 
 	// Observe: the same steps as modifyResponse.
-	rc.hdr = rc.rh.fill(head, rc.rfs)
+	rc.hdr = rc.rh.fill(head, rc.rfs, len(p.hooks) > 0)
 	st.call.Received = now
 	st.call.Status = code
 	st.call.Header = rc.hdr
