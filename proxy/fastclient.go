@@ -283,7 +283,7 @@ func (t *FastTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		defer func() { req.Body = orig }()
 	}
 	for attempt := 0; ; attempt++ {
-		fc, err := t.getConn(ctx, hp)
+		fc, err := t.getConn(ctx, hp, time.Now())
 		if err != nil {
 			closeReqBody(req)
 			if ctx.Err() != nil {
@@ -411,7 +411,7 @@ func (t *FastTransport) finishResponse(ctx context.Context, hp *hostPool, fc *fc
 	keep := !resp.Close && !req.Close
 	if resp.Body == nil || resp.Body == http.NoBody {
 		if keep && stop() && fc.br.Buffered() == 0 {
-			t.putConn(hp, fc)
+			t.putConn(hp, fc, time.Now())
 		} else {
 			stop()
 			fc.c.Close()
@@ -461,15 +461,15 @@ func (b *fastBody) release(eof bool) {
 		return
 	}
 	if eof && b.keep && b.stop() && b.fc.br.Buffered() == 0 {
-		b.t.putConn(b.hp, b.fc)
+		b.t.putConn(b.hp, b.fc, time.Now())
 		return
 	}
 	b.stop()
 	b.fc.c.Close()
 }
 
-func (t *FastTransport) getConn(ctx context.Context, hp *hostPool) (*fconn, error) {
-	now := time.Now()
+// getConn takes an idle connection to hp (now is the time) or dials one.
+func (t *FastTransport) getConn(ctx context.Context, hp *hostPool, now time.Time) (*fconn, error) {
 	hp.mu.Lock()
 	for n := len(hp.idle); n > 0; n = len(hp.idle) {
 		fc := hp.idle[n-1]
@@ -487,8 +487,9 @@ func (t *FastTransport) getConn(ctx context.Context, hp *hostPool) (*fconn, erro
 	return t.dial(ctx, hp)
 }
 
-func (t *FastTransport) putConn(hp *hostPool, fc *fconn) {
-	fc.idle = time.Now()
+// putConn returns fc to hp's idle connections; now is the time.
+func (t *FastTransport) putConn(hp *hostPool, fc *fconn, now time.Time) {
+	fc.idle = now
 	var stale *fconn
 	hp.mu.Lock()
 	if len(hp.idle) >= t.maxIdle {

@@ -121,7 +121,7 @@ func (rc *relayConn) serve() {
 	for first := true; ; first = false {
 		rc.idle.Store(true) // Shutdown closes connections waiting for a request
 		if first {
-			rc.setHeaderDeadline()
+			rc.client.set(rc.c, after(std.ReadHeaderTimeout))
 		} else {
 			if rc.s.shutting.Load() {
 				return
@@ -138,14 +138,15 @@ func (rc *relayConn) serve() {
 		if rc.s.shutting.Load() {
 			return
 		}
+		start := time.Now() // the request's first byte
 		if !first {
-			rc.setHeaderDeadline()
+			rc.client.set(rc.c, at(start, std.ReadHeaderTimeout))
 		}
 		head, ok := rc.readHead()
 		if !ok {
 			return
 		}
-		if head == nil || !rc.relay(head) {
+		if head == nil || !rc.relay(head, start) {
 			// Not ours (or not ours to decide): net/http takes the
 			// connection with nothing consumed of this request.
 			if rc.s.shutting.Load() {
@@ -186,21 +187,24 @@ func (rc *relayConn) flush() bool {
 		return err == nil
 	}
 	rc.idle.Store(true) // Shutdown wakes connections waiting for a request
-	rc.client.set(rc.c, after(rc.s.Std.IdleTimeout))
+	rc.client.set(rc.c, at(rc.st.call.End, rc.s.Std.IdleTimeout)) // End: just now
 	rc.awaiting = true
 	return writeAwait(rc.c, out) == nil
 }
 
-func (rc *relayConn) setHeaderDeadline() {
-	rc.client.set(rc.c, after(rc.s.Std.ReadHeaderTimeout))
-}
-
 // after is the deadline d from now, or none (0) for d <= 0.
-func after(d time.Duration) int64 {
+func after(d time.Duration) int64 { return later(clock(), d) }
+
+// at is the deadline d after t (read with time.Now: its monotonic reading
+// makes this a subtraction, not another clock read).
+func at(t time.Time, d time.Duration) int64 { return later(int64(t.Sub(clockStart)), d) }
+
+// later is the deadline d after the clock value now, or none (0) for d <= 0.
+func later(now int64, d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return clock() + int64(d)
+	return now + int64(d)
 }
 
 // readHead peeks a complete request head. It returns nil, true when the
@@ -414,14 +418,13 @@ func methodString(m []byte) string {
 // relay forwards one request. It returns false, having consumed nothing,
 // when the request is for net/http; otherwise the request has been
 // answered and rc.closeAfter says whether the connection must close.
-func (rc *relayConn) relay(head []byte) bool {
+func (rc *relayConn) relay(head []byte, start time.Time) bool {
 	p := rc.p
 	routes := *p.routes.Load()
 	rt, r, ok := rc.parseRequest(head, routes)
 	if !ok {
 		return false
 	}
-	start := time.Now()
 	rc.closeAfter = r.close
 	method := methodString(r.method)
 	r.isHead = method == http.MethodHead
@@ -594,7 +597,7 @@ func (rc *relayConn) keyLabel(rt *route, r *request) string {
 func (rc *relayConn) exchange(rt *route, r *request, st *callState, req []byte) {
 	t := rc.s.Upstream
 	for attempt := 0; ; attempt++ {
-		fc, err := t.getConn(context.Background(), rt.pool)
+		fc, err := t.getConn(context.Background(), rt.pool, st.call.Start)
 		if err != nil {
 			rc.fail(st, err)
 			return
@@ -614,8 +617,9 @@ func (rc *relayConn) roundTrip(rt *route, r *request, st *callState, fc *fconn, 
 	t := rc.s.Upstream
 	// The response-head deadline and the disconnect watcher are armed
 	// before the write: writeAwait writes and waits for the answer in one.
-	rc.upstream.set(fc.c, after(t.header))
-	rc.startWatch(fc)
+	now := clock()
+	rc.upstream.set(fc.c, later(now, t.header))
+	rc.startWatch(fc, now)
 	werr := writeAwait(fc.c, req)
 	if werr != nil {
 		rc.upstream.set(fc.c, 0)
@@ -630,7 +634,7 @@ func (rc *relayConn) roundTrip(rt *route, r *request, st *callState, fc *fconn, 
 		// The upstream may have answered and closed before reading the
 		// whole request (an early 413 or 429): read what it sent.
 		fc.c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-		rc.startWatch(fc)
+		rc.startWatch(fc, clock())
 	}
 	fc.lr.n = maxResponseHeader
 	var head []byte
@@ -975,7 +979,7 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 		fc.c.Close()
 		rc.closeAfter = true
 	case keepUp && fc.br.Buffered() == 0:
-		rc.s.Upstream.putConn(rt.pool, fc)
+		rc.s.Upstream.putConn(rt.pool, fc, st.call.End) // End: just now
 	default:
 		fc.c.Close()
 	}
@@ -1124,7 +1128,7 @@ func (rc *relayConn) writeError(status int, provider, msg string) {
 }
 
 // startWatch arms the disconnect watcher for a request waiting on fc.
-func (rc *relayConn) startWatch(fc *fconn) {
+func (rc *relayConn) startWatch(fc *fconn, now int64) {
 	rc.gone.Store(false)
 	if rc.br.Buffered() > 0 || len(rc.cr.pending) > 0 {
 		return // the client already sent more: it is not gone
@@ -1134,7 +1138,7 @@ func (rc *relayConn) startWatch(fc *fconn) {
 	if rc.watchDone == nil {
 		rc.watchDone = make(chan struct{}, 1)
 	}
-	rc.watchArm = clock() + int64(watchAfter)
+	rc.watchArm = now + int64(watchAfter)
 	rc.watchAt.Store(rc.watchArm)
 }
 
