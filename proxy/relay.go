@@ -186,8 +186,10 @@ func (rc *relayConn) flush() bool {
 		_, err := rc.c.Write(out)
 		return err == nil
 	}
-	rc.idle.Store(true) // Shutdown wakes connections waiting for a request
-	rc.client.set(rc.c, at(rc.st.call.End, rc.s.Std.IdleTimeout)) // End: just now
+	// Idle: Shutdown wakes connections waiting for a request. The call's
+	// End was read just now.
+	rc.idle.Store(true)
+	rc.client.set(rc.c, at(rc.st.call.End, rc.s.Std.IdleTimeout))
 	rc.awaiting = true
 	return writeAwait(rc.c, out) == nil
 }

@@ -82,21 +82,31 @@ func (o *rawOp) read(fd uintptr) bool {
 }
 
 func (o *rawOp) write(fd uintptr) bool {
-	for o.n < len(o.p) {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&o.p[o.n])), uintptr(len(o.p)-o.n), syscall.MSG_NOSIGNAL, 0, 0)
-		switch e {
-		case 0:
-			o.n += int(n)
-			continue
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
+	switch e := send(fd, o.p, &o.n); e {
+	case 0:
+		return true
+	case syscall.EAGAIN:
+		return false // wait for room
+	default:
 		o.err = e
 		return true
 	}
-	return true
+}
+
+// send writes p[*n:] on fd with send(MSG_NOSIGNAL), advancing *n, until
+// all is written (0), the socket's buffer is full (EAGAIN) or it fails.
+func send(fd uintptr, p []byte, n *int) syscall.Errno {
+	for *n < len(p) {
+		k, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[*n])), uintptr(len(p)-*n), syscall.MSG_NOSIGNAL, 0, 0)
+		switch e {
+		case 0:
+			*n += int(k)
+		case syscall.EINTR:
+		default:
+			return e
+		}
+	}
+	return 0
 }
 
 func (c *sysConn) Read(p []byte) (int, error) {
@@ -216,21 +226,14 @@ func (o *awaitOp) step(fd uintptr) bool {
 	if o.wrote {
 		return true // readable, or woken by a deadline or Close
 	}
-	for o.n < len(o.p) {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&o.p[o.n])), uintptr(len(o.p)-o.n), syscall.MSG_NOSIGNAL, 0, 0)
-		switch e {
-		case 0:
-			o.n += int(n)
-			continue
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			o.full = true
-			return true
-		}
+	switch e := send(fd, o.p, &o.n); e {
+	case 0:
+		o.wrote = true
+		return false // now wait for the answer
+	case syscall.EAGAIN:
+		o.full = true
+	default:
 		o.err = e
-		return true
 	}
-	o.wrote = true
-	return false
+	return true
 }
