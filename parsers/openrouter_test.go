@@ -67,16 +67,7 @@ func TestOpenRouter(t *testing.T) {
 			if len(r.Errors) != tc.errors {
 				t.Errorf("errors = %v, want %d", r.Errors, tc.errors)
 			}
-			if len(r.Observations) != len(tc.want) {
-				t.Fatalf("observations = %+v, want %+v", r.Observations, tc.want)
-			}
-			for i, w := range tc.want {
-				o := r.Observations[i]
-				if o.Resource != w.Resource || o.Window != w.Window || o.HasLimit != w.HasLimit || o.Limit != w.Limit ||
-					o.HasRemaining != w.HasRemaining || o.Remaining != w.Remaining || !o.Reset.Equal(w.Reset) {
-					t.Errorf("observation %d = %+v, want %+v", i, o, w)
-				}
-			}
+			checkObservations(t, r.Observations, tc.want)
 		})
 	}
 }
@@ -211,16 +202,7 @@ func TestOpenRouterDuplicateHeaders(t *testing.T) {
 			if !reflect.DeepEqual(first.Errors, tc.errors) {
 				t.Errorf("errors = %v, want %v", first.Errors, tc.errors)
 			}
-			if len(first.Observations) != len(tc.want) {
-				t.Fatalf("observations = %+v, want %+v", first.Observations, tc.want)
-			}
-			for i, w := range tc.want {
-				o := first.Observations[i]
-				if o.Resource != w.Resource || o.Window != w.Window || o.HasLimit != w.HasLimit || o.Limit != w.Limit ||
-					o.HasRemaining != w.HasRemaining || o.Remaining != w.Remaining || !o.Reset.Equal(w.Reset) {
-					t.Errorf("observation %d = %+v, want %+v", i, o, w)
-				}
-			}
+			checkObservations(t, first.Observations, tc.want)
 		})
 	}
 }
@@ -301,4 +283,20 @@ func FuzzOpenRouterHeaders(f *testing.F) {
 			t.Errorf("%q:\nscan      %+v, %v\ntokenizer %+v, %v", b, got, err, want, werr)
 		}
 	})
+}
+
+// checkObservations compares what a parse observed with what is wanted,
+// field by field (times with Equal).
+func checkObservations(t *testing.T, got, want []Observation) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("observations = %+v, want %+v", got, want)
+	}
+	for i, w := range want {
+		o := got[i]
+		if o.Resource != w.Resource || o.Window != w.Window || o.HasLimit != w.HasLimit || o.Limit != w.Limit ||
+			o.HasRemaining != w.HasRemaining || o.Remaining != w.Remaining || !o.Reset.Equal(w.Reset) {
+			t.Errorf("observation %d = %+v, want %+v", i, o, w)
+		}
+	}
 }
