@@ -582,19 +582,28 @@ func TestFastPathPipelinedWhileWaiting(t *testing.T) {
 
 // TestServerShutdownDrains: Shutdown lets a request in flight on the fast
 // path finish, closes idle connections, and returns.
+// openaiProxy is a Proxy with one provider, "p" (dialect openai), at
+// upstream, and its fast-path pool (closed when the test ends), for tests
+// that run their own Server.
+func openaiProxy(t *testing.T, upstream string) (*Proxy, *FastTransport) {
+	t.Helper()
+	u, _ := url.Parse(upstream)
+	d, _ := parsers.Lookup("openai")
+	cfg := &config.Config{Providers: []config.Provider{{Name: "p", Family: "openai", Dialect: d, Upstream: u}}}
+	coll := collector.New(collector.Options{})
+	coll.SetProviders([]collector.Provider{{Name: "p", Family: "openai", Dialect: "openai"}})
+	fast := newFastPool()
+	t.Cleanup(fast.CloseIdleConnections)
+	return New(cfg, coll, Options{FastPath: fast}), fast
+}
+
 func TestServerShutdownDrains(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(300 * time.Millisecond)
 		io.WriteString(w, "done")
 	}))
 	defer up.Close()
-	u, _ := url.Parse(up.URL)
-	d, _ := parsers.Lookup("openai")
-	cfg := &config.Config{Providers: []config.Provider{{Name: "p", Family: "openai", Dialect: d, Upstream: u}}}
-	coll := collector.New(collector.Options{})
-	coll.SetProviders([]collector.Provider{{Name: "p", Family: "openai", Dialect: "openai"}})
-	fast := newFastPool()
-	p := New(cfg, coll, Options{FastPath: fast})
+	p, fast := openaiProxy(t, up.URL)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	s := &Server{Proxy: p, Upstream: fast, Std: &http.Server{Handler: p}}
 	go s.Serve(ln)
@@ -650,14 +659,7 @@ func TestFastPathClientTimeouts(t *testing.T) {
 		io.WriteString(w, `{"ok":true}`)
 	}))
 	defer up.Close()
-	u, _ := url.Parse(up.URL)
-	d, _ := parsers.Lookup("openai")
-	cfg := &config.Config{Providers: []config.Provider{{Name: "p", Family: "openai", Dialect: d, Upstream: u}}}
-	coll := collector.New(collector.Options{})
-	coll.SetProviders([]collector.Provider{{Name: "p", Family: "openai", Dialect: "openai"}})
-	fast := newFastPool()
-	defer fast.CloseIdleConnections()
-	p := New(cfg, coll, Options{FastPath: fast})
+	p, fast := openaiProxy(t, up.URL)
 	const idle, header = 300 * time.Millisecond, 200 * time.Millisecond
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	s := &Server{Proxy: p, Upstream: fast, Std: &http.Server{Handler: p, IdleTimeout: idle, ReadHeaderTimeout: header}}
