@@ -47,6 +47,7 @@ import (
 //     other headers are still read, and the response headers are not
 //     consulted for it (the body did carry it). null and "" are values
 //     too (the same one): beside "5" they make the header ambiguous.
+//     The response-header fallback follows the same rule.
 //   - Only 429 bodies are read (BodyStatus).
 var OpenRouter = registerHeaderDialect(&HeaderDialect{
 	DialectName: "openrouter",
@@ -278,8 +279,8 @@ func openRouterBody(in *Input, c clock, r *Result) {
 		limit = h.limit.get(prefix+"x-ratelimit-limit", r)
 		remaining = h.remaining.get(prefix+"x-ratelimit-remaining", r)
 	} else {
-		limit = first(in.Header, "X-Ratelimit-Limit")
-		remaining = first(in.Header, "X-Ratelimit-Remaining")
+		limit = single(in.Header, "X-Ratelimit-Limit", "x-ratelimit-limit", r)
+		remaining = single(in.Header, "X-Ratelimit-Remaining", "x-ratelimit-remaining", r)
 	}
 
 	o := Observation{Resource: Requests, Window: window}
@@ -305,7 +306,7 @@ func openRouterBody(in *Input, c clock, r *Result) {
 	if fromBody {
 		reset = h.reset.get(prefix+"x-ratelimit-reset", r)
 	} else {
-		reset = first(in.Header, "X-Ratelimit-Reset")
+		reset = single(in.Header, "X-Ratelimit-Reset", "x-ratelimit-reset", r)
 	}
 	if reset != "" {
 		if t, err := parseReset(reset, FormatEpochMillis, &c); err != nil {
@@ -316,6 +317,18 @@ func openRouterBody(in *Input, c clock, r *Result) {
 	}
 	clampRemaining(&o)
 	r.Observations = append(r.Observations, o)
+}
+
+// single is the value of a response header, or "" when it is absent or
+// repeated with different values (counted as ErrDuplicated, as the body's
+// headers and the other dialects do: neither value is trusted).
+func single(h http.Header, key, name string, r *Result) string {
+	v, _, dup := lookup(h, key)
+	if dup {
+		r.addError(name, v, ErrDuplicated)
+		return ""
+	}
+	return v
 }
 
 // openRouterWindow places an OpenRouter limit name in a window; "" when the

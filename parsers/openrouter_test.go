@@ -3,7 +3,9 @@ package parsers
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
@@ -298,5 +300,39 @@ func checkObservations(t *testing.T, got, want []Observation) {
 			o.HasRemaining != w.HasRemaining || o.Remaining != w.Remaining || !o.Reset.Equal(w.Reset) {
 			t.Errorf("observation %d = %+v, want %+v", i, o, w)
 		}
+	}
+}
+
+// TestOpenRouterDuplicateResponseHeaders: without headers in the body, the
+// response's are read; one repeated with different values is reported and
+// not used, one repeated with the same value is read.
+func TestOpenRouterDuplicateResponseHeaders(t *testing.T) {
+	body := `{"error":{"message":"Rate limit exceeded: free-models-per-min. ","code":429}}`
+	d, _ := Lookup("openrouter")
+	for _, tc := range []struct {
+		name      string
+		remaining []string
+		want      []Observation
+		errors    []string
+	}{
+		{"different values", []string{"3", "5"}, []Observation{{Resource: Requests, Window: "1m", HasLimit: true, Limit: 20}}, []string{"x-ratelimit-remaining"}},
+		{"same value", []string{"3", " 3"}, []Observation{{Resource: Requests, Window: "1m", HasLimit: true, Limit: 20, HasRemaining: true, Remaining: 3}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{"X-Ratelimit-Limit": {"20"}, "X-Ratelimit-Remaining": tc.remaining}
+			var r Result
+			d.Parse(&Input{Status: 429, Header: h, Body: []byte(body), Received: time.Now()}, &r)
+			checkObservations(t, r.Observations, tc.want)
+			var names []string
+			for _, e := range r.Errors {
+				if !errors.Is(e.Err, ErrDuplicated) {
+					t.Errorf("error %v, want ErrDuplicated", e)
+				}
+				names = append(names, e.Header)
+			}
+			if !reflect.DeepEqual(names, tc.errors) {
+				t.Errorf("errors on %v, want %v", names, tc.errors)
+			}
+		})
 	}
 }
