@@ -2,7 +2,7 @@ package parsers
 
 // Fuzz tests. `go test` runs the seed corpora in testdata/fuzz/<FuzzName>/
 // (built from the golden captures; regenerate with
-// `go test -run TestWriteFuzzSeeds -fuzzseeds ./parsers`) as regression
+// `go test ./parsers -run TestWriteFuzzSeeds -args -fuzzseeds`) as regression
 // cases; `go test -run XXX -fuzz FuzzDialects -fuzztime 3m ./parsers` runs
 // the engine. Crashers the engine finds are written to the same directory
 // and must be kept there.
