@@ -1,33 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/headroomhq/headroom/internal/testenv"
 )
 
 // The binary as a user runs it: settings from the environment, exit codes,
 // signals, the healthcheck subcommand.
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func build(t *testing.T) string {
 	t.Helper()
@@ -81,7 +69,7 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
-	stderr := &lockedBuffer{}
+	stderr := &testenv.LogBuffer{}
 	cmd := exec.Command(bin, "--web.enable-lifecycle")
 	cmd.Env, cmd.Stderr = env, stderr
 	if err := cmd.Start(); err != nil {
