@@ -77,10 +77,9 @@ type relayConn struct {
 	closeAfter bool
 
 	// An answer relayResponse left for serve to write (flush), and its
-	// buffer from relayBufs; awaiting: flush armed the idle deadline.
+	// buffer from relayBufs.
 	pending    []byte
 	pendingBuf *[]byte
-	awaiting   bool
 
 	// Timeouts, enforced by the Server's sweeper (deadline.go): the
 	// client's idle and request-head deadlines, and the upstream's
@@ -126,10 +125,8 @@ func (rc *relayConn) serve() {
 			if rc.s.shutting.Load() {
 				return
 			}
-			if !rc.awaiting { // flush armed it
-				rc.client.set(rc.c, after(std.IdleTimeout))
-			}
-			rc.awaiting = false
+			// Also clears flush's recheck if it fired.
+			rc.client.set(rc.c, after(std.IdleTimeout))
 		}
 		if _, err := rc.br.Peek(1); err != nil {
 			return
@@ -172,6 +169,15 @@ func (rc *relayConn) serve() {
 // otherwise find nothing (EAGAIN) before the wait. Everything about the
 // call (metrics, hooks, the upstream connection's return to the pool) is
 // done before. It reports whether the write succeeded.
+//
+// A client that does not wait for the answer before sending more (HTTP
+// pipelining, or a FIN after its request) may have bytes in the socket
+// that arrived before the wait began: the poller forgets readiness seen
+// before a wait starts, so nothing would wake it. The wait is therefore
+// bounded by a recheck (the sweeper's period, 50–100 ms), after which
+// serve reads the socket as usual. A client that waits for its answer,
+// as nearly all do, sends its next request after the write, which wakes
+// the wait at once; TestFastPathPipelinedRace covers the other kind.
 func (rc *relayConn) flush() bool {
 	out, bp := rc.pending, rc.pendingBuf
 	if bp == nil {
@@ -189,8 +195,11 @@ func (rc *relayConn) flush() bool {
 	// Idle: Shutdown wakes connections waiting for a request. The call's
 	// End was read just now.
 	rc.idle.Store(true)
-	rc.client.set(rc.c, at(rc.st.call.End, rc.s.Std.IdleTimeout))
-	rc.awaiting = true
+	recheck := sweepEvery
+	if t := rc.s.Std.IdleTimeout; t > 0 && t < recheck {
+		recheck = t
+	}
+	rc.client.set(rc.c, at(rc.st.call.End, recheck))
 	return writeAwait(rc.c, out) == nil
 }
 

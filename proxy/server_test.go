@@ -741,3 +741,45 @@ func TestFastPathClientTimeouts(t *testing.T) {
 		}
 	})
 }
+
+// TestFastPathPipelinedRace: a client that sends its next request while
+// the first is still with the upstream (pipelining) must get both answers
+// promptly. The second request's bytes reach the socket before the answer
+// to the first is written; the wait that follows that write (flush) cannot
+// see them, and only its recheck brings them in.
+func TestFastPathPipelinedRace(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(60 * time.Millisecond) // less than watchAfter: nobody reads the client meanwhile
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	defer up.Close()
+	p, fast := openaiProxy(t, up.URL)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	s := &Server{Proxy: p, Upstream: fast, Std: &http.Server{Handler: p, IdleTimeout: 10 * time.Second}}
+	go s.Serve(ln)
+	defer s.Close()
+	req := postReq("/p/v1/chat/completions", `{"model":"m"}`)
+	for i := 0; i < 3; i++ {
+		c, _ := net.Dial("tcp", ln.Addr().String())
+		io.WriteString(c, req)
+		time.Sleep(20 * time.Millisecond) // the first request is read alone
+		io.WriteString(c, req)
+		start := time.Now()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(c)
+		for n := 0; n < 2; n++ {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("round %d, answer %d: %v", i, n, err)
+			}
+			if b := bodyOf(resp); b != `{"ok":true}` {
+				t.Fatalf("round %d, answer %d: %q", i, n, b)
+			}
+		}
+		// Two upstream calls of 60 ms, plus at most one recheck.
+		if took := time.Since(start); took > 120*time.Millisecond+2*sweepEvery+500*time.Millisecond {
+			t.Errorf("round %d: both answers took %v", i, took)
+		}
+		c.Close()
+	}
+}
