@@ -60,32 +60,18 @@ func TestFastReusesConnections(t *testing.T) {
 // An upstream that closes a keep-alive connection while it is idle: the next
 // request (a POST, which must not be retried) goes on a fresh connection.
 func TestFastIdleConnectionClosedByUpstream(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			go func() {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, req.Body)
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				// Keep-alive announced, then closed while idle.
-			}()
+	addr := rawUpstream(t, func(c net.Conn) {
+		accepted.Add(1)
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
 		}
-	}()
-	e := newEnv(t, "openai", "http://"+ln.Addr().String(), fastOpt)
+		io.Copy(io.Discard, req.Body)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		// Keep-alive announced, then closed while idle.
+	})
+	e := newEnv(t, "openai", "http://"+addr, fastOpt)
 	for i := range 3 {
 		resp, err := http.Post(e.proxy.URL+"/p/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m"}`))
 		if err != nil {

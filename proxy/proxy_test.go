@@ -281,11 +281,7 @@ func TestAbsoluteFormGoesToConfiguredUpstream(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { host = r.Host }))
 	defer up.Close()
 	e := newEnv(t, "openai", up.URL)
-	c, err := net.Dial("tcp", strings.TrimPrefix(e.proxy.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := e.proxy.dial(t)
 	io.WriteString(c, "GET http://evil.example/p/v1/models HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {

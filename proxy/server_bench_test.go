@@ -39,32 +39,17 @@ const benchAnswer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: 
 // cannedUpstream answers every request on every connection with
 // benchAnswer.
 func cannedUpstream(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
+	return rawUpstream(b, func(c net.Conn) {
+		br := bufio.NewReaderSize(c, 16<<10)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if n := readMessage(br); n < 0 {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReaderSize(c, 16<<10)
-				for {
-					if n := readMessage(br); n < 0 {
-						return
-					}
-					if _, err := io.WriteString(c, benchAnswer); err != nil {
-						return
-					}
-				}
-			}()
+			if _, err := io.WriteString(c, benchAnswer); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // readMessage reads one HTTP/1.1 message with a Content-Length body (or

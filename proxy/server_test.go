@@ -49,6 +49,42 @@ func serve(t *testing.T, p *Proxy, fast *FastTransport) *testServer {
 	return &testServer{URL: "http://" + ln.Addr().String()}
 }
 
+// rawUpstream listens on loopback and runs handle, in its own goroutine,
+// on every connection (closed after it); the address is returned and the
+// listener closed when the test ends.
+func rawUpstream(tb testing.TB, handle func(net.Conn)) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// dial opens a raw connection to the proxy, closed when the test ends.
+func (s *testServer) dial(t *testing.T) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func newFastPool() *FastTransport {
 	return NewFastTransport(NewTransport(2*time.Second, 2*time.Second), 2*time.Second, 2*time.Second)
 }
@@ -468,32 +504,21 @@ func TestFastPathRawUpstreams(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, _ := net.Listen("tcp", "127.0.0.1:0")
-			defer ln.Close()
-			go func() {
+			addr := rawUpstream(t, func(c net.Conn) {
+				br := bufio.NewReader(c)
 				for {
-					c, err := ln.Accept()
+					req, err := http.ReadRequest(br)
 					if err != nil {
 						return
 					}
-					go func() {
-						defer c.Close()
-						br := bufio.NewReader(c)
-						for {
-							req, err := http.ReadRequest(br)
-							if err != nil {
-								return
-							}
-							io.Copy(io.Discard, req.Body)
-							io.WriteString(c, tc.answer)
-							if tc.close {
-								return
-							}
-						}
-					}()
+					io.Copy(io.Discard, req.Body)
+					io.WriteString(c, tc.answer)
+					if tc.close {
+						return
+					}
 				}
-			}()
-			e := newEnv(t, "openai", "http://"+ln.Addr().String())
+			})
+			e := newEnv(t, "openai", "http://"+addr)
 			for i := range 2 { // twice: the connection must be usable after
 				resp, err := http.Get(e.proxy.URL + "/p/v1/x")
 				if err != nil {
@@ -527,10 +552,7 @@ func TestFastPathClientLeavesWhileWaiting(t *testing.T) {
 	}))
 	defer up.Close()
 	e := newEnv(t, "openai", up.URL)
-	c, err := net.Dial("tcp", strings.TrimPrefix(e.proxy.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := e.proxy.dial(t)
 	io.WriteString(c, "POST /p/v1/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
 	time.Sleep(300 * time.Millisecond)
 	c.Close()
@@ -559,11 +581,7 @@ func TestFastPathPipelinedWhileWaiting(t *testing.T) {
 	}))
 	defer up.Close()
 	e := newEnv(t, "openai", up.URL)
-	c, err := net.Dial("tcp", strings.TrimPrefix(e.proxy.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := e.proxy.dial(t)
 	io.WriteString(c, "GET /p/slow HTTP/1.1\r\nHost: x\r\n\r\n")
 	time.Sleep(200 * time.Millisecond) // the watcher is reading now
 	io.WriteString(c, "GET /p/fast HTTP/1.1\r\nHost: x\r\n\r\n")
