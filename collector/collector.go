@@ -450,18 +450,22 @@ func (c *Collector) ObserveCompletion(l Labels, status int, d time.Duration, inp
 	}
 }
 
-// Completions remembers the series ObserveCompletion updated last, for a
-// caller that observes many alike calls in a row (one proxy connection: the
-// same provider, model, key and status, call after call). Looking a series
-// up takes its family's read lock, shared by every connection; the cached
-// series are updated directly. Series of these families are never deleted,
-// so a cached one stays the one scraped. Not safe for concurrent use.
+// Completions remembers the series a caller's last call used (its
+// in-flight gauge, and what ObserveCompletion updated), for a caller that
+// observes many alike calls in a row (one proxy connection: the same
+// provider, model, key and status, call after call). Looking a series up
+// takes its family's lock, shared by every connection; the cached series
+// are updated directly. Series of these families are never deleted, so a
+// cached one stays the one scraped. Not safe for concurrent use.
 type Completions struct {
 	l       Labels
 	status  int
 	req     *counter
 	dur     *histogram
 	in, out *counter
+
+	inflight                  prometheus.Gauge
+	inflightProv, inflightKey string
 }
 
 // ObserveCompletionCached is ObserveCompletion through cc, which is
@@ -473,7 +477,8 @@ func (c *Collector) ObserveCompletionCached(cc *Completions, l Labels, status in
 		return
 	}
 	if cc.req == nil || cc.l != l || cc.status != status {
-		*cc = Completions{l: l, status: status, req: c.requests.get(l.Provider, l.Model, l.Key, statusText(status))}
+		cc.l, cc.status, cc.dur, cc.in, cc.out = l, status, nil, nil, nil
+		cc.req = c.requests.get(l.Provider, l.Model, l.Key, statusText(status))
 	}
 	cc.req.n.Add(1)
 	if d > 0 {
@@ -494,6 +499,16 @@ func (c *Collector) ObserveCompletionCached(cc *Completions, l Labels, status in
 		}
 		cc.out.n.Add(uint64(outputTokens))
 	}
+}
+
+// InflightCached is Inflight through cc, which is refreshed when the
+// provider or key differ from its last call's.
+func (c *Collector) InflightCached(cc *Completions, l Labels) prometheus.Gauge {
+	if cc.inflight == nil || cc.inflightProv != l.Provider || cc.inflightKey != l.Key {
+		cc.inflight = c.Inflight(l)
+		cc.inflightProv, cc.inflightKey = l.Provider, l.Key
+	}
+	return cc.inflight
 }
 
 // Inflight returns the in-flight gauge of a provider and key, for the

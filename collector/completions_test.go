@@ -68,3 +68,21 @@ func expose(t *testing.T, reg *prometheus.Registry) string {
 	}
 	return b.String()
 }
+
+// TestInflightCached: the cached in-flight gauge is the provider and key's
+// own, and changes with them.
+func TestInflightCached(t *testing.T) {
+	c, _, _ := newTest(t, Options{})
+	var cc Completions
+	k1, k2 := c.Labels("heroku-us", "claude-4-sonnet", "k-1"), c.Labels("heroku-us", "other-model", "k-2")
+	for _, l := range []Labels{k1, k1, k2, k1} {
+		if got, want := c.InflightCached(&cc, l), c.Inflight(l); got != want {
+			t.Errorf("InflightCached(%+v) is not Inflight's gauge", l)
+		}
+	}
+	// A model change alone keeps the gauge (it has no model label).
+	k3 := c.Labels("heroku-us", "other-model", "k-1")
+	if c.InflightCached(&cc, k3) != c.Inflight(k1) {
+		t.Error("a model change replaced the gauge")
+	}
+}

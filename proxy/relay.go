@@ -16,7 +16,6 @@ import (
 
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/parsers"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The fast path: one goroutine per client connection reads a request head,
@@ -69,9 +68,7 @@ type relayConn struct {
 	lastRoute *route
 	lastModel string
 
-	lastGauge               prometheus.Gauge
-	gaugeProvider, gaugeKey string
-	comp                    collector.Completions
+	comp collector.Completions // the series of the last call's metrics
 
 	// closeAfter: the connection ends after the current response.
 	closeAfter bool
@@ -496,14 +493,7 @@ func (rc *relayConn) relay(head []byte, start time.Time) bool {
 		Labels: p.coll.Labels(rt.cfg.Name, model, key),
 	}
 	rc.result.Reset()
-	// The in-flight gauge of the last call on this connection serves the
-	// next with the same provider and key (the collector never deletes
-	// these series).
-	if rc.lastGauge == nil || rc.gaugeProvider != st.call.Labels.Provider || rc.gaugeKey != st.call.Labels.Key {
-		rc.lastGauge = p.coll.Inflight(st.call.Labels)
-		rc.gaugeProvider, rc.gaugeKey = st.call.Labels.Provider, st.call.Labels.Key
-	}
-	st.inflight = rc.lastGauge
+	st.inflight = p.coll.InflightCached(&rc.comp, st.call.Labels)
 	st.inflight.Inc()
 	if p.tracer != nil {
 		// The span starts now that the model is known; the upstream gets
