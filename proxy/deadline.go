@@ -53,11 +53,11 @@ func (d *deadline) set(c net.Conn, at int64) {
 	d.mu.Unlock()
 }
 
-// expire sets c's read deadline in the past if the deadline passed (or, with
-// now 0, if it is armed at all).
+// expire sets c's read deadline in the past if the deadline is armed and
+// passed by now.
 func (d *deadline) expire(now int64) {
 	at := d.at.Load()
-	if at <= 0 || (now > 0 && at > now) {
+	if at <= 0 || at > now {
 		return
 	}
 	d.mu.Lock()
