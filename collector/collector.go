@@ -186,6 +186,8 @@ type Collector struct {
 	low  *prometheus.Registry
 	own  []ownFamily
 	full *prometheus.Registry
+
+	settlers settlers
 }
 
 var gaugeLabelNames = []string{"provider", "model", "key", "resource", "window"}
@@ -249,12 +251,13 @@ func New(opts Options) *Collector {
 	c.low = prometheus.NewRegistry()
 	c.low.MustRegister(metaCollector{c}, c.retryAfter, c.inflight, c.upstreamErrors, c.parseErrors, c.dropped)
 	c.full = prometheus.NewRegistry()
-	c.full.MustRegister(c.Collectors()...)
+	c.full.MustRegister(settled{c})
 	c.own = c.ownFamilies()
 	return c
 }
 
 // Collectors lists everything Register registers (for documentation checks).
+// Register registers them as one collector (settled).
 func (c *Collector) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{c, c.requests, c.ratelimited, c.tokens, c.duration,
 		c.retryAfter, c.inflight, c.upstreamErrors, c.parseErrors, c.dropped}
@@ -266,12 +269,7 @@ func (c *Collector) Gatherer() prometheus.Gatherer { return c.full }
 
 // Register registers the collector and its vectors.
 func (c *Collector) Register(reg prometheus.Registerer) error {
-	for _, m := range c.Collectors() {
-		if err := reg.Register(m); err != nil {
-			return err
-		}
-	}
-	return nil
+	return reg.Register(settled{c})
 }
 
 // SetProviders replaces the configured providers (on start and on reload).

@@ -77,6 +77,13 @@ type relayConn struct {
 	// buffer from relayBufs.
 	pending    []byte
 	pendingBuf *[]byte
+	// The call behind pending, recorded once the answer is written
+	// (record); recordFn is rc.record, made once.
+	rec      recording
+	recordFn func()
+	// recs is odd from the moment an answer may reach the client until
+	// its call is recorded: Server.settle waits for it to change.
+	recs atomic.Uint32
 
 	// Timeouts, enforced by the Server's sweeper (deadline.go): the
 	// client's idle and request-head deadlines, and the upstream's
@@ -100,6 +107,7 @@ func newRelayConn(s *Server, c net.Conn) *relayConn {
 	rc.client.c = c
 	rc.cr.c = c
 	rc.br = bufio.NewReaderSize(&rc.cr, clientBufSize)
+	rc.recordFn = rc.record
 	return rc
 }
 
@@ -165,7 +173,8 @@ func (rc *relayConn) serve() {
 // in the same poller wait (writeAwait): that saves the read that would
 // otherwise find nothing (EAGAIN) before the wait. Everything about the
 // call (metrics, hooks, the upstream connection's return to the pool) is
-// done before. It reports whether the write succeeded.
+// done between the write and the wait (record): the client does not wait
+// for it. It reports whether the write succeeded.
 //
 // A client that does not wait for the answer before sending more (HTTP
 // pipelining, or a FIN after its request) may have bytes in the socket
@@ -186,18 +195,64 @@ func (rc *relayConn) flush() bool {
 		relayBufs.Put(bp)
 	}()
 	if rc.closeAfter || rc.s.shutting.Load() || rc.br.Buffered() > 0 || len(rc.cr.pending) > 0 {
-		_, err := rc.c.Write(out)
-		return err == nil
+		return writeThen(rc.c, out, rc.recordFn) == nil
 	}
-	// Idle: Shutdown wakes connections waiting for a request. The call's
-	// End was read just now.
+	// Idle: Shutdown wakes connections waiting for a request. The
+	// response's arrival was read just now.
 	rc.idle.Store(true)
 	recheck := sweepEvery
 	if t := rc.s.Std.IdleTimeout; t > 0 && t < recheck {
 		recheck = t
 	}
-	rc.client.set(rc.c, at(rc.st.call.End, recheck))
-	return writeAwait(rc.c, out) == nil
+	rc.client.set(rc.c, at(rc.rec.now, recheck))
+	return writeAwait(rc.c, out, rc.recordFn) == nil
+}
+
+// writeThen runs then (if not nil) and writes p: what writeAwait does
+// where it cannot wait.
+func writeThen(c net.Conn, p []byte, then func()) error {
+	if then != nil {
+		then()
+	}
+	_, err := c.Write(p)
+	return err
+}
+
+// testHookRecord, when set by a test, runs as record starts.
+var testHookRecord func()
+
+// recording is what record needs of a call whose answer flush writes.
+type recording struct {
+	rt     *route
+	st     *callState
+	fc     *fconn
+	sn     sniffer
+	code   int
+	now    time.Time // the response head's arrival
+	keepUp bool
+}
+
+// record records the call behind pending (observe, then the call's end)
+// and returns its upstream connection to the pool. It runs once the
+// answer is written, so the client does not wait for it; a reader of the
+// metrics in between waits for it (Server.settle).
+func (rc *relayConn) record() {
+	w := &rc.rec
+	if w.st == nil {
+		return
+	}
+	if testHookRecord != nil {
+		testHookRecord()
+	}
+	rc.observe(w.rt, w.st, w.code, w.now)
+	rc.complete(w.st, w.sn)
+	if w.keepUp && w.fc.br.Buffered() == 0 {
+		rc.s.Upstream.putConn(w.rt.pool, w.fc, w.st.call.End)
+	} else {
+		w.fc.c.Close()
+	}
+	*w = recording{}
+	rc.recs.Add(1) // even: recorded
 }
 
 // after is the deadline d from now, or none (0) for d <= 0.
@@ -514,7 +569,9 @@ func (rc *relayConn) relay(head []byte, start time.Time) bool {
 		out = traced
 	}
 	rc.exchange(rt, &r, st, out)
-	rc.endCall(st)
+	if rc.rec.st == nil { // else flush records it
+		rc.endCall(st)
+	}
 	return true
 }
 
@@ -621,7 +678,7 @@ func (rc *relayConn) roundTrip(rt *route, r *request, st *callState, fc *fconn, 
 	now := clock()
 	rc.upstream.set(fc.c, later(now, t.header))
 	rc.startWatch(fc, now)
-	werr := writeAwait(fc.c, req)
+	werr := writeAwait(fc.c, req, nil)
 	if werr != nil {
 		rc.upstream.set(fc.c, 0)
 		if rc.stopWatch() {
@@ -872,11 +929,10 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 		fc.br.Discard(len(head))
 	}
 
-	d := rt.cfg.Dialect
 	in := &rc.in // a field: through the Dialect interface it would escape
 	*in = parsers.Input{Status: code, Header: rc.hdr, Received: now}
 	var rerr error
-	if d.WantsBody(code) && fr.mode != modeNone {
+	if rt.cfg.Dialect.WantsBody(code) && fr.mode != modeNone {
 		// Buffer (raw) up to maxPeek of body, decoded for the dialect.
 		rc.body = rc.body[:0]
 		for !fr.done() && len(rc.body) < maxPeek && rerr == nil {
@@ -894,7 +950,7 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 			rerr = nil
 			fr.mode = modeNone
 		}
-		in.Body = rc.body
+		in.Body = rc.body // for observe
 		if sn != nil {
 			sn.write(rc.body)
 		}
@@ -907,38 +963,33 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 		fc.br.Discard(k)
 		rerr = ferr
 	}
-	d.Parse(in, &rc.result)
-	in.Body = nil
-	st.result = rc.result
-	p.coll.ObserveResponse(st.call.Labels, code, &rc.result, now)
-	if ts := st.trace; ts != nil && p.tracer.RecordsHeaders() {
-		ts.headers = p.tracer.ResponseHeaderAttributes(rc.hdr, ts.headers)
-	}
-
-	// The call is recorded before the write that completes the response:
-	// a client that reads its answer and then the metrics sees its call
-	// counted (as on net/http's path, where this happens at the body's EOF,
-	// before the server sends the last bytes).
-	complete := func() {
-		if sn != nil {
-			u := sn.usage()
-			st.call.InputTok, st.call.OutputTok, st.call.RespModel = u.input, u.output, u.model
-			sn = nil
+	var gone bool
+	if fr.done() && rerr == nil && p.tracer == nil && !rc.closeAfter {
+		// The whole answer is in out: serve writes it, together with the
+		// wait for the next request (flush), and records the call right
+		// after the write (record).
+		if gone = rc.stopWatch(); !gone {
+			rc.pending, rc.pendingBuf = out, bp
+			rc.rec = recording{rt: rt, st: st, fc: fc, sn: sn, code: code, now: now, keepUp: keepUp}
+			rc.recs.Add(1) // odd: the answer may be out before the call is recorded
+			return
 		}
-		rc.endCall(st)
+	}
+	rc.observe(rt, st, code, now)
+
+	// Otherwise the call is recorded before the write that completes the
+	// response: a client that reads its answer and then the metrics sees
+	// its call counted (as on net/http's path, where this happens at the
+	// body's EOF, before the server sends the last bytes).
+	complete := func() {
+		rc.complete(st, sn)
+		sn = nil
 	}
 	if fr.done() && rerr == nil {
 		complete()
 	}
-	var werr error
-	if fr.done() && rerr == nil && p.tracer == nil && !rc.closeAfter {
-		// The whole answer is in out: serve writes it, together with the
-		// wait for the next request (flush).
-		rc.pending, rc.pendingBuf = out, bp
-	} else {
-		_, werr = rc.c.Write(out)
-		*bp = out[:0]
-	}
+	_, werr := rc.c.Write(out)
+	*bp = out[:0]
 	for werr == nil && rerr == nil && !fr.done() {
 		var b []byte
 		b, rerr = peekSome(fc.br)
@@ -958,7 +1009,7 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 	if fr.mode == modeClose && rerr == io.EOF {
 		rerr, fr.mode = nil, modeNone
 	}
-	gone := rc.stopWatch()
+	gone = rc.stopWatch() || gone
 	if ts := st.trace; ts != nil {
 		switch {
 		case werr != nil || gone:
@@ -985,6 +1036,28 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 		fc.c.Close()
 	}
 	complete()
+}
+
+// observe parses the response (rc.in) for the dialect and records its
+// rate limits.
+func (rc *relayConn) observe(rt *route, st *callState, code int, now time.Time) {
+	p, in := rc.p, &rc.in
+	rt.cfg.Dialect.Parse(in, &rc.result)
+	in.Body = nil
+	st.result = rc.result
+	p.coll.ObserveResponse(st.call.Labels, code, &rc.result, now)
+	if ts := st.trace; ts != nil && p.tracer.RecordsHeaders() {
+		ts.headers = p.tracer.ResponseHeaderAttributes(rc.hdr, ts.headers)
+	}
+}
+
+// complete takes the usage sn saw (nil: none) and records the call.
+func (rc *relayConn) complete(st *callState, sn sniffer) {
+	if sn != nil {
+		u := sn.usage()
+		st.call.InputTok, st.call.OutputTok, st.call.RespModel = u.input, u.output, u.model
+	}
+	rc.endCall(st)
 }
 
 // firstChunk notes when the first body bytes arrived, for the span.

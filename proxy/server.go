@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -43,6 +44,8 @@ type Server struct {
 	stopSweep chan struct{}
 	stopOnce  sync.Once
 	swept     chan struct{}
+
+	settling bool // settle is registered with the collector (once, for good)
 }
 
 // Serve accepts connections until Shutdown or Close, then returns
@@ -55,6 +58,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.stdErr = make(chan error, 1)
 	s.stopSweep, s.swept = make(chan struct{}), make(chan struct{})
 	s.stopOnce = sync.Once{}
+	if !s.settling {
+		s.Proxy.coll.BeforeRead(s.settle)
+		s.settling = true
+	}
 	s.mu.Unlock()
 	go func() { s.stdErr <- s.Std.Serve(&s.handoff) }()
 	go func() {
@@ -107,6 +114,38 @@ func (s *Server) untrack(rc *relayConn) {
 	s.mu.Lock()
 	delete(s.conns, rc)
 	s.mu.Unlock()
+}
+
+// settleWait bounds settle: recording takes microseconds; only a stalled
+// connection goroutine would take longer.
+const settleWait = 100 * time.Millisecond
+
+// settle waits until every call whose answer a fast-path connection has
+// written is recorded (relayConn.record), so that a client that has its
+// answer and then reads the metrics finds its call counted. The
+// collector runs it before every read of the metrics.
+func (s *Server) settle() {
+	type unrecorded struct {
+		rc   *relayConn
+		recs uint32
+	}
+	var busy []unrecorded
+	s.mu.Lock()
+	for rc := range s.conns {
+		if v := rc.recs.Load(); v&1 != 0 {
+			busy = append(busy, unrecorded{rc, v})
+		}
+	}
+	s.mu.Unlock()
+	if len(busy) == 0 {
+		return
+	}
+	end := time.Now().Add(settleWait)
+	for _, u := range busy {
+		for u.rc.recs.Load() == u.recs && time.Now().Before(end) {
+			runtime.Gosched()
+		}
+	}
 }
 
 // Shutdown stops accepting, closes idle connections, lets requests in

@@ -801,3 +801,50 @@ func TestFastPathPipelinedRace(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestFastPathAnswersBeforeRecording: an answer that came in one piece
+// reaches the client before its call is recorded (recording adds nothing
+// to the client's wait), and metrics read after the answer still show the
+// call: the read waits for the recording (Server.settle).
+func TestFastPathAnswersBeforeRecording(t *testing.T) {
+	if !fastPathOn() {
+		t.Skip("fast path off")
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("x-ratelimit-limit-requests", "100")
+		w.Header().Set("x-ratelimit-remaining-requests", "41")
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"model":"gpt-4o","usage":{"prompt_tokens":9,"completion_tokens":7}}`)
+	}))
+	defer up.Close()
+	release := make(chan struct{})
+	testHookRecord = func() { <-release }
+	defer func() { testHookRecord = nil }()
+	e := newEnv(t, "openai", up.URL)
+	c := e.proxy.dial(t)
+	// The answer comes while the recording is held up.
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "POST /p/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 18\r\n\r\n{\"model\":\"gpt-4o\"}")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer while the call was being recorded: %v", err)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Fatalf("no answer while the call was being recorded: %v", err)
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond) // well within settleWait
+		close(release)
+	}()
+	m := e.metricsText(t)
+	for _, want := range []string{
+		"headroom_requests_total code=200 key=none model=gpt-4o provider=p 1",
+		"headroom_tokens_total key=none model=gpt-4o provider=p type=output 7",
+		"headroom_ratelimit_remaining key=none model=gpt-4o provider=p resource=requests window=1m 41",
+		"headroom_inflight_requests key=none provider=p 0",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics read after the answer lack %q:\n%s", want, m)
+		}
+	}
+}

@@ -187,19 +187,27 @@ func (p *peeker) peek(fd uintptr) bool {
 // readiness is reset: an answer that comes after the write cannot be
 // missed. A wait ended by the read deadline or Close is left for the next
 // Read to report; a send buffer that fills up hands the rest to Write.
-func writeAwait(c net.Conn, p []byte) error {
+//
+// then (if not nil) runs once, between the write and the wait: work that
+// the peer need not wait for. When p cannot be written at once, or the
+// write fails, it runs before writeAwait returns, and before any write
+// that waits for room.
+func writeAwait(c net.Conn, p []byte, then func()) error {
 	sc, ok := c.(*sysConn)
 	if !ok {
-		_, err := c.Write(p)
-		return err
+		return writeThen(c, p, then)
 	}
 	o := &sc.aw
 	o.mu.Lock()
-	o.p, o.n, o.err, o.wrote, o.full = p, 0, 0, false, false
+	o.p, o.n, o.err, o.wrote, o.full, o.then = p, 0, 0, false, false, then
 	rerr := sc.raw.Read(o.fn)
 	n, errno, wrote, full := o.n, o.err, o.wrote, o.full
-	o.p = nil
+	then = o.then // still to run
+	o.p, o.then = nil, nil
 	o.mu.Unlock()
+	if then != nil {
+		then()
+	}
 	switch {
 	case errno != 0:
 		return sc.opError("write", os.NewSyscallError("write", errno))
@@ -221,6 +229,7 @@ type awaitOp struct {
 	n           int
 	err         syscall.Errno
 	wrote, full bool
+	then        func()
 	fn          func(fd uintptr) bool
 }
 
@@ -231,6 +240,10 @@ func (o *awaitOp) step(fd uintptr) bool {
 	switch e := send(fd, o.p, &o.n); e {
 	case 0:
 		o.wrote = true
+		if then := o.then; then != nil {
+			o.then = nil
+			then()
+		}
 		return false // now wait for the answer
 	case syscall.EAGAIN:
 		o.full = true

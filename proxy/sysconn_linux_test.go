@@ -242,7 +242,7 @@ func TestWriteAwait(t *testing.T) {
 		for i := 0; i < 5000; i++ {
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			msg := []byte{byte(i), byte(i >> 8), 1, 2, 3, 4, 5, 6}
-			if err := writeAwait(c, msg); err != nil {
+			if err := writeAwait(c, msg, nil); err != nil {
 				t.Fatalf("round %d: %v", i, err)
 			}
 			if _, err := io.ReadFull(c, buf); err != nil || !bytes.Equal(buf, msg) {
@@ -263,7 +263,7 @@ func TestWriteAwait(t *testing.T) {
 			}
 		}()
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if err := writeAwait(c, big); err != nil {
+		if err := writeAwait(c, big, nil); err != nil {
 			t.Fatal(err)
 		}
 		buf := make([]byte, 2)
@@ -275,7 +275,7 @@ func TestWriteAwait(t *testing.T) {
 		a, b := tcpPair(t)
 		c := newSysConn(a)
 		c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
-		if err := writeAwait(c, []byte("hi")); err != nil {
+		if err := writeAwait(c, []byte("hi"), nil); err != nil {
 			t.Fatalf("write: %v", err)
 		}
 		got := make([]byte, 2)
@@ -290,7 +290,7 @@ func TestWriteAwait(t *testing.T) {
 		a, b := tcpPair(t)
 		c := newSysConn(a)
 		c.SetReadDeadline(time.Unix(1, 0))
-		if err := writeAwait(c, []byte("hi")); err != nil {
+		if err := writeAwait(c, []byte("hi"), nil); err != nil {
 			t.Fatalf("write: %v", err)
 		}
 		got := make([]byte, 2)
@@ -303,7 +303,7 @@ func TestWriteAwait(t *testing.T) {
 		c := newSysConn(a)
 		c.Close()
 		_, want := a.Write([]byte("x"))
-		if got := writeAwait(c, []byte("x")); classOf(got) != classOf(want) {
+		if got := writeAwait(c, []byte("x"), nil); classOf(got) != classOf(want) {
 			t.Fatalf("writeAwait: %v, Write: %v", got, want)
 		}
 	})
@@ -313,7 +313,7 @@ func TestWriteAwait(t *testing.T) {
 		b.SetLinger(0)
 		b.Close()
 		time.Sleep(10 * time.Millisecond)
-		err := writeAwait(c, []byte("x"))
+		err := writeAwait(c, []byte("x"), nil)
 		if err == nil {
 			// The reset may only be seen by the read that follows.
 			_, err = c.Read(make([]byte, 1))

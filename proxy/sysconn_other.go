@@ -9,8 +9,6 @@ import "net"
 // socketcall.
 func newSysConn(c net.Conn) net.Conn { return c }
 
-// writeAwait writes p (sysconn_linux.go also waits for the answer).
-func writeAwait(c net.Conn, p []byte) error {
-	_, err := c.Write(p)
-	return err
-}
+// writeAwait writes p (sysconn_linux.go also waits for the answer) after
+// running then.
+func writeAwait(c net.Conn, p []byte, then func()) error { return writeThen(c, p, then) }
