@@ -23,6 +23,9 @@ const sniffWindow = 8 << 10
 type jsonSniffer struct {
 	head []byte
 	tail []byte
+	// The last model read: a connection's responses name the same model
+	// over and over, and its string is reused rather than made again.
+	model string
 }
 
 func (s *jsonSniffer) write(p []byte) {
@@ -46,7 +49,10 @@ func (s *jsonSniffer) write(p []byte) {
 
 func (s *jsonSniffer) usage() usage {
 	var u usage
-	u.model = findTopLevelString(s.head, "model")
+	if m := findTopLevelBytes(s.head, "model"); string(m) != s.model {
+		s.model = string(m)
+	}
+	u.model = s.model
 	body := s.tail
 	if len(body) == 0 {
 		body = s.head
@@ -137,22 +143,45 @@ func (s *sseSniffer) usage() usage {
 // A scan rather than encoding/json: it runs on every response, and
 // reflection was a visible share of the proxy's CPU.
 func decodeUsage(obj []byte) (in, out int64) {
-	pick := func(a, b string) int64 {
-		if v, ok := findTopLevelInt(obj, a); ok && v > 0 {
-			return v
+	// OpenAI's names first, then Anthropic's; a count must be a positive
+	// integer. The first of a key repeated counts.
+	var n [4]int64 // prompt, input, completion, output
+	var seen [4]bool
+	eachTopLevel(obj, func(k, rest []byte) bool {
+		i := -1
+		switch string(k) {
+		case "prompt_tokens":
+			i = 0
+		case "input_tokens":
+			i = 1
+		case "completion_tokens":
+			i = 2
+		case "output_tokens":
+			i = 3
 		}
-		if v, ok := findTopLevelInt(obj, b); ok && v > 0 {
-			return v
+		if i >= 0 && !seen[i] {
+			seen[i] = true
+			n[i], _ = parseTokenCount(rest)
 		}
-		return 0
+		return true
+	})
+	pick := func(a, b int64) int64 {
+		if a > 0 {
+			return a
+		}
+		return max(b, 0)
 	}
-	return pick("prompt_tokens", "input_tokens"), pick("completion_tokens", "output_tokens")
+	return pick(n[0], n[1]), pick(n[2], n[3])
 }
 
 // findTopLevelInt returns the integer value of key in the top-level object
 // of b; ok is false when it is missing or not a plain integer.
 func findTopLevelInt(b []byte, key string) (v int64, ok bool) {
-	val := findTopLevelValue(b, key)
+	return parseTokenCount(findTopLevelValue(b, key))
+}
+
+// parseTokenCount reads the plain integer at the start of val.
+func parseTokenCount(val []byte) (v int64, ok bool) {
 	n := 0
 	for n < len(val) && n < 18 && '0' <= val[n] && val[n] <= '9' {
 		v = v*10 + int64(val[n]-'0')
@@ -167,7 +196,7 @@ func findTopLevelInt(b []byte, key string) (v int64, ok bool) {
 // lastObjectAfterKey returns the balanced {...} following the last
 // occurrence of key (including quotes) in b, or nil.
 func lastObjectAfterKey(b []byte, key string) []byte {
-	i := bytes.LastIndex(b, []byte(key))
+	i := lastIndexQuoted(b, key)
 	if i < 0 {
 		return nil
 	}
@@ -186,26 +215,35 @@ func lastObjectAfterKey(b []byte, key string) []byte {
 	return rest[j : j+end+1]
 }
 
+// lastIndexQuoted is bytes.LastIndex for a key that starts with a quote:
+// quotes are what a JSON document has fewest of among its bytes, so it
+// looks only at them (bytes.LastIndex hashes every byte).
+func lastIndexQuoted(b []byte, key string) int {
+	for end := len(b); ; {
+		i := bytes.LastIndexByte(b[:end], '"')
+		if i < 0 {
+			return -1
+		}
+		if len(b)-i >= len(key) && string(b[i:i+len(key)]) == key {
+			return i
+		}
+		end = i
+	}
+}
+
 // matchBrace returns the index of the brace closing b[0], honouring strings.
 func matchBrace(b []byte) int {
-	depth, inStr, esc := 0, false, false
-	for i, c := range b {
-		switch {
-		case esc:
-			esc = false
-		case inStr:
-			if c == '\\' {
-				esc = true
-			} else if c == '"' {
-				inStr = false
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			if i = stringEnd(b, i+1); i < 0 {
+				return -1
 			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
+		case '{', '[':
 			depth++
-		case c == '}' || c == ']':
-			depth--
-			if depth == 0 {
+		case '}', ']':
+			if depth--; depth == 0 {
 				return i
 			}
 		}
@@ -243,46 +281,73 @@ func findTopLevelBytes(b []byte, key string) []byte {
 
 // findTopLevelValue returns b from the start of the value of the first
 // top-level key equal to key (nil when there is none).
-func findTopLevelValue(b []byte, key string) []byte {
-	depth, inStr, esc := 0, false, false
-	strStart := -1
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-				if depth == 1 && i-strStart == len(key) && string(b[strStart:i]) == key {
-					// Is it a key? Next non-space must be ':'.
-					j := i + 1
-					for j < len(b) && isSpace(b[j]) {
-						j++
-					}
-					if j < len(b) && b[j] == ':' {
-						j++
-						for j < len(b) && isSpace(b[j]) {
-							j++
-						}
-						return b[j:]
-					}
-				}
-			}
-			continue
+func findTopLevelValue(b []byte, key string) (v []byte) {
+	eachTopLevel(b, func(k, rest []byte) bool {
+		if string(k) == key {
+			v = rest
+			return false
 		}
-		switch c {
-		case '"':
-			inStr, strStart = true, i+1
+		return true
+	})
+	return v
+}
+
+// eachTopLevel calls f with each key of the top-level object of b (a
+// possibly truncated JSON document) and b from the start of that key's
+// value, until f returns false. Nested objects, arrays and string contents
+// are skipped.
+func eachTopLevel(b []byte, f func(key, rest []byte) bool) {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
 		case '{', '[':
 			depth++
 		case '}', ']':
 			depth--
+		case '"':
+			end := stringEnd(b, i+1)
+			if end < 0 {
+				return
+			}
+			if depth == 1 {
+				// A key when the next non-space is ':'.
+				j := end + 1
+				for j < len(b) && isSpace(b[j]) {
+					j++
+				}
+				if j < len(b) && b[j] == ':' {
+					j++
+					for j < len(b) && isSpace(b[j]) {
+						j++
+					}
+					if !f(b[i+1:end], b[j:]) {
+						return
+					}
+				}
+			}
+			i = end
 		}
 	}
-	return nil
+}
+
+// stringEnd returns the index of the quote that closes the string whose
+// contents start at b[i], or -1 when b ends first.
+func stringEnd(b []byte, i int) int {
+	for {
+		k := bytes.IndexByte(b[i:], '"')
+		if k < 0 {
+			return -1
+		}
+		q := i + k
+		bs := 0 // backslashes before the quote: an odd count escapes it
+		for q-1-bs >= i && b[q-1-bs] == '\\' {
+			bs++
+		}
+		if bs%2 == 0 {
+			return q
+		}
+		i = q + 1
+	}
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
