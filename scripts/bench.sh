@@ -20,6 +20,10 @@
 #     BENCH_BASELINE, so before/after compare within one run;
 #   - the same against a minimal net/http/httputil.ReverseProxy (bench/minrp),
 #     to tell Headroom's own cost from net/http's;
+#   - the same through two byte relays that read nothing of HTTP, nginx's
+#     stream (TCP) proxy and a plain Go one (bench/tcprelay): the least any
+#     proxy can add on this machine, with an event loop in C and with Go's
+#     runtime;
 #   - latency at a fixed 500 req/s with vegeta, the same four ways, and the
 #     latency each proxy adds over direct (p50, p99);
 #   - SSE time to first byte and inter-event delay, fakeprovider direct vs
@@ -32,7 +36,7 @@
 #   - tail lines per second per format on one core (go test -bench ./tail);
 #   - a CPU profile of Headroom under wrk load (bench/headroomprof), top
 #     functions.
-# Installs wrk and nginx-light (scripts/deps/wrk.sh) and vegeta (go install,
+# Installs wrk, nginx-light and nginx's stream module (scripts/deps/wrk.sh) and vegeta (go install,
 # pinned) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +56,7 @@ VEGETA_VERSION=v12.13.0
 log() { printf '== %s\n' "$*" >&2; }
 
 bash scripts/deps/wrk.sh
+STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so # Debian's libnginx-mod-stream
 export PATH="$(go env GOPATH)/bin:$PATH:/usr/sbin:/sbin"
 if ! command -v vegeta >/dev/null 2>&1; then
   log "installing vegeta $VEGETA_VERSION"
@@ -72,7 +77,7 @@ trap cleanup EXIT
 REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ", dirty tree")"
 log "building"
 mkdir -p "$W/bin"
-go build -o "$W/bin/" ./cmd/exporter ./cmd/fakeprovider ./bench/sseclient ./bench/seriesload ./bench/headroomprof ./bench/minrp
+go build -o "$W/bin/" ./cmd/exporter ./cmd/fakeprovider ./bench/sseclient ./bench/seriesload ./bench/headroomprof ./bench/minrp ./bench/tcprelay
 # The path Headroom takes by default (config.Settings): "fast" when
 # HEADROOM_FAST_PATH defaults to true, "std" (net/http's) otherwise.
 DEFAULT_CLIENT=$(sed -n 's/.*env:"HEADROOM_FAST_PATH" envDefault:"\([a-z]*\)".*/\1/p' config/config.go)
@@ -91,7 +96,7 @@ fi
 # the load generators open before a server that is started later binds it.
 EPH_LO=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 ports=()
-while [ "${#ports[@]}" -lt 17 ]; do
+while [ "${#ports[@]}" -lt 18 ]; do
   p=$((10000 + RANDOM % (EPH_LO - 10000)))
   case " ${ports[*]} " in *" $p "*) continue ;; esac
   (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue # in use
@@ -101,6 +106,7 @@ UP=${ports[0]} NP=${ports[1]} FP=${ports[2]} HP=${ports[3]} HM=${ports[4]}
 PP=${ports[5]} PM=${ports[6]} SP=${ports[7]} SM=${ports[8]} MP=${ports[9]}
 FHP=${ports[10]} FHM=${ports[11]} BP=${ports[12]} BM=${ports[13]}
 QP=${ports[14]} QM=${ports[15]}
+LP=${ports[16]} TP=${ports[17]}
 
 wait_port() {
   for _ in $(seq 1 100); do
@@ -113,7 +119,7 @@ wait_port() {
 
 # --- upstreams and proxies ---------------------------------------------------
 BODY='{"id":"chatcmpl-bench","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":9,"total_tokens":18}}'
-mkdir -p "$W/nginx-up/tmp" "$W/nginx-proxy/tmp"
+mkdir -p "$W/nginx-up/tmp" "$W/nginx-proxy/tmp" "$W/nginx-l4/tmp"
 temps() { # nginx temp paths inside $1
   for t in client_body proxy fastcgi uwsgi scgi; do printf '  %s_temp_path %s/tmp/%s;\n' "$t" "$1" "$t"; done
 }
@@ -170,9 +176,28 @@ $(temps "$W/nginx-proxy")
   }
 }
 EOF
+cat >"$W/nginx-l4/nginx.conf" <<EOF
+# A byte relay (TCP, no HTTP): the least a proxy can add.
+load_module $STREAM_MODULE;
+daemon off;
+worker_processes auto;
+pid $W/nginx-l4/nginx.pid;
+error_log $W/nginx-l4/error.log warn;
+events { worker_connections 4096; }
+stream {
+  server {
+    listen 127.0.0.1:$LP reuseport backlog=4096;
+    proxy_pass 127.0.0.1:$UP;
+  }
+}
+EOF
 nginx -c "$W/nginx-up/nginx.conf" -p "$W/nginx-up" & PIDS+=($!)
 nginx -c "$W/nginx-proxy/nginx.conf" -p "$W/nginx-proxy" & PIDS+=($!)
 NGINX_PROXY_PID=$!
+nginx -c "$W/nginx-l4/nginx.conf" -p "$W/nginx-l4" & PIDS+=($!)
+NGINX_L4_PID=$!
+"$W/bin/tcprelay" -listen "127.0.0.1:$TP" -upstream "127.0.0.1:$UP" & PIDS+=($!)
+TCPRELAY_PID=$!
 "$W/bin/minrp" -listen "127.0.0.1:$MP" -upstream "http://127.0.0.1:$UP" & PIDS+=($!)
 MINRP_PID=$!
 "$W/bin/fakeprovider" -listen "127.0.0.1:$FP" -provider openai -scale 1000 -stream-delay 10ms -stream-chunks 20 -log-level warn & PIDS+=($!)
@@ -199,7 +224,7 @@ PIDS+=($HPID)
 headroom fast "$FHP" "$FHM" "$W/bin/exporter"
 FHPID=$!
 PIDS+=($FHPID)
-for p in $UP $NP $FP $HP $HM $MP $FHP $FHM; do wait_port "$p"; done
+for p in $UP $NP $FP $HP $HM $MP $FHP $FHM $LP $TP; do wait_port "$p"; done
 if [ -n "$BASELINE" ]; then
   # The baseline runs with its own defaults.
   HEADROOM_CONFIG="$W/providers.yaml" HEADROOM_PROXY_ADDR="127.0.0.1:$BP" HEADROOM_METRICS_ADDR="127.0.0.1:$BM" \
@@ -223,7 +248,9 @@ URL_fast="http://127.0.0.1:$FHP/up/v1/chat/completions"
 URL_baseline="http://127.0.0.1:$BP/up/v1/chat/completions"
 URL_nginx="http://127.0.0.1:$NP/v1/chat/completions"
 URL_minrp="http://127.0.0.1:$MP/v1/chat/completions"
-TARGETS=(direct std fast nginx minrp)
+URL_nginxl4="http://127.0.0.1:$LP/v1/chat/completions"
+URL_tcprelay="http://127.0.0.1:$TP/v1/chat/completions"
+TARGETS=(direct std fast nginx minrp nginxl4 tcprelay)
 [ -z "$BASELINE" ] || TARGETS+=(baseline)
 
 # Every target must answer 200 before anything is measured.
@@ -245,7 +272,8 @@ log "throughput: wrk -t2 -c$CONNS -d$DUR, $ROUNDS interleaved rounds"
 # the shared cores are doing, and it says what each proxy costs by itself.
 TICK=$(getconf CLK_TCK)
 declare -A TPIDS=([std]="$HPID" [fast]="$FHPID" [minrp]="$MINRP_PID" [baseline]="${BASELINE_PID:-}"
-  [nginx]="$(pgrep -P "$NGINX_PROXY_PID" | tr '\n' ' ')")
+  [nginx]="$(pgrep -P "$NGINX_PROXY_PID" | tr '\n' ' ')" [nginxl4]="$(pgrep -P "$NGINX_L4_PID" | tr '\n' ' ')"
+  [tcprelay]="$TCPRELAY_PID")
 cputicks() { # pids... -> utime+stime ticks, summed
   local p s=0
   for p in "$@"; do s=$((s + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'))); done
@@ -420,6 +448,8 @@ $(rowr "through Headroom, fast path (HEADROOM_FAST_PATH=true)" fast)
 $(rowr "through Headroom, net/http's path (HEADROOM_FAST_PATH=false)" std)$(opt rowr "through Headroom built at $BASELINE_REV (before)" baseline)
 | through nginx | ${RPS[nginx]} | $(paste -sd' ' "$W/rps-nginx") |
 | through a minimal Go ReverseProxy (bench/minrp) | ${RPS[minrp]} | $(paste -sd' ' "$W/rps-minrp") |
+| through nginx's TCP relay (stream module; no HTTP) | ${RPS[nginxl4]} | $(paste -sd' ' "$W/rps-nginxl4") |
+| through a plain Go TCP relay (bench/tcprelay; no HTTP) | ${RPS[tcprelay]} | $(paste -sd' ' "$W/rps-tcprelay") |
 
 | ratio | value | target |
 |---|---:|---|
@@ -440,10 +470,10 @@ proxy's own cost, whatever the load generator and the upstream take on the share
 
 | proxy | CPU µs per request | rounds | nginx / this |
 |---|---:|---|---:|
-$(for t in fast std baseline nginx minrp; do
+$(for t in fast std baseline nginx minrp nginxl4 tcprelay; do
   [ -n "${CPU[$t]:-}" ] || continue
   case $t in fast) n="Headroom, fast path" ;; std) n="Headroom, net/http's path" ;; baseline) n="Headroom built at $BASELINE_REV (before)" ;;
-    nginx) n="nginx" ;; minrp) n="minimal Go ReverseProxy" ;; esac
+    nginx) n="nginx" ;; minrp) n="minimal Go ReverseProxy" ;; nginxl4) n="nginx's TCP relay" ;; tcprelay) n="plain Go TCP relay" ;; esac
   echo "| $n | ${CPU[$t]} | $(paste -sd' ' "$W/cpu-$t") | $(ratio "${CPU[nginx]}" "${CPU[$t]}") |"
 done)
 
@@ -455,7 +485,9 @@ done)
 $(rowl "through Headroom, fast path" fast)
 $(rowl "through Headroom, net/http's path" std)$(opt rowl "through Headroom built at $BASELINE_REV (before)" baseline)
 | through nginx | $(us "${P50[nginx]}") | $(us "${P99[nginx]}") | $N50 | $N99 |
-| through minimal Go ReverseProxy | $(us "${P50[minrp]}") | $(us "${P99[minrp]}") | $(added "${P50[minrp]}" "${P50[direct]}") | $(added "${P99[minrp]}" "${P99[direct]}") |
+$(rowl "through minimal Go ReverseProxy" minrp)
+$(rowl "through nginx's TCP relay (no HTTP)" nginxl4)
+$(rowl "through a plain Go TCP relay (no HTTP)" tcprelay)
 
 Targets for Headroom ($DEFAULT_CLIENT, the default): added p50 ≤ 50 µs: $(pass "$A50" 50 le); added p99 ≤ 500 µs: $(pass "$A99" 500 le).
 
