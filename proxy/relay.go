@@ -645,8 +645,6 @@ func (rc *relayConn) keyLabel(rt *route, r *request) string {
 	return l
 }
 
-// exchange sends req (head and body in one buffer) upstream and relays the
-// answer, retrying once on a reused connection that turned out to be dead.
 // labeling is what label needs to label a call.
 type labeling struct {
 	st        *callState // nil: labelled
@@ -682,6 +680,8 @@ func (rc *relayConn) label() string {
 	return model
 }
 
+// exchange sends req (head and body in one buffer) upstream and relays the
+// answer, retrying once on a reused connection that turned out to be dead.
 func (rc *relayConn) exchange(rt *route, r *request, st *callState, req []byte) {
 	t := rc.s.Upstream
 	for attempt := 0; ; attempt++ {
