@@ -2,7 +2,7 @@
 # Benchmarks Headroom against a direct connection and a plain nginx reverse
 # proxy in the same run, on the same machine, and writes docs/benchmarks.md.
 #
-#   ./scripts/bench.sh                 # full run, about 8 minutes
+#   ./scripts/bench.sh                 # full run, about 20 minutes
 #   BENCH_QUICK=1 ./scripts/bench.sh   # smoke run, about 1.5 minutes
 #   BENCH_OUT=/tmp/b.md ./scripts/bench.sh
 #   BENCH_BASELINE=<git rev> ./scripts/bench.sh   # also measure cmd/exporter
@@ -310,33 +310,46 @@ HRSS=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$HPID/status")
 FHRSS=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$FHPID/status")
 
 # --- latency at a fixed rate ---------------------------------------------------------
-log "latency: vegeta at $RATE req/s, $ROUNDS interleaved rounds of $LAT_DUR"
-declare -A P50 P99
+log "latency: vegeta at $RATE req/s, $ROUNDS interleaved rounds of $LAT_DUR, each path paired with a direct run"
+declare -A P50 P99 ADD50 ADD99
 for t in "${TARGETS[@]}"; do
   u="URL_$t"
   echo "POST ${!u}" | vegeta attack -rate="$RATE/s" -duration=2s -body="$W/body.json" \
     -header 'Content-Type: application/json' -header 'Authorization: Bearer sk-bench-0000' >/dev/null
 done
+latency_run() { # target round: appends its p50 and p99 (ns) to $W/p50-<target>, $W/p99-<target>
+  local t=$1 r=$2 u="URL_$1" f="$W/vegeta-$1-$2.json"
+  echo "POST ${!u}" | vegeta attack -rate="$RATE/s" -duration="$LAT_DUR" -body="$W/body.json" \
+    -header 'Content-Type: application/json' -header 'Authorization: Bearer sk-bench-0000' |
+    vegeta report -type=json >"$f"
+  grep -o '"50th":[0-9]*' "$f" | cut -d: -f2 >>"$W/p50-$t"
+  grep -o '"99th":[0-9]*' "$f" | cut -d: -f2 >>"$W/p99-$t"
+  log "  round $r $t: p50 $(tail -1 "$W/p50-$t") ns, p99 $(tail -1 "$W/p99-$t") ns, success $(grep -o '"success":[0-9.]*' "$f" | cut -d: -f2)"
+}
+# Each path runs right after a direct run of its own, and what it adds is
+# the median over the rounds of that pair's difference: the neighbours on
+# the shared cores change from one run to the next (a direct median taken
+# once per round was off by tens of µs in noisy stretches), much less
+# within a pair.
 for r in $(seq 1 "$ROUNDS"); do
   for t in "${TARGETS[@]}"; do
-    u="URL_$t"
-    echo "POST ${!u}" | vegeta attack -rate="$RATE/s" -duration="$LAT_DUR" -body="$W/body.json" \
-      -header 'Content-Type: application/json' -header 'Authorization: Bearer sk-bench-0000' |
-      vegeta report -type=json >"$W/vegeta-$t-$r.json"
-    grep -o '"50th":[0-9]*' "$W/vegeta-$t-$r.json" | cut -d: -f2 >>"$W/p50-$t"
-    grep -o '"99th":[0-9]*' "$W/vegeta-$t-$r.json" | cut -d: -f2 >>"$W/p99-$t"
-    succ=$(grep -o '"success":[0-9.]*' "$W/vegeta-$t-$r.json" | cut -d: -f2)
-    log "  round $r $t: p50 $(tail -1 "$W/p50-$t") ns, p99 $(tail -1 "$W/p99-$t") ns, success $succ"
+    [ "$t" != direct ] || continue
+    latency_run direct "$r"
+    latency_run "$t" "$r"
+    for q in 50 99; do
+      echo $(($(tail -1 "$W/p$q-$t") - $(tail -1 "$W/p$q-direct"))) >>"$W/add$q-$t"
+    done
   done
 done
 for t in "${TARGETS[@]}"; do
   P50[$t]=$(median <"$W/p50-$t")
   P99[$t]=$(median <"$W/p99-$t")
+  [ "$t" = direct ] || { ADD50[$t]=$(median <"$W/add50-$t"); ADD99[$t]=$(median <"$W/add99-$t"); }
 done
 # "headroom" is Headroom as it runs by default.
 RPS[headroom]=${RPS[$DEFAULT_CLIENT]} P50[headroom]=${P50[$DEFAULT_CLIENT]} P99[headroom]=${P99[$DEFAULT_CLIENT]}
+ADD50[headroom]=${ADD50[$DEFAULT_CLIENT]} ADD99[headroom]=${ADD99[$DEFAULT_CLIENT]}
 us() { awk -v n="$1" 'BEGIN {printf "%.0f", n / 1000}'; }
-added() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", (a - b) / 1000}'; }
 addedus() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", a - b}'; }
 
 # --- SSE ---------------------------------------------------------------------------
@@ -414,15 +427,15 @@ pass() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN {ok = (dir == "ge" ? v >= t 
 HN=$(ratio "${RPS[headroom]}" "${RPS[nginx]}")
 HD=$(ratio "${RPS[headroom]}" "${RPS[direct]}")
 ND=$(ratio "${RPS[nginx]}" "${RPS[direct]}")
-A50=$(added "${P50[headroom]}" "${P50[direct]}")
-A99=$(added "${P99[headroom]}" "${P99[direct]}")
-N50=$(added "${P50[nginx]}" "${P50[direct]}")
-N99=$(added "${P99[nginx]}" "${P99[direct]}")
+A50=$(us "${ADD50[headroom]}")
+A99=$(us "${ADD99[headroom]}")
+N50=$(us "${ADD50[nginx]}")
+N99=$(us "${ADD99[nginx]}")
 SD="$W/sse-direct.json" SH="$W/sse-$DEFAULT_CLIENT.json" SC="$W/scale.json"
 # Optional rows and ratios: the non-default client and the baseline build.
 opt() { [ -z "$BASELINE" ] || printf '\n%s' "$("$@")"; } # a row only with a baseline
 rowr() { printf '| %s | %s | %s |\n' "$1" "${RPS[$2]}" "$(paste -sd' ' "$W/rps-$2")"; }
-rowl() { printf '| %s | %s | %s | %s | %s |\n' "$1" "$(us "${P50[$2]}")" "$(us "${P99[$2]}")" "$(added "${P50[$2]}" "${P50[direct]}")" "$(added "${P99[$2]}" "${P99[direct]}")"; }
+rowl() { printf '| %s | %s | %s | %s | %s |\n' "$1" "$(us "${P50[$2]}")" "$(us "${P99[$2]}")" "$(us "${ADD50[$2]}")" "$(us "${ADD99[$2]}")"; }
 rows() { local f="$W/sse-$2.json"; printf '| %s | %s | %s | %s | %s |\n' "$1" "$(jget "$f" ttfb_p50_us)" "$(jget "$f" ttfb_p99_us)" "$(jget "$f" gap_p50_us)" "$(jget "$f" gap_p99_us)"; }
 {
   cat <<EOF
@@ -430,7 +443,7 @@ rows() { local f="$W/sse-$2.json"; printf '| %s | %s | %s | %s | %s |\n' "$1" "$
 
 Generated by \`./scripts/bench.sh\` on $(date -u +%Y-%m-%d) (commit $REV).
 These machines are noisy and shared: compare the ratios within one run, not absolute numbers
-across runs. Re-run with \`./scripts/bench.sh\` (about 8 minutes; \`BENCH_QUICK=1\` for a smoke run).
+across runs. Re-run with \`./scripts/bench.sh\` (about 20 minutes; \`BENCH_QUICK=1\` for a smoke run).
 
 Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM,
 Linux $(uname -r), $(go version | cut -d' ' -f3), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), vegeta $VEGETA_VERSION.
@@ -484,6 +497,9 @@ $(for t in fast std baseline nginx minrp nginxl4 tcprelay epollrelay; do
 done)
 
 ### Latency at $RATE req/s (vegeta; median of $ROUNDS interleaved rounds of $LAT_DUR per path)
+
+Each path ran right after a direct run of its own; "added" is the median over the rounds of the
+path's figure minus that direct run's.
 
 | path | p50 µs | p99 µs | added p50 µs | added p99 µs |
 |---|---:|---:|---:|---:|
