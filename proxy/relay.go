@@ -663,14 +663,7 @@ func (rc *relayConn) label() string {
 	}
 	model := ""
 	if lb.wantModel {
-		// Clients send the same model request after request: the last
-		// one's string is reused rather than allocated again.
-		if m := findTopLevelBytes(lb.body, "model"); string(m) == rc.lastModel {
-			model = rc.lastModel
-		} else {
-			model = string(m)
-			rc.lastModel = model
-		}
+		model = reuse(&rc.lastModel, findTopLevelBytes(lb.body, "model"))
 	}
 	p := rc.p
 	st.call.Labels = p.coll.Labels(st.call.Provider, model, lb.key)

@@ -23,9 +23,18 @@ const sniffWindow = 8 << 10
 type jsonSniffer struct {
 	head []byte
 	tail []byte
-	// The last model read: a connection's responses name the same model
-	// over and over, and its string is reused rather than made again.
-	model string
+	model string // the last model read (reuse)
+}
+
+// reuse returns b as a string: *last when it holds the same bytes, else a
+// new string, kept in *last. A connection's requests and responses name the
+// same model over and over; making its string each time was an allocation
+// per call.
+func reuse(last *string, b []byte) string {
+	if string(b) != *last {
+		*last = string(b)
+	}
+	return *last
 }
 
 func (s *jsonSniffer) write(p []byte) {
@@ -49,10 +58,7 @@ func (s *jsonSniffer) write(p []byte) {
 
 func (s *jsonSniffer) usage() usage {
 	var u usage
-	if m := findTopLevelBytes(s.head, "model"); string(m) != s.model {
-		s.model = string(m)
-	}
-	u.model = s.model
+	u.model = reuse(&s.model, findTopLevelBytes(s.head, "model"))
 	body := s.tail
 	if len(body) == 0 {
 		body = s.head
