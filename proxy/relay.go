@@ -81,10 +81,6 @@ type relayConn struct {
 	// (record); recordFn is rc.record, made once.
 	rec      recording
 	recordFn func()
-	// The call's labels, made while the upstream works (label); labelFn
-	// calls it, made once.
-	lb      labeling
-	labelFn func()
 	// recs is odd from the moment an answer may reach the client until
 	// its call is recorded: Server.settle waits for it to change.
 	recs atomic.Uint32
@@ -112,7 +108,6 @@ func newRelayConn(s *Server, c net.Conn) *relayConn {
 	rc.cr.c = c
 	rc.br = bufio.NewReaderSize(&rc.cr, clientBufSize)
 	rc.recordFn = rc.record
-	rc.labelFn = func() { rc.label() }
 	return rc
 }
 
@@ -535,19 +530,24 @@ func (rc *relayConn) relay(head []byte, start time.Time) bool {
 	}
 	// head and r's slices are stale from here on.
 
+	model := ""
+	if wantModel {
+		model = reuse(&rc.lastModel, findTopLevelBytes(body, "model"))
+	}
 	st := &rc.st
 	*st = callState{p: p, route: rt, comp: &rc.comp}
 	st.call = Call{
 		Provider: rt.cfg.Name, Method: method, Path: path, Upstream: rt.cfg.Upstream.Host, Start: start,
+		Labels: p.coll.Labels(rt.cfg.Name, model, key),
 	}
 	rc.result.Reset()
-	// The call's labels are made while the upstream works on the request
-	// (exchange), unless the span needs the model first.
-	rc.lb = labeling{st: st, key: key, body: body, wantModel: wantModel}
+	// In flight before the upstream has the request: whoever sees the
+	// request arrive there finds it counted (TestInflightCounts).
+	st.inflight = p.coll.InflightCached(&rc.comp, st.call.Labels)
+	st.inflight.Inc()
 	if p.tracer != nil {
 		// The span starts now that the model is known; the upstream gets
 		// its context in place of the caller's (as rewrite does).
-		model := rc.label()
 		r.method, r.target = hc[:len(r.method)], hc[r.targetAt:r.targetAt+len(r.target)]
 		if rc.reqHdr == nil {
 			rc.reqHdr = http.Header{}
@@ -645,34 +645,6 @@ func (rc *relayConn) keyLabel(rt *route, r *request) string {
 	return l
 }
 
-// labeling is what label needs to label a call.
-type labeling struct {
-	st        *callState // nil: labelled
-	key       string
-	body      []byte
-	wantModel bool
-}
-
-// label sets the call's labels (the model from the request body) and
-// counts it in flight, once; it returns the model.
-func (rc *relayConn) label() string {
-	lb := &rc.lb
-	st := lb.st
-	if st == nil {
-		return ""
-	}
-	model := ""
-	if lb.wantModel {
-		model = reuse(&rc.lastModel, findTopLevelBytes(lb.body, "model"))
-	}
-	p := rc.p
-	st.call.Labels = p.coll.Labels(st.call.Provider, model, lb.key)
-	st.inflight = p.coll.InflightCached(&rc.comp, st.call.Labels)
-	st.inflight.Inc()
-	*lb = labeling{}
-	return model
-}
-
 // exchange sends req (head and body in one buffer) upstream and relays the
 // answer, retrying once on a reused connection that turned out to be dead.
 func (rc *relayConn) exchange(rt *route, r *request, st *callState, req []byte) {
@@ -680,7 +652,6 @@ func (rc *relayConn) exchange(rt *route, r *request, st *callState, req []byte) 
 	for attempt := 0; ; attempt++ {
 		fc, err := t.getConn(context.Background(), rt.pool, st.call.Start)
 		if err != nil {
-			rc.label()
 			rc.fail(st, err)
 			return
 		}
@@ -702,7 +673,7 @@ func (rc *relayConn) roundTrip(rt *route, r *request, st *callState, fc *fconn, 
 	now := clock()
 	rc.upstream.set(fc.c, later(now, t.header))
 	rc.startWatch(fc, now)
-	werr := writeAwait(fc.c, req, rc.labelFn) // labels while the upstream works
+	werr := writeAwait(fc.c, req, nil)
 	if werr != nil {
 		rc.upstream.set(fc.c, 0)
 		if rc.stopWatch() {

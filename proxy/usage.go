@@ -21,8 +21,8 @@ const sniffWindow = 8 << 10
 
 // jsonSniffer keeps the first and last sniffWindow bytes of a JSON body.
 type jsonSniffer struct {
-	head []byte
-	tail []byte
+	head  []byte
+	tail  []byte
 	model string // the last model read (reuse)
 }
 
