@@ -625,8 +625,11 @@ type Snapshot struct {
 	Reset, Observed                        time.Time
 }
 
-// Snapshot returns the live (non-expired) series.
+// Snapshot returns the live (non-expired) series. Like every read of the
+// metrics, it first settles (BeforeRead): the JSON API and the landing page
+// must show a call whose answer is already out.
 func (c *Collector) Snapshot() []Snapshot {
+	c.settle()
 	now := c.opts.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -19,8 +19,8 @@ type settlers struct {
 }
 
 // BeforeRead adds f to what runs before every read of the collector's
-// metrics: the exposition (Handler), Gatherer and the registries it is
-// Registered with. f must not read the collector.
+// metrics: the exposition (Handler), Gatherer, Snapshot and the registries
+// it is Registered with. f must not read the collector.
 func (c *Collector) BeforeRead(f func()) {
 	s := &c.settlers
 	s.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -50,5 +51,13 @@ func TestBeforeRead(t *testing.T) {
 	c.Handler(nil, HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if want := `headroom_requests_total{code="200",key="k",model="m",provider="p"} 3`; runs != 3 || !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("Handler: %d runs, want 3 and %s in\n%s", runs, want, rec.Body.String())
+	}
+	// The settler above records no rate-limit series, so a second one
+	// does: Snapshot must show it.
+	c.BeforeRead(func() {
+		c.ObserveResponse(c.Labels("p", "m", "k"), 200, twoLimits(60, 45), time.Now())
+	})
+	if snap := c.Snapshot(); runs != 4 || len(snap) != 2 {
+		t.Errorf("Snapshot: %d runs, %d series; want 4, 2", runs, len(snap))
 	}
 }
