@@ -554,6 +554,16 @@ func isEventStream(ct string) bool {
 
 func identityEncoding(ce string) bool { return ce == "" || strings.EqualFold(ce, "identity") }
 
+// isEventStreamBytes and identityEncodingBytes are isEventStream and
+// identityEncoding for the fast path's field values.
+func isEventStreamBytes(ct []byte) bool {
+	return bytes.HasPrefix(bytes.TrimSpace(ct), []byte("text/event-stream"))
+}
+
+func identityEncodingBytes(ce []byte) bool {
+	return len(ce) == 0 || bytes.EqualFold(ce, []byte("identity"))
+}
+
 // bufferPool recycles ReverseProxy's copy buffers.
 type bufferPool struct{}
 

@@ -81,8 +81,14 @@ type relayConn struct {
 	// (record); recordFn is rc.record, made once.
 	rec      recording
 	recordFn func()
-	// recs is odd from the moment an answer may reach the client until
-	// its call is recorded: Server.settle waits for it to change.
+	// The call's labels and in-flight count, made while the upstream
+	// works (label); labelFn is rc.label, made once.
+	lb      labeling
+	labelFn func()
+	// recs is odd from the moment a request may reach the upstream until
+	// it is counted in flight (label), and from the moment an answer may
+	// reach the client until its call is recorded (record):
+	// Server.settle waits for it to change.
 	recs atomic.Uint32
 
 	// Timeouts, enforced by the Server's sweeper (deadline.go): the
@@ -108,6 +114,7 @@ func newRelayConn(s *Server, c net.Conn) *relayConn {
 	rc.cr.c = c
 	rc.br = bufio.NewReaderSize(&rc.cr, clientBufSize)
 	rc.recordFn = rc.record
+	rc.labelFn = func() { rc.label() }
 	return rc
 }
 
@@ -230,6 +237,13 @@ type recording struct {
 	code   int
 	now    time.Time // the response head's arrival
 	keepUp bool
+	// The response head (rc.rfs are its fields) and the body that went
+	// out with it, with the framing before it, for the usage sniffer
+	// (sniff). All stay valid until the upstream connection is reused,
+	// which record allows.
+	head, body []byte
+	fr         bodyFraming
+	sniff      bool
 }
 
 // record records the call behind pending (observe, then the call's end)
@@ -244,6 +258,10 @@ func (rc *relayConn) record() {
 	if testHookRecord != nil {
 		testHookRecord()
 	}
+	if w.sniff {
+		w.fr.take(w.body, w.sn.write)
+	}
+	rc.fillHeader(w.st, w.head)
 	rc.observe(w.rt, w.st, w.code, w.now)
 	rc.complete(w.st, w.sn)
 	if w.keepUp && w.fc.br.Buffered() == 0 {
@@ -530,24 +548,20 @@ func (rc *relayConn) relay(head []byte, start time.Time) bool {
 	}
 	// head and r's slices are stale from here on.
 
-	model := ""
-	if wantModel {
-		model = reuse(&rc.lastModel, findTopLevelBytes(body, "model"))
-	}
 	st := &rc.st
 	*st = callState{p: p, route: rt, comp: &rc.comp}
 	st.call = Call{
 		Provider: rt.cfg.Name, Method: method, Path: path, Upstream: rt.cfg.Upstream.Host, Start: start,
-		Labels: p.coll.Labels(rt.cfg.Name, model, key),
 	}
 	rc.result.Reset()
-	// In flight before the upstream has the request: whoever sees the
-	// request arrive there finds it counted (TestInflightCounts).
-	st.inflight = p.coll.InflightCached(&rc.comp, st.call.Labels)
-	st.inflight.Inc()
+	// The labels (the model from the body) and the in-flight count are
+	// made while the upstream works on the request (label, which
+	// writeAwait runs after the write), unless the span needs them first.
+	rc.lb = labeling{st: st, key: key, body: body, wantModel: wantModel}
 	if p.tracer != nil {
 		// The span starts now that the model is known; the upstream gets
 		// its context in place of the caller's (as rewrite does).
+		model := rc.label()
 		r.method, r.target = hc[:len(r.method)], hc[r.targetAt:r.targetAt+len(r.target)]
 		if rc.reqHdr == nil {
 			rc.reqHdr = http.Header{}
@@ -645,6 +659,41 @@ func (rc *relayConn) keyLabel(rt *route, r *request) string {
 	return l
 }
 
+// labeling is what label needs of a call not yet labelled.
+type labeling struct {
+	st        *callState // nil: labelled
+	key       string
+	body      []byte
+	wantModel bool
+	// bracketed: recs was made odd before the request was written
+	// upstream, so that a metrics read waits for the count.
+	bracketed bool
+}
+
+// label sets the call's labels (with the model from the request body) and
+// counts it in flight, once per call. It returns the model as sent (the
+// label may be capped).
+func (rc *relayConn) label() string {
+	lb := &rc.lb
+	st := lb.st
+	if st == nil {
+		return ""
+	}
+	model := ""
+	if lb.wantModel {
+		model = reuse(&rc.lastModel, findTopLevelBytes(lb.body, "model"))
+	}
+	p := rc.p
+	st.call.Labels = p.coll.Labels(st.call.Provider, model, lb.key)
+	st.inflight = p.coll.InflightCached(&rc.comp, st.call.Labels)
+	st.inflight.Inc()
+	if lb.bracketed {
+		rc.recs.Add(1) // even: counted
+	}
+	*lb = labeling{}
+	return model
+}
+
 // exchange sends req (head and body in one buffer) upstream and relays the
 // answer, retrying once on a reused connection that turned out to be dead.
 func (rc *relayConn) exchange(rt *route, r *request, st *callState, req []byte) {
@@ -652,6 +701,7 @@ func (rc *relayConn) exchange(rt *route, r *request, st *callState, req []byte) 
 	for attempt := 0; ; attempt++ {
 		fc, err := t.getConn(context.Background(), rt.pool, st.call.Start)
 		if err != nil {
+			rc.label()
 			rc.fail(st, err)
 			return
 		}
@@ -673,7 +723,16 @@ func (rc *relayConn) roundTrip(rt *route, r *request, st *callState, fc *fconn, 
 	now := clock()
 	rc.upstream.set(fc.c, later(now, t.header))
 	rc.startWatch(fc, now)
-	werr := writeAwait(fc.c, req, nil)
+	// Whoever sees the request arrive upstream and then reads the metrics
+	// finds it counted in flight (TestInflightCounts): recs is odd until
+	// label, which runs right after the write, has counted it.
+	var then func()
+	if rc.lb.st != nil {
+		rc.lb.bracketed = true
+		rc.recs.Add(1)
+		then = rc.labelFn
+	}
+	werr := writeAwait(fc.c, req, then)
 	if werr != nil {
 		rc.upstream.set(fc.c, 0)
 		if rc.stopWatch() {
@@ -834,10 +893,19 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 	cl := int64(-1)
 	keepUp := !http10 && !upstreamClosing
 	te := false
-	var connTokens []byte
+	var connTokens, ctype, cenc []byte
+	hasCtype, hasCenc := false, false
 	for _, f := range rc.rfs {
 		n, v := f.name(head), f.value(head)
 		switch {
+		case is(n, "content-type"):
+			if !hasCtype { // http.Header.Get's value: the first
+				ctype, hasCtype = v, true
+			}
+		case is(n, "content-encoding"):
+			if !hasCenc {
+				cenc, hasCenc = v, true
+			}
 		case is(n, "content-length"):
 			l := parseLength(v)
 			if l < 0 || (cl >= 0 && l != cl) {
@@ -876,19 +944,18 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 		rc.closeAfter = true
 	}
 
-	// Observe: the same steps as modifyResponse.
-	rc.hdr = rc.rh.fill(head, rc.rfs, len(p.hooks) > 0)
+	// Observe: the same steps as modifyResponse. The header the dialect
+	// and hooks read (fillHeader) is built once the answer is out when it
+	// goes out in one piece (record), else before the first write.
 	st.call.Received = now
 	st.call.Status = code
-	st.call.Header = rc.hdr
-	ctype := rc.hdr.Get("Content-Type")
-	st.call.Streamed = isEventStream(ctype)
+	st.call.Streamed = isEventStreamBytes(ctype)
 	var sn sniffer
-	if code < 300 && identityEncoding(rc.hdr.Get("Content-Encoding")) {
+	if code < 300 && identityEncodingBytes(cenc) {
 		if st.call.Streamed {
 			rc.ss.reset()
 			sn = &rc.ss
-		} else if isJSON(ctype) {
+		} else if isJSONBytes(ctype) {
 			rc.js.head, rc.js.tail = rc.js.head[:0], rc.js.tail[:0]
 			sn = &rc.js
 		}
@@ -925,8 +992,12 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 	}
 
 	in := &rc.in // a field: through the Dialect interface it would escape
-	*in = parsers.Input{Status: code, Header: rc.hdr, Received: now}
+	*in = parsers.Input{Status: code, Received: now}
 	var rerr error
+	// The body bytes that go out with the head, and the framing before
+	// them: the usage sniffer reads them after the write when the answer
+	// is whole (record), before it otherwise.
+	bodyAt, fr0, sniffed := len(out), fr, true
 	if rt.cfg.Dialect.WantsBody(code) && fr.mode != modeNone {
 		// Buffer (raw) up to maxPeek of body, decoded for the dialect.
 		rc.body = rc.body[:0]
@@ -952,7 +1023,8 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 	} else if b := peekBuffered(fc.br); len(b) > 0 {
 		// What arrived with the head goes out with it: one write for a
 		// small response.
-		k, ferr := fr.take(b, sinkOf(sn))
+		k, ferr := fr.take(b, nil)
+		sniffed = sn == nil
 		firstChunk(st, k)
 		out = append(out, b[:k]...)
 		fc.br.Discard(k)
@@ -965,11 +1037,16 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 		// after the write (record).
 		if gone = rc.stopWatch(); !gone {
 			rc.pending, rc.pendingBuf = out, bp
-			rc.rec = recording{rt: rt, st: st, fc: fc, sn: sn, code: code, now: now, keepUp: keepUp}
+			rc.rec = recording{rt: rt, st: st, fc: fc, sn: sn, code: code, now: now, keepUp: keepUp,
+				head: head, body: out[bodyAt:], fr: fr0, sniff: !sniffed}
 			rc.recs.Add(1) // odd: the answer may be out before the call is recorded
 			return
 		}
 	}
+	if !sniffed {
+		fr0.take(out[bodyAt:], sn.write)
+	}
+	rc.fillHeader(st, head)
 	rc.observe(rt, st, code, now)
 
 	// Otherwise the call is recorded before the write that completes the
@@ -1031,6 +1108,14 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 		fc.c.Close()
 	}
 	complete()
+}
+
+// fillHeader builds the response header that the dialect, hooks and spans
+// read (rc.hdr) from head and its fields (rc.rfs).
+func (rc *relayConn) fillHeader(st *callState, head []byte) {
+	rc.hdr = rc.rh.fill(head, rc.rfs, len(rc.p.hooks) > 0)
+	st.call.Header = rc.hdr
+	rc.in.Header = rc.hdr
 }
 
 // observe parses the response (rc.in) for the dialect and records its
