@@ -20,12 +20,14 @@
 #     BENCH_BASELINE, so before/after compare within one run;
 #   - the same against a minimal net/http/httputil.ReverseProxy (bench/minrp),
 #     to tell Headroom's own cost from net/http's;
-#   - the same through three byte relays that read nothing of HTTP: nginx's
-#     stream (TCP) proxy, a plain Go one (bench/tcprelay, goroutines and the
-#     netpoller) and a Go one with its own epoll loop (bench/epollrelay):
-#     the least a proxy can add on this machine, and what Go's netpoller
-#     costs by itself;
-#   - latency at a fixed 500 req/s with vegeta, the same four ways, and the
+#   - the same through four byte relays that read nothing of HTTP: nginx's
+#     stream (TCP) proxy, a plain Go one (bench/tcprelay, io.Copy, two
+#     goroutines per connection and the netpoller), a Go one with its own
+#     epoll loop (bench/epollrelay) and a Go one shaped like Headroom's fast
+#     path (bench/lockrelay: one goroutine per connection, raw syscalls, the
+#     netpoller): the least a proxy can add on this machine, what Go's
+#     netpoller costs by itself, and the floor of Headroom's own design;
+#   - latency at a fixed 500 req/s with vegeta, the same ways, and the
 #     latency each proxy adds over direct (p50, p99);
 #   - SSE time to first byte and inter-event delay, fakeprovider direct vs
 #     through Headroom (bench/sseclient);
@@ -78,7 +80,7 @@ trap cleanup EXIT
 REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ", dirty tree")"
 log "building"
 mkdir -p "$W/bin"
-go build -o "$W/bin/" ./cmd/exporter ./cmd/fakeprovider ./bench/sseclient ./bench/seriesload ./bench/headroomprof ./bench/minrp ./bench/tcprelay ./bench/epollrelay
+go build -o "$W/bin/" ./cmd/exporter ./cmd/fakeprovider ./bench/sseclient ./bench/seriesload ./bench/headroomprof ./bench/minrp ./bench/tcprelay ./bench/epollrelay ./bench/lockrelay
 # The path Headroom takes by default (config.Settings): "fast" when
 # HEADROOM_FAST_PATH defaults to true, "std" (net/http's) otherwise.
 DEFAULT_CLIENT=$(sed -n 's/.*env:"HEADROOM_FAST_PATH" envDefault:"\([a-z]*\)".*/\1/p' config/config.go)
@@ -97,7 +99,7 @@ fi
 # the load generators open before a server that is started later binds it.
 EPH_LO=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 ports=()
-while [ "${#ports[@]}" -lt 19 ]; do
+while [ "${#ports[@]}" -lt 20 ]; do
   p=$((10000 + RANDOM % (EPH_LO - 10000)))
   case " ${ports[*]} " in *" $p "*) continue ;; esac
   (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue # in use
@@ -107,7 +109,7 @@ UP=${ports[0]} NP=${ports[1]} FP=${ports[2]} HP=${ports[3]} HM=${ports[4]}
 PP=${ports[5]} PM=${ports[6]} SP=${ports[7]} SM=${ports[8]} MP=${ports[9]}
 FHP=${ports[10]} FHM=${ports[11]} BP=${ports[12]} BM=${ports[13]}
 QP=${ports[14]} QM=${ports[15]}
-LP=${ports[16]} TP=${ports[17]} EP=${ports[18]}
+LP=${ports[16]} TP=${ports[17]} EP=${ports[18]} KP=${ports[19]}
 
 wait_port() {
   for _ in $(seq 1 100); do
@@ -201,6 +203,8 @@ NGINX_L4_PID=$!
 TCPRELAY_PID=$!
 "$W/bin/epollrelay" -listen "127.0.0.1:$EP" -upstream "127.0.0.1:$UP" & PIDS+=($!)
 EPOLLRELAY_PID=$!
+"$W/bin/lockrelay" -listen "127.0.0.1:$KP" -upstream "127.0.0.1:$UP" & PIDS+=($!)
+LOCKRELAY_PID=$!
 "$W/bin/minrp" -listen "127.0.0.1:$MP" -upstream "http://127.0.0.1:$UP" & PIDS+=($!)
 MINRP_PID=$!
 "$W/bin/fakeprovider" -listen "127.0.0.1:$FP" -provider openai -scale 1000 -stream-delay 10ms -stream-chunks 20 -log-level warn & PIDS+=($!)
@@ -227,7 +231,7 @@ PIDS+=($HPID)
 headroom fast "$FHP" "$FHM" "$W/bin/exporter"
 FHPID=$!
 PIDS+=($FHPID)
-for p in $UP $NP $FP $HP $HM $MP $FHP $FHM $LP $TP $EP; do wait_port "$p"; done
+for p in $UP $NP $FP $HP $HM $MP $FHP $FHM $LP $TP $EP $KP; do wait_port "$p"; done
 if [ -n "$BASELINE" ]; then
   # The baseline runs with its own defaults.
   HEADROOM_CONFIG="$W/providers.yaml" HEADROOM_PROXY_ADDR="127.0.0.1:$BP" HEADROOM_METRICS_ADDR="127.0.0.1:$BM" \
@@ -254,7 +258,8 @@ URL_minrp="http://127.0.0.1:$MP/v1/chat/completions"
 URL_nginxl4="http://127.0.0.1:$LP/v1/chat/completions"
 URL_tcprelay="http://127.0.0.1:$TP/v1/chat/completions"
 URL_epollrelay="http://127.0.0.1:$EP/v1/chat/completions"
-TARGETS=(direct std fast nginx minrp nginxl4 tcprelay epollrelay)
+URL_lockrelay="http://127.0.0.1:$KP/v1/chat/completions"
+TARGETS=(direct std fast nginx minrp nginxl4 tcprelay epollrelay lockrelay)
 [ -z "$BASELINE" ] || TARGETS+=(baseline)
 
 # Every target must answer 200 before anything is measured.
@@ -277,7 +282,7 @@ log "throughput: wrk -t2 -c$CONNS -d$DUR, $ROUNDS interleaved rounds"
 TICK=$(getconf CLK_TCK)
 declare -A TPIDS=([std]="$HPID" [fast]="$FHPID" [minrp]="$MINRP_PID" [baseline]="${BASELINE_PID:-}"
   [nginx]="$(pgrep -P "$NGINX_PROXY_PID" | tr '\n' ' ')" [nginxl4]="$(pgrep -P "$NGINX_L4_PID" | tr '\n' ' ')"
-  [tcprelay]="$TCPRELAY_PID" [epollrelay]="$EPOLLRELAY_PID")
+  [tcprelay]="$TCPRELAY_PID" [epollrelay]="$EPOLLRELAY_PID" [lockrelay]="$LOCKRELAY_PID")
 cputicks() { # pids... -> utime+stime ticks, summed
   local p s=0
   for p in "$@"; do s=$((s + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'))); done
@@ -468,6 +473,7 @@ $(rowr "through Headroom, net/http's path (HEADROOM_FAST_PATH=false)" std)$(opt 
 | through nginx's TCP relay (stream module; no HTTP) | ${RPS[nginxl4]} | $(paste -sd' ' "$W/rps-nginxl4") |
 | through a plain Go TCP relay (bench/tcprelay; no HTTP) | ${RPS[tcprelay]} | $(paste -sd' ' "$W/rps-tcprelay") |
 | through a Go TCP relay with its own epoll loop (bench/epollrelay; no HTTP) | ${RPS[epollrelay]} | $(paste -sd' ' "$W/rps-epollrelay") |
+| through a Go relay shaped like Headroom's fast path (bench/lockrelay: one goroutine per connection, raw syscalls, the netpoller; no HTTP) | ${RPS[lockrelay]} | $(paste -sd' ' "$W/rps-lockrelay") |
 
 | ratio | value | target |
 |---|---:|---|
@@ -488,11 +494,11 @@ proxy's own cost, whatever the load generator and the upstream take on the share
 
 | proxy | CPU µs per request | rounds | nginx / this |
 |---|---:|---|---:|
-$(for t in fast std baseline nginx minrp nginxl4 tcprelay epollrelay; do
+$(for t in fast std baseline nginx minrp nginxl4 tcprelay epollrelay lockrelay; do
   [ -n "${CPU[$t]:-}" ] || continue
   case $t in fast) n="Headroom, fast path" ;; std) n="Headroom, net/http's path" ;; baseline) n="Headroom built at $BASELINE_REV (before)" ;;
     nginx) n="nginx" ;; minrp) n="minimal Go ReverseProxy" ;; nginxl4) n="nginx's TCP relay" ;; tcprelay) n="plain Go TCP relay" ;;
-    epollrelay) n="Go TCP relay, own epoll loop" ;; esac
+    epollrelay) n="Go TCP relay, own epoll loop" ;; lockrelay) n="Go relay shaped like Headroom's fast path" ;; esac
   echo "| $n | ${CPU[$t]} | $(paste -sd' ' "$W/cpu-$t") | $(ratio "${CPU[nginx]}" "${CPU[$t]}") |"
 done)
 
@@ -511,6 +517,7 @@ $(rowl "through minimal Go ReverseProxy" minrp)
 $(rowl "through nginx's TCP relay (no HTTP)" nginxl4)
 $(rowl "through a plain Go TCP relay (no HTTP)" tcprelay)
 $(rowl "through a Go TCP relay with its own epoll loop (no HTTP)" epollrelay)
+$(rowl "through a Go relay shaped like Headroom's fast path (one goroutine per connection, raw syscalls, the netpoller; no HTTP)" lockrelay)
 
 Targets for Headroom ($DEFAULT_CLIENT, the default): added p50 ≤ 50 µs: $(pass "$A50" 50 le); added p99 ≤ 500 µs: $(pass "$A99" 500 le).
 
