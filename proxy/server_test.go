@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -846,5 +847,72 @@ func TestFastPathAnswersBeforeRecording(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics read after the answer lack %q:\n%s", want, m)
 		}
+	}
+}
+
+// TestFastPathRecordsOnePieceAnswers: what record reads after a one-piece
+// answer is written (the header map, the usage in the body, chunked or
+// not) comes out as if it were read before: the rate-limit headers
+// whatever the case of their names, the first Content-Type, and usage split
+// across chunks.
+func TestFastPathRecordsOnePieceAnswers(t *testing.T) {
+	cases := []struct {
+		name, answer    string
+		remaining       float64
+		input, output   float64
+		wantTokensFound bool
+	}{
+		{"content-length",
+			"HTTP/1.1 200 OK\r\nx-ratelimit-limit-requests: 500\r\nX-RateLimit-Remaining-Requests: 480\r\ncontent-TYPE: application/json; charset=utf-8\r\n" +
+				"Content-Length: 69\r\n\r\n" + `{"model":"gpt-4o","usage":{"prompt_tokens":7,"completion_tokens":11}}`,
+			480, 7, 11, true},
+		{"chunked, usage split across chunks",
+			"HTTP/1.1 200 OK\r\nX-Ratelimit-Limit-Requests: 500\r\nx-ratelimit-remaining-requests: 470\r\nContent-Type: application/json\r\nContent-Type: text/plain\r\n" +
+				"Transfer-Encoding: chunked\r\n\r\n" + "1e\r\n" + `{"model":"gpt-4o","usage":{"pr` + "\r\n" + "26\r\n" + `ompt_tokens":3,"completion_tokens":4}}` + "\r\n0\r\n\r\n",
+			470, 3, 4, true},
+		{"not JSON: usage not read",
+			"HTTP/1.1 200 OK\r\nx-ratelimit-limit-requests: 500\r\nx-ratelimit-remaining-requests: 460\r\nContent-Type: text/plain\r\n" +
+				"Content-Length: 69\r\n\r\n" + `{"model":"gpt-4o","usage":{"prompt_tokens":7,"completion_tokens":11}}`,
+			460, 0, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := rawUpstream(t, func(c net.Conn) {
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					io.WriteString(c, tc.answer) // one write: the answer arrives in one piece
+				}
+			})
+			e := newEnv(t, "openai", "http://"+addr)
+			resp, err := http.Post(e.proxy.URL+"/p/v1/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-4o"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || err != nil || !strings.HasPrefix(string(b), `{"model":"gpt-4o","usage":{"prompt_tokens":`) || !strings.HasSuffix(string(b), "}}") {
+				t.Fatalf("answer %d %q %v", resp.StatusCode, b, err)
+			}
+			if v := testutil.ToFloat64(mustVec(t, e, "headroom_ratelimit_remaining", "resource", "requests")); v != tc.remaining {
+				t.Errorf("remaining %v, want %v", v, tc.remaining)
+			}
+			m := e.metrics(t)
+			if !tc.wantTokensFound {
+				if strings.Contains(m, "headroom_tokens_total") {
+					t.Errorf("usage read from a non-JSON answer:\n%s", m)
+				}
+				return
+			}
+			for typ, want := range map[string]float64{"input": tc.input, "output": tc.output} {
+				if v := testutil.ToFloat64(mustVec(t, e, "headroom_tokens_total", "type", typ)); v != want {
+					t.Errorf("%s tokens %v, want %v", typ, v, want)
+				}
+			}
+		})
 	}
 }
