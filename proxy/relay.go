@@ -969,19 +969,7 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 			relayBufs.Put(bp)
 		}
 	}()
-	out := append((*bp)[:0], "HTTP/1.1"...)
-	out = append(out, head[8:eol+1]...)
-	for _, f := range rc.rfs {
-		n := f.name(head)
-		if hopByHop(n) || namedIn(connTokens, n) {
-			continue
-		}
-		if te && is(n, "content-length") {
-			continue
-		}
-		out = append(out, head[f.n0:f.v1]...)
-		out = append(out, "\r\n"...)
-	}
+	out := appendClientHead((*bp)[:0], head, rc.rfs, connTokens, te)
 	if rc.closeAfter || rc.s.shutting.Load() {
 		out = append(out, "Connection: close\r\n"...)
 		rc.closeAfter = true
@@ -1191,6 +1179,32 @@ func sinkOf(sn sniffer) func([]byte) {
 func hopByHop(n []byte) bool {
 	return is(n, "connection") || is(n, "keep-alive") || is(n, "proxy-connection") || is(n, "upgrade") ||
 		is(n, "proxy-authenticate") || is(n, "te")
+}
+
+// appendClientHead appends the response head the client gets, without its
+// final empty line: the status line as HTTP/1.1, then the fields fs of head
+// as sent, minus hop-by-hop ones, those the Connection value conn names,
+// and Content-Length when te (Transfer-Encoding governs). Runs of kept
+// lines are copied as they are, in one piece each: a typical answer has
+// one field to drop (Connection) and a dozen to keep.
+func appendClientHead(out, head []byte, fs []field, conn []byte, te bool) []byte {
+	named := false // does conn name fields (not only close, keep-alive)?
+	eachToken(conn, func(t []byte) {
+		if len(t) > 0 && !is(t, "close") && !is(t, "keep-alive") {
+			named = true
+		}
+	})
+	out = append(out, "HTTP/1.1"...)
+	run := 8 // the start of the lines not yet copied
+	for _, f := range fs {
+		n := f.name(head)
+		if hopByHop(n) || (named && namedIn(conn, n)) || (te && is(n, "content-length")) {
+			out = append(out, head[run:f.n0]...)
+			run = int(f.v1) + bytes.IndexByte(head[f.v1:], '\n') + 1
+		}
+	}
+	// head ends with the empty line (CRLF), left out.
+	return append(out, head[run:len(head)-2]...)
 }
 
 // namedIn reports whether the Connection field value v names field n
