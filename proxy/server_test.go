@@ -483,6 +483,25 @@ func (s *env) metricsText(t *testing.T) string {
 	return strings.Join(lines, "\n")
 }
 
+// answerEach is a raw upstream's handler: it writes answer, in one write,
+// after each request it reads, and closes after the first when close is set.
+func answerEach(answer string, close bool) func(net.Conn) {
+	return func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			io.WriteString(c, answer)
+			if close {
+				return
+			}
+		}
+	}
+}
+
 // TestFastPathRawUpstreams covers upstream answers net/http's test server
 // cannot produce: close-delimited bodies, HTTP/1.0, informational
 // responses, trailers, and broken framing.
@@ -505,20 +524,7 @@ func TestFastPathRawUpstreams(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := rawUpstream(t, func(c net.Conn) {
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					io.WriteString(c, tc.answer)
-					if tc.close {
-						return
-					}
-				}
-			})
+			addr := rawUpstream(t, answerEach(tc.answer, tc.close))
 			e := newEnv(t, "openai", "http://"+addr)
 			for i := range 2 { // twice: the connection must be usable after
 				resp, err := http.Get(e.proxy.URL + "/p/v1/x")
@@ -877,17 +883,7 @@ func TestFastPathRecordsOnePieceAnswers(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := rawUpstream(t, func(c net.Conn) {
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					io.WriteString(c, tc.answer) // one write: the answer arrives in one piece
-				}
-			})
+			addr := rawUpstream(t, answerEach(tc.answer, false))
 			e := newEnv(t, "openai", "http://"+addr)
 			resp, err := http.Post(e.proxy.URL+"/p/v1/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-4o"}`))
 			if err != nil {
