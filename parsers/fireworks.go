@@ -66,12 +66,13 @@ func (d *fireworksDialect) Parse(in *Input, r *Result) {
 	d.HeaderDialect.Parse(in, r)
 	// The uncached budget: validated (bad values are reported like any
 	// other) and used only to attribute a 429.
-	if v, ok := d.value(in.Header, d.uncached.limitKey, d.uncached.limitName, r); ok {
+	h := headerOf(in)
+	if v, ok := d.value(h, d.uncached.limitKey, d.uncached.limitName, r); ok {
 		if _, err := parseCount(v); err != nil {
 			r.addError(d.uncached.limitName, v, err)
 		}
 	}
-	v, ok := d.value(in.Header, d.uncached.remainingKey, d.uncached.remainingName, r)
+	v, ok := d.value(h, d.uncached.remainingKey, d.uncached.remainingName, r)
 	if !ok {
 		return
 	}

@@ -191,6 +191,7 @@ func FuzzDialects(f *testing.F) {
 		var r Result
 		d.Parse(in, &r)
 		checkResult(t, in, &r)
+		sameFromFields(t, d, in, &r)
 		if !reflect.DeepEqual(h, orig) {
 			t.Errorf("%s: Parse modified the response header (it is relayed to the client)", d.Name())
 		}

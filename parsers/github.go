@@ -66,7 +66,7 @@ func (d *gitHubStyle) WantsBody(int) bool { return false }
 
 func (d *gitHubStyle) Parse(in *Input, r *Result) {
 	c := newClock(in)
-	h := in.Header
+	h := in.headerMap()
 	from := len(r.Observations)
 	win := d.window
 	if d.resources != nil {

@@ -47,6 +47,7 @@ func TestGolden(t *testing.T) {
 				if !reflect.DeepEqual(in.Header, before) {
 					t.Errorf("Parse changed the header:\n got %v\nwant %v", in.Header, before)
 				}
+				sameFromFields(t, d, in, &r)
 				got := toGolden(&r)
 				want := strings.TrimSuffix(f, ".http") + ".json"
 				if *update {

@@ -93,18 +93,21 @@ func registerHeaderDialect(d *HeaderDialect) *HeaderDialect {
 
 func (d *HeaderDialect) Name() string { return d.DialectName }
 
+func (*HeaderDialect) readsFields() {}
+
 func (d *HeaderDialect) WantsBody(status int) bool {
 	return d.Body != nil && d.BodyStatus != nil && d.BodyStatus(status)
 }
 
 func (d *HeaderDialect) Parse(in *Input, r *Result) {
 	c := newClock(in)
+	h := headerOf(in)
 	last := resetMemo{obs: -1}
 	from := len(r.Observations)
 	for i := range d.compiled {
-		d.parseLimit(in.Header, &d.compiled[i], &c, &last, r)
+		d.parseLimit(h, &d.compiled[i], &c, &last, r)
 	}
-	d.parseRetryAfter(in.Header, &c, r)
+	d.parseRetryAfter(h, &c, r)
 	if d.Body != nil && len(in.Body) > 0 && d.WantsBody(in.Status) {
 		d.Body(in, c, r)
 	}
@@ -117,11 +120,11 @@ func (d *HeaderDialect) Parse(in *Input, r *Result) {
 	}
 }
 
-func (d *HeaderDialect) value(h http.Header, key, name string, r *Result) (string, bool) {
+func (d *HeaderDialect) value(h header, key, name string, r *Result) (string, bool) {
 	if key == "" {
 		return "", false
 	}
-	v, ok, dup := lookup(h, key)
+	v, ok, dup := h.lookup(key)
 	if !ok {
 		return "", false
 	}
@@ -135,7 +138,7 @@ func (d *HeaderDialect) value(h http.Header, key, name string, r *Result) (strin
 	return v, true
 }
 
-func (d *HeaderDialect) parseLimit(h http.Header, l *compiledLimit, c *clock, last *resetMemo, r *Result) {
+func (d *HeaderDialect) parseLimit(h header, l *compiledLimit, c *clock, last *resetMemo, r *Result) {
 	var limit, remaining float64
 	var hasLimit, hasRemaining bool
 	if v, ok := d.value(h, l.limitKey, l.limitName, r); ok {
@@ -196,7 +199,7 @@ func clampRemaining(o *Observation) {
 	}
 }
 
-func (d *HeaderDialect) parseRetryAfter(h http.Header, c *clock, r *Result) {
+func (d *HeaderDialect) parseRetryAfter(h header, c *clock, r *Result) {
 	if d.retryMs != "" {
 		if v, ok := d.value(h, d.retryMs, strings.ToLower(d.RetryAfterMillis), r); ok {
 			ms, err := parseSeconds(v)

@@ -106,7 +106,7 @@ type ietfState struct {
 
 func (d *ietfDialect) Parse(in *Input, r *Result) {
 	st := ietfState{c: newClock(in), r: r, from: len(r.Observations)}
-	h := in.Header
+	h := in.headerMap()
 
 	// One member buffer serves the three fields in turn: what is needed
 	// from each is copied out (policies into st) before the next parse.

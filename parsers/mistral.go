@@ -59,7 +59,7 @@ type mistralLimitHeaders struct {
 }
 
 func (*mistralDialect) Parse(in *Input, r *Result) {
-	h := in.Header
+	h := in.headerMap()
 	from := len(r.Observations)
 
 	// Collect the pairs. Header order in a map is random, so they are sorted

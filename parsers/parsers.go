@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -104,6 +105,10 @@ func (r *Result) Find(resource, window string) (Observation, bool) {
 func (r *Result) addError(header, value string, err error) {
 	if len(value) > maxErrorValue {
 		value = value[:maxErrorValue] + "…"
+	} else {
+		// The value may share the caller's buffer (Input.Fields), which
+		// outlives Parse only in a copy. Errors are rare.
+		value = strings.Clone(value)
 	}
 	r.Errors = append(r.Errors, FieldError{Header: header, Value: value, Err: err})
 }
@@ -125,11 +130,33 @@ type Input struct {
 	Status int
 	// Header must have canonical keys (as net/http produces them).
 	Header http.Header
+	// Fields is the header as received, for a caller that built no map:
+	// the proxy's fast path builds none when only the dialect reads the
+	// header and the dialect reads fields (ReadsFields). Dialects read it
+	// when Header is nil. Its strings may share the caller's buffer and
+	// are valid only during Parse: a dialect keeps none of them (the
+	// values in Result.Errors are copies).
+	Fields []Field
 	// Body is optional: the proxy passes it only for error responses (429
 	// bodies carry limits for some providers), bounded in size.
 	Body []byte
 	// Received is when the response headers arrived, on the local clock.
 	Received time.Time
+}
+
+// Field is one header field as received: Name in any case, Value as sent.
+type Field struct{ Name, Value string }
+
+// fieldReader marks the dialects that look their headers up by name,
+// which a field list answers as well as a map.
+type fieldReader interface{ readsFields() }
+
+// ReadsFields reports whether d reads Input.Fields without Input.Header,
+// so that a caller holding the fields need not build a map for it. The
+// others still get a map built from Fields, one allocation per response.
+func ReadsFields(d Dialect) bool {
+	_, ok := d.(fieldReader)
+	return ok
 }
 
 // Dialect parses one provider family's rate-limit signals.

@@ -63,21 +63,24 @@ func newTogether() *togetherDialect {
 
 func (d *togetherDialect) Name() string { return "together" }
 
+func (*togetherDialect) readsFields() {}
+
 // WantsBody: the 429 body names the limit that was hit.
 func (d *togetherDialect) WantsBody(status int) bool { return status == http.StatusTooManyRequests }
 
 func (d *togetherDialect) Parse(in *Input, r *Result) {
 	c := newClock(in)
+	h := headerOf(in)
 	last := resetMemo{obs: -1}
 	from := len(r.Observations)
 	for i := range d.dynamic.compiled {
 		n := len(r.Observations)
-		d.dynamic.parseLimit(in.Header, &d.dynamic.compiled[i], &c, &last, r)
+		d.dynamic.parseLimit(h, &d.dynamic.compiled[i], &c, &last, r)
 		if len(r.Observations) == n {
-			d.static.parseLimit(in.Header, &d.static.compiled[i], &c, &last, r)
+			d.static.parseLimit(h, &d.static.compiled[i], &c, &last, r)
 		}
 	}
-	d.static.parseRetryAfter(in.Header, &c, r)
+	d.static.parseRetryAfter(h, &c, r)
 	if in.Status != http.StatusTooManyRequests || r.ThrottledResource != "" {
 		return
 	}

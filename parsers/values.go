@@ -60,23 +60,23 @@ const (
 // and parsing it is a good part of the cost of such a response.
 type clock struct {
 	received time.Time
-	header   http.Header // where Date comes from
-	dateRead bool        // date and skew below are set
-	date     time.Time   // server "now" on the local clock; received if no Date
+	header   header    // where Date comes from
+	dateRead bool      // date and skew below are set
+	date     time.Time // server "now" on the local clock; received if no Date
 	skew     time.Duration
 }
 
 const skewThreshold = 2 * time.Second
 
 func newClock(in *Input) clock {
-	return clock{received: in.Received, header: in.Header}
+	return clock{received: in.Received, header: headerOf(in)}
 }
 
 // readDate sets date and skew from the Date header.
 func (c *clock) readDate() {
 	c.dateRead = true
 	c.date = c.received
-	if v := first(c.header, "Date"); v != "" {
+	if v := c.header.first("Date"); v != "" {
 		if d, err := parseHTTPDate(v); err == nil {
 			skew := c.received.Sub(d)
 			if skew > maxRelative || skew < -maxRelative {

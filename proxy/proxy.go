@@ -96,6 +96,9 @@ type route struct {
 	pool           *hostPool
 	basePath       string // the upstream URL's escaped path
 	keyHeaderLower string
+	// Only the dialect reads the response header, from its fields as
+	// received: the fast path builds no http.Header (fillHeader).
+	fieldsOnly bool
 }
 
 // Proxy is an http.Handler.
@@ -163,6 +166,7 @@ func (p *Proxy) Update(cfg *config.Config) {
 			}
 			rt.basePath = pc.Upstream.EscapedPath()
 			rt.keyHeaderLower = strings.ToLower(pc.KeyHeader)
+			rt.fieldsOnly = parsers.ReadsFields(pc.Dialect) && len(p.hooks) == 0 && !p.tracer.RecordsHeaders()
 		}
 		m[pc.Name] = rt
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -19,10 +20,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/parsers"
+	"github.com/headroomhq/headroom/tracing"
 )
 
 const secret = "sk-test-SECRET-0123456789"
@@ -538,4 +541,80 @@ func (e *eofThenPanic) Read(p []byte) (int, error) {
 		e.eof = true
 	}
 	return n, err
+}
+
+// headerHook keeps what a hook reads of the response header.
+type headerHook struct {
+	mu    sync.Mutex
+	limit []string
+}
+
+func (h *headerHook) CallDone(c *Call) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.limit = append(h.limit, c.Header.Get("X-Ratelimit-Limit-Requests"))
+}
+
+// A hook gets the response header as an http.Header; without hooks the fast
+// path gives the dialect the fields alone (route.fieldsOnly), and both
+// record the same limits.
+func TestHookSeesResponseHeader(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("x-ratelimit-limit-requests", "500")
+		w.Header().Set("x-ratelimit-remaining-requests", "499")
+		w.Header().Set("x-ratelimit-reset-requests", "120ms")
+		io.WriteString(w, `{"usage":{"prompt_tokens":1,"completion_tokens":2}}`)
+	}))
+	defer up.Close()
+	hook := &headerHook{}
+	for _, c := range []struct {
+		name  string
+		hooks []Hook
+	}{{"no hooks", nil}, {"a hook", []Hook{hook}}} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, "openai", up.URL, func(o *Options) { o.Hooks = c.hooks })
+			for range 3 {
+				resp, err := http.Post(e.proxy.URL+"/p/v1/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-4o"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if v := testutil.ToFloat64(mustVec(t, e, "headroom_ratelimit_limit", "resource", "requests")); v != 500 {
+				t.Errorf("limit = %v, want 500", v)
+			}
+		})
+	}
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	if want := []string{"500", "500", "500"}; !reflect.DeepEqual(hook.limit, want) {
+		t.Errorf("the hook read %q, want %q", hook.limit, want)
+	}
+}
+
+// The fast path builds no http.Header only when nothing but a dialect that
+// reads fields looks at it.
+func TestFieldsOnlyRoutes(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:1")
+	tracer := tracing.NewTracer(noop.NewTracerProvider(), tracing.TracerOptions{ResponseHeaders: []string{"x-request-id"}})
+	for _, c := range []struct {
+		dialect string
+		opts    Options
+		want    bool
+	}{
+		{"openai", Options{}, true},
+		{"anthropic", Options{}, true},
+		{"ietf", Options{}, false},
+		{"openai", Options{Hooks: []Hook{&headerHook{}}}, false},
+		{"openai", Options{Tracer: tracer}, false},
+	} {
+		d, _ := parsers.Lookup(c.dialect)
+		cfg := &config.Config{Providers: []config.Provider{{Name: "p", Family: c.dialect, Dialect: d, Upstream: u}}}
+		c.opts.FastPath = newFastPool()
+		p := New(cfg, collector.New(collector.Options{}), c.opts)
+		if got := (*p.routes.Load())["p"].fieldsOnly; got != c.want {
+			t.Errorf("%s, hooks %d, tracer %v: fieldsOnly = %v, want %v", c.dialect, len(c.opts.Hooks), c.opts.Tracer != nil, got, c.want)
+		}
+	}
 }

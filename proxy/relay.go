@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/parsers"
@@ -45,12 +46,13 @@ type relayConn struct {
 
 	idle atomic.Bool
 
-	fs      []field     // request fields
-	keep    []field     // request fields forwarded upstream
-	rfs     []field     // response fields
-	hdr     http.Header // response header, for parsers and hooks
-	reqHdr  http.Header // request header, for trace context (tracing on)
-	headBuf []byte      // a copy of the request head (tracing on)
+	fs      []field         // request fields
+	keep    []field         // request fields forwarded upstream
+	rfs     []field         // response fields
+	pf      []parsers.Field // rfs for the dialect (fieldsOf)
+	hdr     http.Header     // response header, for parsers and hooks
+	reqHdr  http.Header     // request header, for trace context (tracing on)
+	headBuf []byte          // a copy of the request head (tracing on)
 	st      callState
 	result  parsers.Result
 	in      parsers.Input
@@ -261,7 +263,7 @@ func (rc *relayConn) record() {
 	if w.sniff {
 		w.fr.take(w.body, w.sn.write)
 	}
-	rc.fillHeader(w.st, w.head)
+	rc.fillHeader(w.rt, w.st, w.head)
 	rc.observe(w.rt, w.st, w.code, w.now)
 	rc.complete(w.st, w.sn)
 	if w.keepUp && w.fc.br.Buffered() == 0 {
@@ -1034,7 +1036,7 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 	if !sniffed {
 		fr0.take(out[bodyAt:], sn.write)
 	}
-	rc.fillHeader(st, head)
+	rc.fillHeader(rt, st, head)
 	rc.observe(rt, st, code, now)
 
 	// Otherwise the call is recorded before the write that completes the
@@ -1098,12 +1100,40 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 	complete()
 }
 
-// fillHeader builds the response header that the dialect, hooks and spans
-// read (rc.hdr) from head and its fields (rc.rfs).
-func (rc *relayConn) fillHeader(st *callState, head []byte) {
+// fillHeader gives the dialect, hooks and spans the response header from
+// head and its fields (rc.rfs): as an http.Header (rc.hdr), or, when only
+// the dialect reads it and can read fields, as the fields themselves.
+func (rc *relayConn) fillHeader(rt *route, st *callState, head []byte) {
+	if rt.fieldsOnly {
+		rc.in.Header, st.call.Header = nil, nil
+		rc.in.Fields = rc.fieldsOf(head)
+		return
+	}
 	rc.hdr = rc.rh.fill(head, rc.rfs, len(rc.p.hooks) > 0)
 	st.call.Header = rc.hdr
-	rc.in.Header = rc.hdr
+	rc.in.Header, rc.in.Fields = rc.hdr, nil
+}
+
+// fieldsOf is rc.rfs as the dialect reads them, their strings pointing
+// into head, not copied: parsers.Input.Fields are read only during Parse
+// (observe), which runs before anything can overwrite head, and a dialect
+// keeps none of them (TestGolden and FuzzDialects check with a buffer
+// overwritten after the parse).
+func (rc *relayConn) fieldsOf(head []byte) []parsers.Field {
+	pf := rc.pf[:0]
+	for _, f := range rc.rfs {
+		pf = append(pf, parsers.Field{Name: bytesString(f.name(head)), Value: bytesString(f.value(head))})
+	}
+	rc.pf = pf
+	return pf
+}
+
+// bytesString is b as a string sharing its memory (see fieldsOf).
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // observe parses the response (rc.in) for the dialect and records its
@@ -1111,7 +1141,7 @@ func (rc *relayConn) fillHeader(st *callState, head []byte) {
 func (rc *relayConn) observe(rt *route, st *callState, code int, now time.Time) {
 	p, in := rc.p, &rc.in
 	rt.cfg.Dialect.Parse(in, &rc.result)
-	in.Body = nil
+	in.Body, in.Fields = nil, nil
 	st.result = rc.result
 	p.coll.ObserveResponse(st.call.Labels, code, &rc.result, now)
 	if ts := st.trace; ts != nil && p.tracer.RecordsHeaders() {
