@@ -295,6 +295,22 @@ func parseSecondsReference(s string) (float64, error) {
 }
 
 // FuzzParseCount: a count is a finite number in [0, maxValue] or an error.
+// FuzzParseDuration: the fast path gives time.ParseDuration's answer.
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"6ms", "1s", "6m0s", "1h2m3s", "0", "0s", "", "s", "1", "1.5s", "-1s", "+1s",
+		"1us", "1µs", "1ns", "1d", "1hm", "1h1h", "2562047h47m16s854ms", "2562047h47m16s855ms", "9223372036854775807ms",
+		"999999999999h", "1000000000000h", "1m.5s", "1ms5", "01s", "1s "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, gotErr := parseDuration(s)
+		want, wantErr := time.ParseDuration(s)
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("parseDuration(%q) = %v, %v; time.ParseDuration: %v, %v", s, got, gotErr, want, wantErr)
+		}
+	})
+}
+
 func FuzzParseCount(f *testing.F) {
 	for _, s := range []string{"0", "59", "59.0", "1e3", "-1", "NaN", "nan", "Inf", "+Inf", "-0", "1e15", "1e16",
 		"1.7976931348623157e308", "1e309", "0x1p3", "1_000", " 42 ", "", "1,000", "4.9e-324", "0x10",
