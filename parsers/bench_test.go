@@ -77,6 +77,12 @@ func BenchmarkDialects(b *testing.B) {
 	for _, c := range hot {
 		run(c.dialect.Name(), c)
 	}
+	// As the proxy's fast path passes it: the fields, no map.
+	for _, c := range hot {
+		if ReadsFields(c.dialect) {
+			run(c.dialect.Name()+"/fields", asFields(c))
+		}
+	}
 	for _, c := range body {
 		run(c.dialect.Name()+"/429-body", c)
 	}
@@ -92,6 +98,11 @@ func TestDialectAllocBudget(t *testing.T) {
 	// Dialects without a clean non-429 capture (openrouter reads only 429
 	// bodies) have no header path to hold to it.
 	for _, c := range hot {
+		if ReadsFields(c.dialect) {
+			hot = append(hot, asFields(c))
+		}
+	}
+	for _, c := range hot {
 		var r Result
 		c.dialect.Parse(c.in, &r)
 		a := testing.AllocsPerRun(200, func() {
@@ -102,4 +113,13 @@ func TestDialectAllocBudget(t *testing.T) {
 			t.Errorf("%s (%s): %v allocations per parse, target ≤ 2", c.dialect.Name(), c.file, a)
 		}
 	}
+}
+
+// asFields is c with its header passed as fields (see fieldsOf).
+func asFields(c benchCase) benchCase {
+	in := *c.in
+	in.Fields, _ = fieldsOf(in.Header, false)
+	in.Header = nil
+	c.in, c.file = &in, c.file+" (fields)"
+	return c
 }

@@ -13,19 +13,105 @@ import (
 type header struct {
 	m  http.Header
 	fs []Field
+	// Set by sorted: the fields filed by these names.
+	names *fieldNames
+	sl    *slots
 }
 
 func headerOf(in *Input) header { return header{m: in.Header, fs: in.Fields} }
 
-// lookup is the map form's lookup for a canonical key: the first value,
-// trimmed, and whether a repeat of the field disagrees with it.
-func (h header) lookup(key string) (v string, ok bool, dup bool) {
+// fieldNames are the lower-case names a dialect reads, numbered, with the
+// numbers by name length: one pass over a field list then files every field
+// the dialect wants (sorted), and each lookup is an index, where a scan per
+// name would cost names × fields comparisons.
+type fieldNames struct {
+	names []string
+	byLen [][]int8 // by name length, the numbers of the names that long
+}
+
+// maxNames is how many names a dialect can number (slots holds one value
+// each); the names past it are looked up by a scan.
+const maxNames = 32
+
+// index numbers name (once per distinct name) and returns its number, or
+// -1 for no name or no room.
+func (n *fieldNames) index(name string) int8 {
+	if name == "" {
+		return -1
+	}
+	for i, m := range n.names {
+		if m == name {
+			return int8(i)
+		}
+	}
+	if len(n.names) == maxNames {
+		return -1
+	}
+	i := int8(len(n.names))
+	n.names = append(n.names, name)
+	for len(n.byLen) <= len(name) {
+		n.byLen = append(n.byLen, nil)
+	}
+	n.byLen[len(name)] = append(n.byLen[len(name)], i)
+	return i
+}
+
+// slot is what a lookup of one name returns (see header.lookup).
+type slot struct {
+	v       string
+	ok, dup bool
+}
+
+type slots [maxNames]slot
+
+// sorted files the fields into sl by the names of n. It keeps h as it is
+// when there is a map.
+func (h header) sorted(n *fieldNames, sl *slots) header {
+	if h.m != nil || h.fs == nil {
+		return h
+	}
+	for i := range h.fs {
+		f := &h.fs[i]
+		if len(f.Name) >= len(n.byLen) {
+			continue
+		}
+		for _, j := range n.byLen[len(f.Name)] {
+			if !sameName(f.Name, n.names[j]) {
+				continue
+			}
+			w, s := trimSpace(f.Value), &sl[j]
+			if !s.ok {
+				s.v, s.ok = w, true
+			} else if w != s.v {
+				s.dup = true
+			}
+			break
+		}
+	}
+	h.names, h.sl = n, sl
+	return h
+}
+
+// get is lookup, answered from the slots when h was sorted by n and the
+// name has a number there.
+func (h *header) get(n *fieldNames, key, lower string, idx int8) (v string, ok bool, dup bool) {
+	if h.sl != nil && h.names == n && idx >= 0 {
+		s := &h.sl[idx]
+		return s.v, s.ok, s.dup
+	}
+	return h.lookup(key, lower)
+}
+
+// lookup is the map form's lookup for a canonical key (lower is the same
+// name in lower case): the first value, trimmed, and whether a repeat of
+// the field disagrees with it.
+func (h *header) lookup(key, lower string) (v string, ok bool, dup bool) {
 	if h.m != nil || h.fs == nil {
 		return lookup(h.m, key)
 	}
 	for i := range h.fs {
 		f := &h.fs[i]
-		if len(f.Name) != len(key) || !equalFold(f.Name, key) {
+		if !sameName(f.Name, lower) {
 			continue
 		}
 		w := trimSpace(f.Value)
@@ -39,26 +125,60 @@ func (h header) lookup(key string) (v string, ok bool, dup bool) {
 }
 
 // first is the first value of a canonical key, untrimmed (http.Header.Get).
-func (h header) first(key string) string {
+func (h *header) first(key, lower string) string {
 	if h.m != nil || h.fs == nil {
 		return first(h.m, key)
 	}
 	for i := range h.fs {
-		if f := &h.fs[i]; len(f.Name) == len(key) && equalFold(f.Name, key) {
+		if f := &h.fs[i]; sameName(f.Name, lower) {
 			return f.Value
 		}
 	}
 	return ""
 }
 
+// sameName reports whether name, as sent, is the field lower names. The
+// names a dialect looks for share long prefixes and often lengths
+// ("x-ratelimit-limit-requests", "x-ratelimit-reset-requests"), so the
+// comparison runs from the end, 8 bytes at a time with ASCII case folded,
+// which rejects a near miss in one step; a byte loop only confirms a match
+// that is not exact (a name sent in upper or mixed case).
+func sameName(name, lower string) bool {
+	if len(name) != len(lower) {
+		return false
+	}
+	const fold = 0x2020202020202020
+	i := len(name)
+	for ; i >= 8; i -= 8 {
+		if load64(name, i-8)|fold != load64(lower, i-8)|fold {
+			return false
+		}
+	}
+	for ; i > 0; i-- {
+		if name[i-1]|0x20 != lower[i-1]|0x20 {
+			return false
+		}
+	}
+	return name == lower || equalFold(name, lower)
+}
+
+// load64 is the 8 bytes of s from i, little-endian (one load).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
 // equalFold is strings.EqualFold for ASCII, which field names are (the
 // caller checked them as tokens): a canonical key and a name as sent are
-// the same field exactly when they are equal ignoring ASCII case.
+// the same field exactly when they are equal ignoring ASCII case. It
+// compares from the end: a provider's names share long prefixes
+// ("anthropic-ratelimit-requests-") and differ at the end.
 func equalFold(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	for i := 0; i < len(a); i++ {
+	for i := len(a) - 1; i >= 0; i-- {
 		x, y := a[i], b[i]
 		if x == y {
 			continue

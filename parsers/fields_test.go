@@ -10,9 +10,10 @@ import (
 )
 
 // fieldsOf lays h out as the proxy's fast path passes it: one buffer
-// holding every name and value, and Fields pointing into it. Names are
-// sent in mixed case, as they arrive from different servers.
-func fieldsOf(h http.Header) ([]Field, []byte) {
+// holding every name and value, and Fields pointing into it. Names are in
+// lower case, as most servers send them, or with mixed, in mixed case (as
+// net/http and others send them).
+func fieldsOf(h http.Header, mixed bool) ([]Field, []byte) {
 	keys := make([]string, 0, len(h))
 	for k := range h {
 		keys = append(keys, k)
@@ -23,7 +24,7 @@ func fieldsOf(h http.Header) ([]Field, []byte) {
 	var spans []span
 	for i, k := range keys {
 		name := k
-		if i%2 == 0 {
+		if !mixed || i%2 == 0 {
 			name = strings.ToLower(k)
 		}
 		for _, v := range h[k] {
@@ -67,7 +68,7 @@ func parsedOf(r *Result) parsed {
 // is overwritten: nothing in a Result may point into it.
 func sameFromFields(t *testing.T, d Dialect, in *Input, want *Result) {
 	t.Helper()
-	fs, buf := fieldsOf(in.Header)
+	fs, buf := fieldsOf(in.Header, true)
 	fin := *in
 	fin.Header, fin.Fields = nil, fs
 	var r Result
@@ -99,7 +100,15 @@ func TestEqualFold(t *testing.T) {
 		{"[", "{", false},
 		{"1", "1", true},
 		{"", "", true},
+		{"X-RateLimit-Limit-Requests", "x-ratelimit-reset-requests", false},
+		{"X-RATELIMIT-LIMIT-REQUESTS", "x-ratelimit-limit-requests", true},
+		{"x-ratelimit-limit-requests^", "x-ratelimit-limit-requests~", false}, // equal folded 8 at a time
+		{"^x-ratelimit-limit-requests", "~x-ratelimit-limit-requests", false},
+		{"anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-reset", false},
 	} {
+		if got, std := sameName(c.a, strings.ToLower(c.b)), strings.EqualFold(c.a, c.b); got != std {
+			t.Errorf("sameName(%q, %q) = %v, strings.EqualFold %v", c.a, strings.ToLower(c.b), got, std)
+		}
 		if got := equalFold(c.a, c.b); got != c.want {
 			t.Errorf("equalFold(%q, %q) = %v", c.a, c.b, got)
 		}
@@ -121,4 +130,29 @@ func TestReadsFields(t *testing.T) {
 			t.Errorf("ReadsFields(%s) = %v, want %v", name, got, want)
 		}
 	}
+}
+
+// FuzzSameName: sameName against strings.EqualFold for token names.
+func FuzzSameName(f *testing.F) {
+	f.Add("X-RateLimit-Limit-Requests", "x-ratelimit-limit-requests")
+	f.Add("x-ratelimit-limit-requests^", "x-ratelimit-limit-requests~")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if !isToken(a) || !isToken(b) {
+			return
+		}
+		lower := strings.ToLower(b)
+		if got, want := sameName(a, lower), strings.EqualFold(a, b); got != want {
+			t.Errorf("sameName(%q, %q) = %v, strings.EqualFold %v", a, lower, got, want)
+		}
+	})
+}
+
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -67,12 +67,12 @@ func (d *fireworksDialect) Parse(in *Input, r *Result) {
 	// The uncached budget: validated (bad values are reported like any
 	// other) and used only to attribute a 429.
 	h := headerOf(in)
-	if v, ok := d.value(h, d.uncached.limitKey, d.uncached.limitName, r); ok {
+	if v, ok := d.value(&h, d.uncached.limitKey, d.uncached.limitName, -1, r); ok {
 		if _, err := parseCount(v); err != nil {
 			r.addError(d.uncached.limitName, v, err)
 		}
 	}
-	v, ok := d.value(h, d.uncached.remainingKey, d.uncached.remainingName, r)
+	v, ok := d.value(&h, d.uncached.remainingKey, d.uncached.remainingName, -1, r)
 	if !ok {
 		return
 	}

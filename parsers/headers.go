@@ -46,15 +46,18 @@ type HeaderDialect struct {
 	Throttled func(r *Result, from int) string
 
 	// canonical keys and lower-case names, filled by compile.
-	compiled []compiledLimit
-	retryKey string
-	retryMs  string
+	compiled             []compiledLimit
+	retryKey, retryName  string
+	retryMs, retryMsName string
+	retryIdx, retryMsIdx int8
+	names                fieldNames // every name above, for a field list
 }
 
 type compiledLimit struct {
 	LimitHeaders
 	limitKey, remainingKey, resetKey    string
 	limitName, remainingName, resetName string
+	limitIdx, remainingIdx, resetIdx    int8 // in names (fieldNames.index)
 }
 
 // compile canonicalises header names once so Parse can index the header map
@@ -72,8 +75,14 @@ func (d *HeaderDialect) compile() *HeaderDialect {
 			resetName:     strings.ToLower(l.Reset),
 		}
 	}
-	d.retryKey = canon(d.RetryAfter)
-	d.retryMs = canon(d.RetryAfterMillis)
+	d.retryKey, d.retryName = canon(d.RetryAfter), strings.ToLower(d.RetryAfter)
+	d.retryMs, d.retryMsName = canon(d.RetryAfterMillis), strings.ToLower(d.RetryAfterMillis)
+	d.names = fieldNames{}
+	for i := range d.compiled {
+		l := &d.compiled[i]
+		l.limitIdx, l.remainingIdx, l.resetIdx = d.names.index(l.limitName), d.names.index(l.remainingName), d.names.index(l.resetName)
+	}
+	d.retryIdx, d.retryMsIdx = d.names.index(d.retryName), d.names.index(d.retryMsName)
 	return d
 }
 
@@ -100,8 +109,18 @@ func (d *HeaderDialect) WantsBody(status int) bool {
 }
 
 func (d *HeaderDialect) Parse(in *Input, r *Result) {
-	c := newClock(in)
+	if in.Header == nil && in.Fields != nil {
+		var sl slots // zeroed only on this path
+		h := headerOf(in).sorted(&d.names, &sl)
+		d.parse(in, &h, r)
+		return
+	}
 	h := headerOf(in)
+	d.parse(in, &h, r)
+}
+
+func (d *HeaderDialect) parse(in *Input, h *header, r *Result) {
+	c := newClock(in)
 	last := resetMemo{obs: -1}
 	from := len(r.Observations)
 	for i := range d.compiled {
@@ -120,11 +139,13 @@ func (d *HeaderDialect) Parse(in *Input, r *Result) {
 	}
 }
 
-func (d *HeaderDialect) value(h header, key, name string, r *Result) (string, bool) {
+// value is the value of the field with canonical key; name is its name in
+// lower case, which labels its errors.
+func (d *HeaderDialect) value(h *header, key, name string, idx int8, r *Result) (string, bool) {
 	if key == "" {
 		return "", false
 	}
-	v, ok, dup := h.lookup(key)
+	v, ok, dup := h.get(&d.names, key, name, idx)
 	if !ok {
 		return "", false
 	}
@@ -138,17 +159,17 @@ func (d *HeaderDialect) value(h header, key, name string, r *Result) (string, bo
 	return v, true
 }
 
-func (d *HeaderDialect) parseLimit(h header, l *compiledLimit, c *clock, last *resetMemo, r *Result) {
+func (d *HeaderDialect) parseLimit(h *header, l *compiledLimit, c *clock, last *resetMemo, r *Result) {
 	var limit, remaining float64
 	var hasLimit, hasRemaining bool
-	if v, ok := d.value(h, l.limitKey, l.limitName, r); ok {
+	if v, ok := d.value(h, l.limitKey, l.limitName, l.limitIdx, r); ok {
 		if n, err := parseCount(v); err != nil {
 			r.addError(l.limitName, v, err)
 		} else {
 			limit, hasLimit = n, true
 		}
 	}
-	if v, ok := d.value(h, l.remainingKey, l.remainingName, r); ok {
+	if v, ok := d.value(h, l.remainingKey, l.remainingName, l.remainingIdx, r); ok {
 		if n, err := parseCount(v); err != nil {
 			r.addError(l.remainingName, v, err)
 		} else {
@@ -159,7 +180,7 @@ func (d *HeaderDialect) parseLimit(h header, l *compiledLimit, c *clock, last *r
 		return
 	}
 	var reset time.Time
-	if v, ok := d.value(h, l.resetKey, l.resetName, r); ok {
+	if v, ok := d.value(h, l.resetKey, l.resetName, l.resetIdx, r); ok {
 		if last.obs >= 0 && v == last.s && l.ResetFormat == last.f {
 			reset = r.Observations[last.obs].Reset
 		} else if t, err := parseReset(v, l.ResetFormat, c); err != nil {
@@ -199,9 +220,9 @@ func clampRemaining(o *Observation) {
 	}
 }
 
-func (d *HeaderDialect) parseRetryAfter(h header, c *clock, r *Result) {
+func (d *HeaderDialect) parseRetryAfter(h *header, c *clock, r *Result) {
 	if d.retryMs != "" {
-		if v, ok := d.value(h, d.retryMs, strings.ToLower(d.RetryAfterMillis), r); ok {
+		if v, ok := d.value(h, d.retryMs, d.retryMsName, d.retryMsIdx, r); ok {
 			ms, err := parseSeconds(v)
 			if err == nil {
 				var dur = ms / 1000
@@ -212,16 +233,16 @@ func (d *HeaderDialect) parseRetryAfter(h header, c *clock, r *Result) {
 					err = err2
 				}
 			}
-			r.addError(strings.ToLower(d.RetryAfterMillis), v, err)
+			r.addError(d.retryMsName, v, err)
 		}
 	}
 	if d.retryKey == "" {
 		return
 	}
-	if v, ok := d.value(h, d.retryKey, "retry-after", r); ok {
+	if v, ok := d.value(h, d.retryKey, d.retryName, d.retryIdx, r); ok {
 		dur, err := parseRetryAfter(v, c)
 		if err != nil {
-			r.addError("retry-after", v, err)
+			r.addError(d.retryName, v, err)
 			return
 		}
 		r.RetryAfter, r.HasRetryAfter = dur, true

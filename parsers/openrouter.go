@@ -264,6 +264,7 @@ func openRouterBody(in *Input, c clock, r *Result) {
 		r.addBodyError(in.Body)
 		return
 	}
+	hd := headerOf(in)
 	window := openRouterWindow(e.Error.Message)
 	if window == "" {
 		return
@@ -279,8 +280,8 @@ func openRouterBody(in *Input, c clock, r *Result) {
 		limit = h.limit.get(prefix+"x-ratelimit-limit", r)
 		remaining = h.remaining.get(prefix+"x-ratelimit-remaining", r)
 	} else {
-		limit = single(headerOf(in), "X-Ratelimit-Limit", "x-ratelimit-limit", r)
-		remaining = single(headerOf(in), "X-Ratelimit-Remaining", "x-ratelimit-remaining", r)
+		limit = single(&hd, "X-Ratelimit-Limit", "x-ratelimit-limit", r)
+		remaining = single(&hd, "X-Ratelimit-Remaining", "x-ratelimit-remaining", r)
 	}
 
 	o := Observation{Resource: Requests, Window: window}
@@ -306,7 +307,7 @@ func openRouterBody(in *Input, c clock, r *Result) {
 	if fromBody {
 		reset = h.reset.get(prefix+"x-ratelimit-reset", r)
 	} else {
-		reset = single(headerOf(in), "X-Ratelimit-Reset", "x-ratelimit-reset", r)
+		reset = single(&hd, "X-Ratelimit-Reset", "x-ratelimit-reset", r)
 	}
 	if reset != "" {
 		if t, err := parseReset(reset, FormatEpochMillis, &c); err != nil {
@@ -322,8 +323,8 @@ func openRouterBody(in *Input, c clock, r *Result) {
 // single is the value of a response header, or "" when it is absent or
 // repeated with different values (counted as ErrDuplicated, as the body's
 // headers and the other dialects do: neither value is trusted).
-func single(h header, key, name string, r *Result) string {
-	v, _, dup := h.lookup(key)
+func single(h *header, key, name string, r *Result) string {
+	v, _, dup := h.lookup(key, name)
 	if dup {
 		r.addError(name, v, ErrDuplicated)
 		return ""

@@ -75,12 +75,12 @@ func (d *togetherDialect) Parse(in *Input, r *Result) {
 	from := len(r.Observations)
 	for i := range d.dynamic.compiled {
 		n := len(r.Observations)
-		d.dynamic.parseLimit(h, &d.dynamic.compiled[i], &c, &last, r)
+		d.dynamic.parseLimit(&h, &d.dynamic.compiled[i], &c, &last, r)
 		if len(r.Observations) == n {
-			d.static.parseLimit(h, &d.static.compiled[i], &c, &last, r)
+			d.static.parseLimit(&h, &d.static.compiled[i], &c, &last, r)
 		}
 	}
-	d.static.parseRetryAfter(h, &c, r)
+	d.static.parseRetryAfter(&h, &c, r)
 	if in.Status != http.StatusTooManyRequests || r.ThrottledResource != "" {
 		return
 	}

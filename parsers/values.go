@@ -76,7 +76,7 @@ func newClock(in *Input) clock {
 func (c *clock) readDate() {
 	c.dateRead = true
 	c.date = c.received
-	if v := c.header.first("Date"); v != "" {
+	if v := c.header.first("Date", "date"); v != "" {
 		if d, err := parseHTTPDate(v); err == nil {
 			skew := c.received.Sub(d)
 			if skew > maxRelative || skew < -maxRelative {
