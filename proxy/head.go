@@ -36,33 +36,42 @@ var crlfcrlf = []byte("\r\n\r\n")
 
 // parseFields splits the field lines of head (which starts after the start
 // line and ends with the empty line) and appends them to fs. ok is false for
-// anything but plain "name: value\r\n" lines.
+// anything but plain "name: value\r\n" lines. One pass checks and splits
+// each line: a name of token characters up to the colon, a value without
+// control characters other than tab up to the CRLF (FuzzParseFields holds
+// it to the IndexByte-and-validate form it replaced, kept in head_test.go).
 func parseFields(head []byte, off int, fs []field) ([]field, bool) {
 	for {
-		i := bytes.IndexByte(head[off:], '\n')
-		if i < 1 || head[off+i-1] != '\r' {
+		if off >= len(head) {
 			return fs, false
 		}
-		line := head[off : off+i-1]
-		if len(line) == 0 {
-			return fs, off+i+1 == len(head)
+		if head[off] == '\r' {
+			return fs, off+1 < len(head) && head[off+1] == '\n' && off+2 == len(head)
 		}
-		c := bytes.IndexByte(line, ':')
-		if c < 1 || !validFieldName(line[:c]) {
+		c := off
+		for c < len(head) && tokenChar[head[c]] {
+			c++
+		}
+		if c == off || c == len(head) || head[c] != ':' {
 			return fs, false
 		}
-		v0, v1 := c+1, len(line)
-		for v0 < v1 && (line[v0] == ' ' || line[v0] == '\t') {
+		v0 := c + 1
+		for v0 < len(head) && (head[v0] == ' ' || head[v0] == '\t') {
 			v0++
 		}
-		for v1 > v0 && (line[v1-1] == ' ' || line[v1-1] == '\t') {
-			v1--
+		e := v0 // the value's end: the CR
+		for e < len(head) && (head[e] >= ' ' && head[e] != 0x7f || head[e] == '\t') {
+			e++
 		}
-		if !validFieldValue(line[v0:v1]) {
+		if e+1 >= len(head) || head[e] != '\r' || head[e+1] != '\n' {
 			return fs, false
 		}
-		fs = append(fs, field{int32(off), int32(off + c), int32(off + v0), int32(off + v1)})
-		off += i + 1
+		v1 := e
+		for v1 > v0 && (head[v1-1] == ' ' || head[v1-1] == '\t') {
+			v1--
+		}
+		fs = append(fs, field{int32(off), int32(c), int32(v0), int32(v1)})
+		off = e + 2
 	}
 }
 
@@ -83,17 +92,6 @@ var tokenChar = func() (t [256]bool) {
 func validFieldName(b []byte) bool {
 	for _, c := range b {
 		if !tokenChar[c] {
-			return false
-		}
-	}
-	return true
-}
-
-// validFieldValue refuses control characters other than tab (a CR on its
-// own could split the field for a lenient parser downstream).
-func validFieldValue(b []byte) bool {
-	for _, c := range b {
-		if c < ' ' && c != '\t' || c == 0x7f {
 			return false
 		}
 	}
