@@ -46,20 +46,21 @@ type relayConn struct {
 
 	idle atomic.Bool
 
-	fs      []field         // request fields
-	keep    []field         // request fields forwarded upstream
-	rfs     []field         // response fields
-	pf      []parsers.Field // rfs for the dialect (fieldsOf)
-	hdr     http.Header     // response header, for parsers and hooks
-	reqHdr  http.Header     // request header, for trace context (tracing on)
-	headBuf []byte          // a copy of the request head (tracing on)
-	st      callState
-	result  parsers.Result
-	in      parsers.Input
-	rh      respHeader // builds hdr
-	js      jsonSniffer
-	ss      sseSniffer
-	body    []byte // 429 body, decoded, for dialects that read it
+	fs       []field         // request fields
+	keep     []field         // request fields forwarded upstream
+	rfs      []field         // response fields
+	pf       []parsers.Field // rfs for the dialect (fieldsOf)
+	hdr      http.Header     // response header, for parsers and hooks
+	reqHdr   http.Header     // request header, for trace context (tracing on)
+	headBuf  []byte          // a copy of the request head (tracing on)
+	st       callState
+	result   parsers.Result
+	in       parsers.Input
+	rh       respHeader // builds hdr
+	js       jsonSniffer
+	ss       sseSniffer
+	body     []byte // 429 body, decoded, for dialects that read it
+	headCopy []byte // the response head, when its body is read first (429)
 
 	// The last credential seen on this connection and its label: clients
 	// send the same key on every request, and hashing it each time is
@@ -989,6 +990,13 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 	// is whole (record), before it otherwise.
 	bodyAt, fr0, sniffed := len(out), fr, true
 	if rt.cfg.Dialect.WantsBody(code) && fr.mode != modeNone {
+		if !owned {
+			// Reading the body may refill fc.br from its start, where
+			// head is, and the dialect reads head after the body
+			// (TestFastPath429BodyAfterHead): it reads a copy.
+			rc.headCopy = append(rc.headCopy[:0], head...)
+			head = rc.headCopy
+		}
 		// Buffer (raw) up to maxPeek of body, decoded for the dialect.
 		rc.body = rc.body[:0]
 		for !fr.done() && len(rc.body) < maxPeek && rerr == nil {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -908,6 +909,54 @@ func TestFastPathRecordsOnePieceAnswers(t *testing.T) {
 				if v := testutil.ToFloat64(mustVec(t, e, "headroom_tokens_total", "type", typ)); v != want {
 					t.Errorf("%s tokens %v, want %v", typ, v, want)
 				}
+			}
+		})
+	}
+}
+
+// TestFastPath429BodyAfterHead: an upstream that sends a 429's head and,
+// a moment later, the body the dialect reads. Reading the body refills the
+// upstream buffer from its start, where the head was: the head the dialect
+// parses must not be read from there any more.
+func TestFastPath429BodyAfterHead(t *testing.T) {
+	const body = `{"error":{"type":"rate_limit_error","code":"CONCURRENT_LIMIT_EXCEEDED","details":{"limit":5,"active":5}}}`
+	head := "HTTP/1.1 429 Too Many Requests\r\nX-RateLimit-Limit: 60\r\nX-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: 1705312800\r\n" +
+		"Retry-After: 5\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+	for _, chunked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chunked=%v", chunked), func(t *testing.T) {
+			h, b := head, body
+			if chunked {
+				h = strings.Replace(head, "Content-Length: "+strconv.Itoa(len(body)), "Transfer-Encoding: chunked", 1)
+				b = fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+			}
+			addr := rawUpstream(t, func(c net.Conn) {
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					io.WriteString(c, h)
+					time.Sleep(20 * time.Millisecond) // the body in a read of its own
+					io.WriteString(c, b)
+				}
+			})
+			e := newEnv(t, "predictions", "http://"+addr)
+			resp, err := http.Post(e.proxy.URL+"/p/v1/predictions", "application/json", strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 429 || string(got) != body || err != nil {
+				t.Fatalf("answer %d %q %v", resp.StatusCode, got, err)
+			}
+			if v := testutil.ToFloat64(mustVec(t, e, "headroom_ratelimit_limit", "resource", "requests")); v != 60 {
+				t.Errorf("limit %v, want 60", v)
+			}
+			if strings.Contains(e.metrics(t), "headroom_parse_errors_total") {
+				t.Errorf("parse errors:\n%s", e.metrics(t))
 			}
 		})
 	}
