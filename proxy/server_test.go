@@ -961,3 +961,80 @@ func TestFastPath429BodyAfterHead(t *testing.T) {
 		})
 	}
 }
+
+// TestFastPathAnswersInPieces: every answer, split anywhere (in the status
+// line, in a field, at the head's end, in the body) with a pause between
+// the pieces, reaches the client whole and is recorded as if it had come in
+// one piece.
+func TestFastPathAnswersInPieces(t *testing.T) {
+	const usage = `{"model":"gpt-4o","usage":{"prompt_tokens":7,"completion_tokens":11}}`
+	const limits = "x-ratelimit-limit-requests: 500\r\nx-ratelimit-remaining-requests: 480\r\nx-ratelimit-reset-requests: 120ms\r\n"
+	const body429 = `{"error":{"type":"rate_limit_error","code":"CONCURRENT_LIMIT_EXCEEDED","details":{"limit":5,"active":5}}}`
+	const sse = "data: {\"i\":0}\n\ndata: " + usage + "\n\ndata: [DONE]\n\n"
+	cases := []struct {
+		name, dialect, path, answer string
+		status                      int
+		body                        string
+		metric, label, value        string
+		want                        float64
+		tokens                      bool
+	}{
+		{"content-length", "openai", "/p/v1/chat/completions",
+			"HTTP/1.1 200 OK\r\n" + limits + "Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(usage)) + "\r\n\r\n" + usage,
+			200, usage, "headroom_ratelimit_remaining", "resource", "requests", 480, true},
+		{"chunked", "openai", "/p/v1/chat/completions",
+			"HTTP/1.1 200 OK\r\n" + limits + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+				fmt.Sprintf("%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n", 20, usage[:20], len(usage)-20, usage[20:]),
+			200, usage, "headroom_ratelimit_remaining", "resource", "requests", 480, true},
+		{"event stream", "openai", "/p/v1/chat/completions",
+			"HTTP/1.1 200 OK\r\n" + limits + "Content-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" +
+				fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(sse), sse),
+			200, sse, "headroom_ratelimit_remaining", "resource", "requests", 480, true},
+		{"429 with the body the dialect reads", "predictions", "/p/v1/predictions",
+			"HTTP/1.1 429 Too Many Requests\r\nX-RateLimit-Limit: 60\r\nX-RateLimit-Remaining: 0\r\nRetry-After: 5\r\n" +
+				"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body429)) + "\r\n\r\n" + body429,
+			429, body429, "headroom_ratelimit_limit", "resource", "requests", 60, false},
+	}
+	for _, tc := range cases {
+		end := strings.Index(tc.answer, "\r\n\r\n") + 4
+		for _, at := range []int{1, 20, end / 2, end - 2, end, end + 3, len(tc.answer) - 1} {
+			t.Run(fmt.Sprintf("%s/at %d of %d", tc.name, at, len(tc.answer)), func(t *testing.T) {
+				addr := rawUpstream(t, func(c net.Conn) {
+					br := bufio.NewReader(c)
+					for {
+						req, err := http.ReadRequest(br)
+						if err != nil {
+							return
+						}
+						io.Copy(io.Discard, req.Body)
+						io.WriteString(c, tc.answer[:at])
+						time.Sleep(10 * time.Millisecond)
+						io.WriteString(c, tc.answer[at:])
+					}
+				})
+				e := newEnv(t, tc.dialect, "http://"+addr)
+				resp, err := http.Post(e.proxy.URL+tc.path, "application/json", strings.NewReader(`{"model":"gpt-4o"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tc.status || string(got) != tc.body || err != nil {
+					t.Fatalf("answer %d %q %v, want %d %q", resp.StatusCode, got, err, tc.status, tc.body)
+				}
+				if v := testutil.ToFloat64(mustVec(t, e, tc.metric, tc.label, tc.value)); v != tc.want {
+					t.Errorf("%s{%s=%q} = %v, want %v", tc.metric, tc.label, tc.value, v, tc.want)
+				}
+				m := e.metrics(t)
+				if strings.Contains(m, "headroom_parse_errors_total") {
+					t.Errorf("parse errors:\n%s", m)
+				}
+				if tc.tokens {
+					if v := testutil.ToFloat64(mustVec(t, e, "headroom_tokens_total", "type", "output")); v != 11 {
+						t.Errorf("output tokens %v, want 11", v)
+					}
+				}
+			})
+		}
+	}
+}
