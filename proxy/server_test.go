@@ -1038,3 +1038,55 @@ func TestFastPathAnswersInPieces(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathRequestsInPieces: a request split anywhere (in the request
+// line, a field, at the head's end, in the body) with a pause between the
+// pieces reaches the upstream whole, and its call is labelled from the
+// whole body.
+func TestFastPathRequestsInPieces(t *testing.T) {
+	const body = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	var mu sync.Mutex
+	var seen []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, string(b))
+		mu.Unlock()
+		w.Header().Set("x-ratelimit-limit-requests", "500")
+		w.Header().Set("x-ratelimit-remaining-requests", "499")
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"model":"gpt-4o-mini","usage":{"prompt_tokens":3,"completion_tokens":4}}`)
+	}))
+	defer up.Close()
+	req := "POST /p/v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + secret + "\r\n" +
+		"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	end := strings.Index(req, "\r\n\r\n") + 4
+	for _, at := range []int{1, 10, end / 2, end - 2, end, end + 5, len(req) - 1} {
+		t.Run(fmt.Sprintf("at %d of %d", at, len(req)), func(t *testing.T) {
+			e := newEnv(t, "openai", up.URL)
+			c := e.proxy.dial(t)
+			io.WriteString(c, req[:at])
+			time.Sleep(10 * time.Millisecond)
+			io.WriteString(c, req[at:])
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			mu.Lock()
+			last := seen[len(seen)-1]
+			mu.Unlock()
+			if last != body {
+				t.Errorf("upstream got %q", last)
+			}
+			m := e.metrics(t)
+			if !strings.Contains(m, "headroom_ratelimit_remaining key=k-") || !strings.Contains(m, "model=gpt-4o-mini") {
+				t.Errorf("the call is not labelled by key and model:\n%s", m)
+			}
+		})
+	}
+}
