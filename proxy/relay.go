@@ -993,7 +993,7 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 		if !owned {
 			// Reading the body may refill fc.br from its start, where
 			// head is, and the dialect reads head after the body
-			// (TestFastPath429BodyAfterHead): it reads a copy.
+			// (TestFastPathAnswersInPieces): it reads a copy.
 			rc.headCopy = append(rc.headCopy[:0], head...)
 			head = rc.headCopy
 		}
