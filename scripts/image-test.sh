@@ -187,10 +187,14 @@ out="$("${B[@]}" run --isolation chroot "$ctr" -- /headroom --version 2>&1)" || 
 [[ "$out" == *"version $version"* ]] || fail "/headroom --version printed: $out"
 step "run: /headroom --version -> $(echo "$out" | head -1)"
 
+# Ports below the kernel's ephemeral range: a port in it can be bound by any outgoing
+# connection between the check and the agent's listen (CI saw "address already in use").
+eph_low="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+[ "$eph_low" -gt 21000 ] || eph_low=40000
 free_port() {
   local p
   for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 20000))
+    p=$((20000 + RANDOM % (eph_low - 20000)))
     if ! (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return
@@ -198,22 +202,36 @@ free_port() {
   done
   fail "no free port"
 }
-mport="$(free_port)"
-pport="$(free_port)"
-[ "$mport" != "$pport" ] || pport=$((mport + 1))
-"${B[@]}" run --isolation chroot --network host \
-  --env HEADROOM_METRICS_ADDR="127.0.0.1:$mport" --env HEADROOM_PROXY_ADDR="127.0.0.1:$pport" \
-  --env HEADROOM_LOG_FORMAT=json \
-  "$ctr" -- /headroom >"$work/agent.log" 2>&1 &
-run_pid=$!
-up=""
-for _ in $(seq 1 150); do
-  if curl -fsS -m 2 "http://127.0.0.1:$mport/healthz" >/dev/null 2>&1; then
-    up=1
-    break
-  fi
-  kill -0 "$run_pid" 2>/dev/null || { cat "$work/agent.log" >&2; fail "the agent exited before answering /healthz"; }
-  sleep 0.2
+# start_agent runs the image's agent on two free ports and waits for /healthz; it returns 2
+# when the agent exited because a port was taken after all (the caller tries other ports).
+start_agent() {
+  mport="$(free_port)"
+  pport="$(free_port)"
+  [ "$mport" != "$pport" ] || pport=$((mport + 1))
+  "${B[@]}" run --isolation chroot --network host \
+    --env HEADROOM_METRICS_ADDR="127.0.0.1:$mport" --env HEADROOM_PROXY_ADDR="127.0.0.1:$pport" \
+    --env HEADROOM_LOG_FORMAT=json \
+    "$ctr" -- /headroom >"$work/agent.log" 2>&1 &
+  run_pid=$!
+  up=""
+  for _ in $(seq 1 150); do
+    if curl -fsS -m 2 "http://127.0.0.1:$mport/healthz" >/dev/null 2>&1; then
+      up=1
+      return 0
+    fi
+    if ! kill -0 "$run_pid" 2>/dev/null; then
+      grep -q "address already in use" "$work/agent.log" && return 2
+      cat "$work/agent.log" >&2
+      fail "the agent exited before answering /healthz"
+    fi
+    sleep 0.2
+  done
+}
+for attempt in 1 2 3; do
+  rc=0
+  start_agent || rc=$?
+  [ "$rc" = 2 ] || break
+  step "a port was taken before the agent could listen (attempt $attempt); trying others"
 done
 [ -n "$up" ] || { cat "$work/agent.log" >&2; fail "no answer on /healthz within 30s"; }
 ready=""
