@@ -25,5 +25,9 @@ echo "== go test -race, proxy paths again on net/http's path (HEADROOM_FAST_PATH
 HEADROOM_FAST_PATH=false go test -race -count=1 ./proxy/... ./test/integration/... ./test/faults/...
 echo "== go test -race, proxy paths again on net/http's path with the opt-in fast upstream client"
 HEADROOM_FAST_PATH=false HEADROOM_UPSTREAM_CLIENT=fast go test -race -count=1 ./proxy/... ./test/integration/... ./test/faults/...
+# Every fuzz target for a few seconds past its seed corpus (the seeds alone
+# ran above as unit tests); campaigns run longer: scripts/fuzz.sh -t 3m.
+echo "== fuzz: every target, 5s each"
+./scripts/fuzz.sh -t 5s
 echo "== helm chart and container image (nested module helm/test)"
 (cd helm/test && go vet ./... && go test -count=1 ./...)

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs every fuzz target in the module, one after another, each for the same
+# time, and prints a table of what each did. A target that fails leaves its
+# input in <package>/testdata/fuzz/<Target>/ (go test writes it there): commit
+# it with the fix, and it runs as a regression case in every `go test`.
+#
+#   scripts/fuzz.sh                 every target, 3 minutes each (a campaign)
+#   scripts/fuzz.sh -t 10s          every target, 10 seconds each (what CI runs)
+#   scripts/fuzz.sh -t 1m Dialects  only targets whose name matches the regexp
+#
+# Targets are found with `go test -list`, so a new Fuzz function is picked up
+# without editing this file. Exit status: 0 when every target ran clean, 1
+# when any failed (all targets still run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fuzztime=3m
+while getopts "t:" opt; do
+  case "$opt" in
+    t) fuzztime="$OPTARG" ;;
+    *) echo "usage: $0 [-t duration] [target-regexp]" >&2; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+match="${1:-.}"
+
+log="$(mktemp -d)"
+trap 'rm -rf "$log"' EXIT
+
+targets=()
+for pkg in $(go list ./...); do
+  for name in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+    [[ "$name" =~ $match ]] && targets+=("$pkg $name")
+  done
+done
+if [ "${#targets[@]}" -eq 0 ]; then
+  echo "fuzz: no target matches '$match'" >&2
+  exit 2
+fi
+
+echo "fuzz: ${#targets[@]} targets, $fuzztime each, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%Y-%m-%dT%H:%MZ)"
+failed=0
+rows=()
+for t in "${targets[@]}"; do
+  pkg="${t% *}"; name="${t#* }"
+  out="$log/$name.txt"
+  echo "== $pkg $name"
+  if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" >"$out" 2>&1; then
+    result=ok
+  else
+    result=FAIL
+    failed=1
+    cat "$out"
+  fi
+  # The last progress line holds the totals: "fuzz: elapsed: 3m0s, execs:
+  # 123 (456/sec), new interesting: 7 (total: 89)".
+  last="$(grep -E '^fuzz: elapsed' "$out" | tail -1 || true)"
+  execs="$(sed -nE 's/.*execs: ([0-9]+).*/\1/p' <<<"$last")"
+  rate="$(sed -nE 's/.*execs: [0-9]+ \(([0-9]+)\/sec\).*/\1/p' <<<"$last")"
+  corpus="$(sed -nE 's/.*\(total: ([0-9]+)\).*/\1/p' <<<"$last")"
+  crasher="$(grep -oE 'testdata/fuzz/[^ ]+' "$out" | head -1 || true)"
+  rows+=("| ${pkg#github.com/headroomhq/headroom/} | $name | $result | ${execs:-?} | ${rate:-?} | ${corpus:-?} | ${crasher:-} |")
+done
+
+echo
+echo "| package | target | result | execs | execs/s | corpus | failing input |"
+echo "|---|---|---|---:|---:|---:|---|"
+printf '%s\n' "${rows[@]}"
+exit "$failed"
