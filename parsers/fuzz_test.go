@@ -294,7 +294,6 @@ func parseSecondsReference(s string) (float64, error) {
 	return f, nil
 }
 
-// FuzzParseCount: a count is a finite number in [0, maxValue] or an error.
 // FuzzParseDuration: the fast path gives time.ParseDuration's answer.
 func FuzzParseDuration(f *testing.F) {
 	for _, s := range []string{"6ms", "1s", "6m0s", "1h2m3s", "0", "0s", "", "s", "1", "1.5s", "-1s", "+1s",
@@ -311,6 +310,7 @@ func FuzzParseDuration(f *testing.F) {
 	})
 }
 
+// FuzzParseCount: a count is a finite number in [0, maxValue] or an error.
 func FuzzParseCount(f *testing.F) {
 	for _, s := range []string{"0", "59", "59.0", "1e3", "-1", "NaN", "nan", "Inf", "+Inf", "-0", "1e15", "1e16",
 		"1.7976931348623157e308", "1e309", "0x1p3", "1_000", " 42 ", "", "1,000", "4.9e-324", "0x10",

@@ -436,6 +436,9 @@ func TestSFGet3(t *testing.T) {
 	}
 }
 
+// FuzzSFList: lists and dictionaries (RFC 9651) never panic, an error
+// comes with no members, and the one-pass parameter lookup (get3) reads
+// what the plain one does.
 func FuzzSFList(f *testing.F) {
 	f.Add(`"default";q=100;w=60`)
 	f.Add(`limit=100, remaining=50, reset=30`)

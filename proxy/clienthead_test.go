@@ -84,6 +84,9 @@ func TestAppendClientHead(t *testing.T) {
 	}
 }
 
+// FuzzAppendClientHead: the head written to the client keeps the same
+// fields as the field-by-field reference (hop-by-hop ones and those named
+// in Connection dropped), whatever the upstream sent.
 func FuzzAppendClientHead(f *testing.F) {
 	f.Add("HTTP/1.1 200 OK\r\nServer: nginx\r\nConnection: keep-alive, Foo\r\nFoo: 1\r\nContent-Length: 2\r\n\r\n")
 	f.Add("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n")

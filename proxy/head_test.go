@@ -115,6 +115,8 @@ func validFieldValue(b []byte) bool {
 	return true
 }
 
+// FuzzParseFields: the one-pass field parser accepts, refuses and splits
+// every head as the reference form above does.
 func FuzzParseFields(f *testing.F) {
 	for _, s := range []string{
 		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-A:  b \t\r\n\r\n",
