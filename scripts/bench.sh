@@ -336,6 +336,10 @@ latency_run() { # target round: appends its p50 and p99 (ns) to $W/p50-<target>,
   grep -o '"50th":[0-9]*' "$f" | cut -d: -f2 >>"$W/p50-$t"
   grep -o '"99th":[0-9]*' "$f" | cut -d: -f2 >>"$W/p99-$t"
   log "  round $r $t: p50 $(tail -1 "$W/p50-$t") ns, p99 $(tail -1 "$W/p99-$t") ns, success $(grep -o '"success":[0-9.]*' "$f" | cut -d: -f2)"
+  # A latency over answers that are not all 200 (a 404, a 502) is another
+  # path's latency: say so where the throughput rounds say theirs.
+  grep -q '"status_codes":{"200":[0-9]*}' "$f" ||
+    echo "bench.sh: $t latency round $r: $(grep -o '"status_codes":{[^}]*}' "$f")" >&2
 }
 # Each path runs right after a direct run of its own, and what it adds is
 # the median over the rounds of that pair's difference: the neighbours on
