@@ -31,7 +31,6 @@ import (
 // label space is small on purpose: growth up to the cardinality caps is
 // TestCardinalityAttack's subject; here any growth is a leak.
 func TestSoak(t *testing.T) {
-	t.Parallel()
 	dur := 20 * time.Second
 	if *long {
 		dur = 5 * time.Minute
