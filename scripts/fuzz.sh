@@ -56,7 +56,19 @@ for t in "${targets[@]}"; do
   # 123 (456/sec), new interesting: 7 (total: 89)".
   last="$(grep -E '^fuzz: elapsed' "$out" | tail -1 || true)"
   execs="$(sed -nE 's/.*execs: ([0-9]+).*/\1/p' <<<"$last")"
-  rate="$(sed -nE 's/.*execs: [0-9]+ \(([0-9]+)\/sec\).*/\1/p' <<<"$last")"
+  # The rate in that line is over the last interval only (often 0 for the
+  # final one): report executions over the whole elapsed time instead.
+  elapsed="$(sed -nE 's/^fuzz: elapsed: ([0-9hms]+),.*/\1/p' <<<"$last")"
+  secs="$(awk -v e="$elapsed" 'BEGIN {
+    s = 0; n = ""
+    for (i = 1; i <= length(e); i++) {
+      c = substr(e, i, 1)
+      if (c ~ /[0-9]/) { n = n c; continue }
+      s += n * (c == "h" ? 3600 : c == "m" ? 60 : 1); n = ""
+    }
+    print s }')"
+  rate=""
+  [ -z "$execs" ] || [ "${secs:-0}" -eq 0 ] || rate=$((execs / secs))
   corpus="$(sed -nE 's/.*\(total: ([0-9]+)\).*/\1/p' <<<"$last")"
   crasher="$(grep -oE 'testdata/fuzz/[^ ]+' "$out" | head -1 || true)"
   rows+=("| ${pkg#github.com/headroomhq/headroom/} | $name | $result | ${execs:-?} | ${rate:-?} | ${corpus:-?} | ${crasher:-} |")
