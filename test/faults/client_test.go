@@ -329,4 +329,5 @@ func TestOversizedRequestBody(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("small body: %d", resp.StatusCode)
 	}
+	e.checkLeaks(up)
 }
