@@ -175,6 +175,7 @@ type Collector struct {
 	retryAfter     *prometheus.HistogramVec
 	inflight       *prometheus.GaugeVec
 	upstreamErrors *prometheus.CounterVec
+	clientErrors   *prometheus.CounterVec
 	parseErrors    *prometheus.CounterVec
 	dropped        *prometheus.CounterVec
 
@@ -186,8 +187,6 @@ type Collector struct {
 	low  *prometheus.Registry
 	own  []ownFamily
 	full *prometheus.Registry
-
-	settlers settlers
 }
 
 var gaugeLabelNames = []string{"provider", "model", "key", "resource", "window"}
@@ -227,6 +226,10 @@ func New(opts Options) *Collector {
 			Name: "headroom_upstream_errors_total",
 			Help: "Requests Headroom answered itself because the upstream failed.",
 		}, []string{"provider", "reason"}),
+		clientErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "headroom_client_errors_total",
+			Help: "Requests Headroom refused because of the client: ambiguous framing, a forbidden method, conflicting credentials, a malformed, stalled or oversized body.",
+		}, []string{"provider", "reason"}),
 		parseErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "headroom_parse_errors_total",
 			Help: "Rate-limit values that could not be parsed and were not exported.",
@@ -249,18 +252,17 @@ func New(opts Options) *Collector {
 			"One series per configured provider.", []string{"provider", "family", "dialect"}, nil),
 	}
 	c.low = prometheus.NewRegistry()
-	c.low.MustRegister(metaCollector{c}, c.retryAfter, c.inflight, c.upstreamErrors, c.parseErrors, c.dropped)
+	c.low.MustRegister(metaCollector{c}, c.retryAfter, c.inflight, c.upstreamErrors, c.clientErrors, c.parseErrors, c.dropped)
 	c.full = prometheus.NewRegistry()
-	c.full.MustRegister(settled{c})
+	c.full.MustRegister(c.Collectors()...)
 	c.own = c.ownFamilies()
 	return c
 }
 
 // Collectors lists everything Register registers (for documentation checks).
-// Register registers them as one collector (settled).
 func (c *Collector) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{c, c.requests, c.ratelimited, c.tokens, c.duration,
-		c.retryAfter, c.inflight, c.upstreamErrors, c.parseErrors, c.dropped}
+		c.retryAfter, c.inflight, c.upstreamErrors, c.clientErrors, c.parseErrors, c.dropped}
 }
 
 // Gatherer gathers every metric of the collector through client_golang
@@ -269,7 +271,12 @@ func (c *Collector) Gatherer() prometheus.Gatherer { return c.full }
 
 // Register registers the collector and its vectors.
 func (c *Collector) Register(reg prometheus.Registerer) error {
-	return reg.Register(settled{c})
+	for _, m := range c.Collectors() {
+		if err := reg.Register(m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetProviders replaces the configured providers (on start and on reload).
@@ -515,6 +522,12 @@ func (c *Collector) Inflight(l Labels) prometheus.Gauge {
 	return c.inflight.WithLabelValues(l.Provider, l.Key)
 }
 
+// ClientError counts a request Headroom refused because of the client
+// (provider is empty when the request named no configured provider).
+func (c *Collector) ClientError(provider, reason string) {
+	c.clientErrors.WithLabelValues(provider, reason).Inc()
+}
+
 // UpstreamError counts a request Headroom answered itself.
 func (c *Collector) UpstreamError(provider, reason string) {
 	c.upstreamErrors.WithLabelValues(provider, reason).Inc()
@@ -625,11 +638,8 @@ type Snapshot struct {
 	Reset, Observed                        time.Time
 }
 
-// Snapshot returns the live (non-expired) series. Like every read of the
-// metrics, it first settles (BeforeRead): the JSON API and the landing page
-// must show a call whose answer is already out.
+// Snapshot returns the live (non-expired) series.
 func (c *Collector) Snapshot() []Snapshot {
-	c.settle()
 	now := c.opts.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()

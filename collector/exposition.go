@@ -239,7 +239,6 @@ func httpError(rsp http.ResponseWriter, err error) {
 
 func (h *handler) ServeHTTP(rsp http.ResponseWriter, req *http.Request) {
 	c := h.c
-	c.settle()
 	owned := func(name string) bool {
 		_, found := slices.BinarySearchFunc(c.own, name, func(f ownFamily, n string) int { return strings.Compare(f.name, n) })
 		return found

@@ -41,21 +41,16 @@ type Settings struct {
 	UpstreamHeaderTimeout time.Duration `env:"HEADROOM_UPSTREAM_HEADER_TIMEOUT" envDefault:"10m"`
 	// UpstreamDialTimeout bounds connecting to an upstream. 502 after it.
 	UpstreamDialTimeout time.Duration `env:"HEADROOM_UPSTREAM_DIAL_TIMEOUT" envDefault:"10s"`
-	// UpstreamClient picks how HTTP/1.1 upstream requests are sent: "fast"
-	// (Headroom's own client on the request goroutine) or "std"
-	// (net/http's Transport). HTTP/2, upgrades and Expect always use std.
-	UpstreamClient string `env:"HEADROOM_UPSTREAM_CLIENT" envDefault:"std"`
-	// FastPath relays plain HTTP/1.1 requests with small bodies (the
-	// common case) itself, byte for byte, instead of through net/http's
-	// server and ReverseProxy; every other request still goes through
-	// net/http (docs/benchmarks.md).
-	FastPath bool `env:"HEADROOM_FAST_PATH" envDefault:"true"`
 	// MaxRequestBodyBytes bounds request bodies through the proxy (413 past
 	// it; 0: no limit). 64 MiB leaves room for base64 images in requests.
 	MaxRequestBodyBytes int64 `env:"HEADROOM_MAX_REQUEST_BODY_BYTES" envDefault:"67108864"`
 	// ReadHeaderTimeout bounds how long a client may take to send request
-	// headers (slowloris protection); bodies are not bounded by it.
+	// headers (slowloris protection).
 	ReadHeaderTimeout time.Duration `env:"HEADROOM_READ_HEADER_TIMEOUT" envDefault:"30s"`
+	// RequestBodyTimeout bounds how long a request body may pause between
+	// two reads (408 after it, as nginx's client_body_timeout); a body
+	// that keeps coming is not bounded.
+	RequestBodyTimeout time.Duration `env:"HEADROOM_REQUEST_BODY_TIMEOUT" envDefault:"60s"`
 	// ShutdownTimeout is how long in-flight requests may drain on SIGTERM.
 	ShutdownTimeout time.Duration `env:"HEADROOM_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 
@@ -80,8 +75,8 @@ func LoadSettings() (Settings, error) {
 	default:
 		return s, fmt.Errorf("HEADROOM_LOG_FORMAT: %q must be text or json", s.LogFormat)
 	}
-	if s.UpstreamClient != "fast" && s.UpstreamClient != "std" {
-		return s, fmt.Errorf("HEADROOM_UPSTREAM_CLIENT: %q must be fast or std", s.UpstreamClient)
+	if s.RequestBodyTimeout <= 0 || s.ReadHeaderTimeout <= 0 {
+		return s, errors.New("HEADROOM_REQUEST_BODY_TIMEOUT and HEADROOM_READ_HEADER_TIMEOUT must be positive durations")
 	}
 	if s.MaxModelsPerProvider < 1 || s.MaxKeysPerProvider < 1 || s.MaxSeriesPerProvider < 1 {
 		return s, errors.New("HEADROOM_MAX_MODELS_PER_PROVIDER, HEADROOM_MAX_KEYS_PER_PROVIDER and HEADROOM_MAX_SERIES_PER_PROVIDER must be at least 1")

@@ -383,6 +383,8 @@ func Overview(c *alerts.Config) (dashboard.Dashboard, error) {
 		rangeQ(fmt.Sprintf("sum by (provider, code) (%s{%s})", alerts.RuleRequestsRate, fTraffic), "{{provider}} {{code}}")).Min(0))
 	b.WithPanel(ts("Upstream errors", "Requests Headroom answered itself because the upstream failed, by reason.", "reqps",
 		rangeQ(fmt.Sprintf("sum by (provider, reason) (rate(headroom_upstream_errors_total{%s}[$__rate_interval]))", fP), "{{provider}} {{reason}}")).Min(0))
+	b.WithPanel(ts("Client errors", "Requests Headroom refused because of the client (ambiguous framing, conflicting credentials, a stalled, malformed or oversized body, unknown provider): never sent upstream, never counted as upstream errors. provider is empty when the request named no configured provider.", "reqps",
+		rangeQ("sum by (provider, reason) (rate(headroom_client_errors_total[$__rate_interval]))", "{{provider}} {{reason}}")).Min(0))
 	b.WithPanel(ts("Observations folded into \"other\"", "Observations whose model or key exceeded Headroom's cardinality caps (HEADROOM_MAX_MODELS_PER_PROVIDER, HEADROOM_MAX_KEYS_PER_PROVIDER), or new series dropped past HEADROOM_MAX_SERIES_PER_PROVIDER.", "ops",
 		rangeQ(fmt.Sprintf("sum by (provider) (rate(headroom_series_dropped_total{%s}[$__rate_interval]))", fP), "{{provider}}")).Min(0))
 	b.WithPanel(mergedTable("Headroom builds", "Running Headroom replicas by version.", []string{"goversion"},

@@ -1,11 +1,49 @@
 package proxy
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
 
-// Token usage is read from the response as it streams past, without holding
-// the body: JSON responses keep a head (for "model") and a tail (where
-// "usage" sits in OpenAI and Anthropic responses); event streams are read
-// line by line and only lines mentioning "usage" are decoded.
+	"github.com/tidwall/gjson"
+)
+
+// Token usage and model names are read from bodies as they stream past,
+// without holding them: JSON answers keep a head (for "model") and a tail
+// (where "usage" sits in OpenAI and Anthropic answers), event streams are
+// read line by line. JSON is read with gjson: it reads only the values
+// asked for, and reads a document cut at a bound (a request body past the
+// 64 KiB peek, the tail of a large answer) as far as it goes, where a
+// parser of whole documents would reject it.
+
+// requestModel returns the "model" of a request body's top-level object (a
+// body cut at the peek bound is read as far as it goes). A repeated key
+// counts by its last value, as providers' JSON decoders (Go's, Python's)
+// take it; a model that is not a string counts as none. last is the
+// connection's previous model string, reused when it is the same.
+func requestModel(body []byte, last *string) string {
+	var m gjson.Result
+	found := false
+	gjson.Parse(b2s(body)).ForEach(func(k, v gjson.Result) bool {
+		if k.Str == "model" {
+			m, found = v, true
+		}
+		return true
+	})
+	if !found || m.Type != gjson.String {
+		return ""
+	}
+	return reuse(last, m.Str)
+}
+
+// reuse returns s, or *last when it holds the same text: s may point into
+// a buffer that is reused, and a connection's calls name the same model
+// over and over (making its string each time was an allocation per call).
+func reuse(last *string, s string) string {
+	if s != *last {
+		*last = strings.Clone(s)
+	}
+	return *last
+}
 
 type usage struct {
 	input, output int64
@@ -19,32 +57,29 @@ type sniffer interface {
 
 const sniffWindow = 8 << 10
 
-// jsonSniffer keeps the first and last sniffWindow bytes of a JSON body.
+// jsonSniffer keeps the first and last sniffWindow bytes of a JSON answer
+// (the whole answer when it is at most twice that).
 type jsonSniffer struct {
-	head  []byte
-	tail  []byte
-	model string // the last model read (reuse)
-}
-
-// reuse returns b as a string: *last when it holds the same bytes, else a
-// new string, kept in *last. A connection's requests and responses name the
-// same model over and over; making its string each time was an allocation
-// per call.
-func reuse(last *string, b []byte) string {
-	if string(b) != *last {
-		*last = string(b)
-	}
-	return *last
+	head, tail []byte
+	cut        bool // bytes were dropped between head and tail
+	model      string
 }
 
 func (s *jsonSniffer) write(p []byte) {
-	if room := sniffWindow - len(s.head); room > 0 {
+	if room := 2*sniffWindow - len(s.head); !s.cut && room > 0 {
 		n := min(room, len(p))
 		s.head = append(s.head, p[:n]...)
 		p = p[n:]
 	}
 	if len(p) == 0 {
 		return
+	}
+	if !s.cut {
+		// Past the bound: keep the head's start, its end becomes the
+		// tail's start.
+		s.cut = true
+		s.tail = append(s.tail[:0], s.head[sniffWindow:]...)
+		s.head = s.head[:sniffWindow]
 	}
 	if len(p) >= sniffWindow {
 		s.tail = append(s.tail[:0], p[len(p)-sniffWindow:]...)
@@ -58,26 +93,83 @@ func (s *jsonSniffer) write(p []byte) {
 
 func (s *jsonSniffer) usage() usage {
 	var u usage
-	u.model = reuse(&s.model, findTopLevelBytes(s.head, "model"))
-	body := s.tail
-	if len(body) == 0 {
-		body = s.head
+	if !s.cut {
+		doc := gjson.Parse(b2s(s.head))
+		u.model = stringOf(doc.Get("model"), &s.model)
+		u.input, u.output = tokenCounts(doc.Get("usage"))
+		return u
 	}
-	if obj := lastObjectAfterKey(body, `"usage"`); obj != nil {
-		u.input, u.output = decodeUsage(obj)
+	u.model = stringOf(gjson.Get(b2s(s.head), "model"), &s.model)
+	// The tail starts inside the document: find the last "usage" key in
+	// it and read the object that follows.
+	if i := bytes.LastIndex(s.tail, []byte(`"usage"`)); i >= 0 {
+		rest := s.tail[i+len(`"usage"`):]
+		if j := bytes.IndexByte(rest, '{'); j >= 0 && isBlankColon(rest[:j]) {
+			u.input, u.output = tokenCounts(gjson.Parse(b2s(rest[j:])))
+		}
 	}
 	return u
 }
 
+// isBlankColon reports whether b is the colon between a key and its value,
+// with optional white space.
+func isBlankColon(b []byte) bool {
+	colon := false
+	for _, c := range b {
+		switch c {
+		case ':':
+			if colon {
+				return false
+			}
+			colon = true
+		case ' ', '\t', '\r', '\n':
+		default:
+			return false
+		}
+	}
+	return colon
+}
+
+func stringOf(r gjson.Result, last *string) string {
+	if r.Type != gjson.String {
+		return ""
+	}
+	return reuse(last, r.Str)
+}
+
+// tokenCounts reads a usage object: OpenAI's prompt/completion names, else
+// the input/output names of Anthropic and OpenAI's Responses API. A count
+// must be a non-negative integer.
+func tokenCounts(obj gjson.Result) (in, out int64) {
+	if !obj.IsObject() {
+		return 0, 0
+	}
+	pick := func(a, b string) int64 {
+		if n := count(obj.Get(a)); n > 0 {
+			return n
+		}
+		return count(obj.Get(b))
+	}
+	return pick("prompt_tokens", "input_tokens"), pick("completion_tokens", "output_tokens")
+}
+
+func count(r gjson.Result) int64 {
+	if r.Type != gjson.Number || r.Num < 0 || r.Num > 1e15 || r.Num != float64(int64(r.Num)) {
+		return 0
+	}
+	return int64(r.Num)
+}
+
 // sseSniffer scans server-sent events. OpenAI sends usage once in the last
 // chunk; Anthropic sends input tokens in message_start and a cumulative
-// output count in message_delta events: taking the maximum of each field
-// over all events is right for both.
+// output count in message_delta events; OpenAI's Responses API sends them
+// in response.completed: the maximum of each count over all events is right
+// for all three.
 type sseSniffer struct {
-	line   []byte
-	skip   bool // current line exceeded the bound; ignore until newline
-	u      usage
-	sawUse bool
+	line  []byte
+	skip  bool // the current line exceeded the bound; ignored to its end
+	u     usage
+	model string
 }
 
 const maxSSELine = 256 << 10
@@ -95,9 +187,6 @@ func (s *sseSniffer) write(p []byte) {
 	}
 }
 
-// reset empties s for the next response, keeping its line buffer.
-func (s *sseSniffer) reset() { *s = sseSniffer{line: s.line[:0]} }
-
 func (s *sseSniffer) add(p []byte) {
 	if s.skip {
 		return
@@ -109,6 +198,12 @@ func (s *sseSniffer) add(p []byte) {
 	s.line = append(s.line, p...)
 }
 
+// Where each API puts its model and usage in an event.
+var (
+	eventModels = []string{"model", "message.model", "response.model"}
+	eventUsages = []string{"usage", "message.usage", "response.usage"}
+)
+
 func (s *sseSniffer) endLine() {
 	line := bytes.TrimRight(s.line, "\r")
 	s.line, s.skip = s.line[:0], false
@@ -117,23 +212,30 @@ func (s *sseSniffer) endLine() {
 		return
 	}
 	data = bytes.TrimSpace(data)
-	if s.u.model == "" && bytes.Contains(data, []byte(`"model"`)) {
-		s.u.model = findTopLevelString(data, "model")
-		if s.u.model == "" {
-			// Anthropic nests it: {"type":"message_start","message":{"model":…}}
-			if msg := lastObjectAfterKey(data, `"message"`); msg != nil {
-				s.u.model = findTopLevelString(msg, "model")
+	if len(data) == 0 || data[0] != '{' {
+		return // "[DONE]" and the like
+	}
+	hasModel, hasUsage := s.u.model == "" && bytes.Contains(data, []byte(`"model"`)), bytes.Contains(data, []byte(`"usage"`))
+	if !hasModel && !hasUsage {
+		return
+	}
+	doc := gjson.Parse(b2s(data))
+	if hasModel {
+		for _, p := range eventModels {
+			if m := stringOf(doc.Get(p), &s.model); m != "" {
+				s.u.model = m
+				break
 			}
 		}
 	}
-	if !bytes.Contains(data, []byte(`"usage"`)) {
-		return
-	}
-	if obj := lastObjectAfterKey(data, `"usage"`); obj != nil {
-		in, out := decodeUsage(obj)
-		s.u.input = max(s.u.input, in)
-		s.u.output = max(s.u.output, out)
-		s.sawUse = true
+	if hasUsage {
+		for _, p := range eventUsages {
+			if obj := doc.Get(p); obj.IsObject() {
+				in, out := tokenCounts(obj)
+				s.u.input = max(s.u.input, in)
+				s.u.output = max(s.u.output, out)
+			}
+		}
 	}
 }
 
@@ -143,217 +245,3 @@ func (s *sseSniffer) usage() usage {
 	}
 	return s.u
 }
-
-// decodeUsage reads the token counts of a usage object: OpenAI's
-// prompt/completion names first, Anthropic's input/output names otherwise.
-// A scan rather than encoding/json: it runs on every response, and
-// reflection was a visible share of the proxy's CPU.
-func decodeUsage(obj []byte) (in, out int64) {
-	// OpenAI's names first, then Anthropic's; a count must be a positive
-	// integer. The first of a key repeated counts.
-	var n [4]int64 // prompt, input, completion, output
-	var seen [4]bool
-	eachTopLevel(obj, func(k, rest []byte) bool {
-		i := -1
-		switch string(k) {
-		case "prompt_tokens":
-			i = 0
-		case "input_tokens":
-			i = 1
-		case "completion_tokens":
-			i = 2
-		case "output_tokens":
-			i = 3
-		}
-		if i >= 0 && !seen[i] {
-			seen[i] = true
-			n[i], _ = parseTokenCount(rest)
-		}
-		return true
-	})
-	pick := func(a, b int64) int64 {
-		if a > 0 {
-			return a
-		}
-		return max(b, 0)
-	}
-	return pick(n[0], n[1]), pick(n[2], n[3])
-}
-
-// findTopLevelInt returns the integer value of key in the top-level object
-// of b; ok is false when it is missing or not a plain integer.
-func findTopLevelInt(b []byte, key string) (v int64, ok bool) {
-	return parseTokenCount(findTopLevelValue(b, key))
-}
-
-// parseTokenCount reads the plain integer at the start of val.
-func parseTokenCount(val []byte) (v int64, ok bool) {
-	n := 0
-	for n < len(val) && n < 18 && '0' <= val[n] && val[n] <= '9' {
-		v = v*10 + int64(val[n]-'0')
-		n++
-	}
-	if n == 0 || (n < len(val) && (val[n] == '.' || val[n] == 'e' || val[n] == 'E' || ('0' <= val[n] && val[n] <= '9'))) {
-		return 0, false
-	}
-	return v, true
-}
-
-// lastObjectAfterKey returns the balanced {...} following the last
-// occurrence of key (including quotes) in b, or nil.
-func lastObjectAfterKey(b []byte, key string) []byte {
-	i := lastIndexQuoted(b, key)
-	if i < 0 {
-		return nil
-	}
-	rest := b[i+len(key):]
-	j := 0
-	for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t' || rest[j] == '\n' || rest[j] == '\r' || rest[j] == ':') {
-		j++
-	}
-	if j >= len(rest) || rest[j] != '{' {
-		return nil
-	}
-	end := matchBrace(rest[j:])
-	if end < 0 {
-		return nil
-	}
-	return rest[j : j+end+1]
-}
-
-// lastIndexQuoted is bytes.LastIndex for a key that starts with a quote:
-// quotes are what a JSON document has fewest of among its bytes, so it
-// looks only at them (bytes.LastIndex hashes every byte).
-func lastIndexQuoted(b []byte, key string) int {
-	for end := len(b); ; {
-		i := bytes.LastIndexByte(b[:end], '"')
-		if i < 0 {
-			return -1
-		}
-		if len(b)-i >= len(key) && string(b[i:i+len(key)]) == key {
-			return i
-		}
-		end = i
-	}
-}
-
-// matchBrace returns the index of the brace closing b[0], honouring strings.
-func matchBrace(b []byte) int {
-	depth := 0
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			if i = stringEnd(b, i+1); i < 0 {
-				return -1
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth--; depth == 0 {
-				return i
-			}
-		}
-	}
-	return -1
-}
-
-// findTopLevelString returns the string value of key in the top-level
-// object of a (possibly truncated) JSON document, without allocating for
-// the scan: nested objects, arrays and string contents are skipped.
-func findTopLevelString(b []byte, key string) string {
-	return string(findTopLevelBytes(b, key))
-}
-
-// findTopLevelBytes is findTopLevelString without the copy.
-func findTopLevelBytes(b []byte, key string) []byte {
-	v := findTopLevelValue(b, key)
-	if len(v) == 0 || v[0] != '"' {
-		return nil
-	}
-	for k := 1; k < len(v); k++ {
-		switch {
-		case v[k] == '"':
-			return v[1:k]
-		case v[k] == '\\':
-			return nil // escaped model names: not worth decoding
-		case v[k] < 0x20:
-			// A raw control character is invalid JSON: no model label
-			// from it (the body still goes upstream untouched).
-			return nil
-		}
-	}
-	return nil
-}
-
-// findTopLevelValue returns b from the start of the value of the first
-// top-level key equal to key (nil when there is none).
-func findTopLevelValue(b []byte, key string) (v []byte) {
-	eachTopLevel(b, func(k, rest []byte) bool {
-		if string(k) == key {
-			v = rest
-			return false
-		}
-		return true
-	})
-	return v
-}
-
-// eachTopLevel calls f with each key of the top-level object of b (a
-// possibly truncated JSON document) and b from the start of that key's
-// value, until f returns false. Nested objects, arrays and string contents
-// are skipped.
-func eachTopLevel(b []byte, f func(key, rest []byte) bool) {
-	depth := 0
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-		case '"':
-			end := stringEnd(b, i+1)
-			if end < 0 {
-				return
-			}
-			if depth == 1 {
-				// A key when the next non-space is ':'.
-				j := end + 1
-				for j < len(b) && isSpace(b[j]) {
-					j++
-				}
-				if j < len(b) && b[j] == ':' {
-					j++
-					for j < len(b) && isSpace(b[j]) {
-						j++
-					}
-					if !f(b[i+1:end], b[j:]) {
-						return
-					}
-				}
-			}
-			i = end
-		}
-	}
-}
-
-// stringEnd returns the index of the quote that closes the string whose
-// contents start at b[i], or -1 when b ends first.
-func stringEnd(b []byte, i int) int {
-	for {
-		k := bytes.IndexByte(b[i:], '"')
-		if k < 0 {
-			return -1
-		}
-		q := i + k
-		bs := 0 // backslashes before the quote: an odd count escapes it
-		for q-1-bs >= i && b[q-1-bs] == '\\' {
-			bs++
-		}
-		if bs%2 == 0 {
-			return q
-		}
-		i = q + 1
-	}
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

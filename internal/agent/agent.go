@@ -58,7 +58,6 @@ type Agent struct {
 
 	proxySrv   *proxy.Server
 	metricsSrv *http.Server
-	fastPool   *proxy.FastTransport
 	errc       chan error
 
 	ingest ingest // tail mode, access log, probes (tail.go, probe.go)
@@ -107,17 +106,13 @@ func New(s config.Settings, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.FastPath {
-		a.fastPool = proxy.NewFastTransport(proxy.NewTransport(s.UpstreamDialTimeout, s.UpstreamHeaderTimeout), s.UpstreamDialTimeout, s.UpstreamHeaderTimeout)
-	}
 	a.proxy = proxy.New(cfg, a.coll, proxy.Options{
-		Hooks:     hooks,
-		Logger:    log,
-		Transport: proxy.NewUpstreamTransport(s.UpstreamClient, s.UpstreamDialTimeout, s.UpstreamHeaderTimeout),
-		Tracer:    a.Tracer(),
-		FastPath:  a.fastPool,
-
-		MaxRequestBody: s.MaxRequestBodyBytes,
+		Hooks:              hooks,
+		Logger:             log,
+		Upstream:           &proxy.Upstream{DialTimeout: s.UpstreamDialTimeout, HeaderTimeout: s.UpstreamHeaderTimeout},
+		Tracer:             a.Tracer(),
+		MaxRequestBody:     s.MaxRequestBodyBytes,
+		RequestBodyTimeout: s.RequestBodyTimeout,
 	})
 	a.apply(cfg)
 	return a, nil
@@ -192,14 +187,12 @@ func (a *Agent) Start() error {
 		}
 	}
 	a.ProxyAddr, a.MetricsAddr = pl.Addr().String(), ml.Addr().String()
-	a.proxySrv = &proxy.Server{Proxy: a.proxy, Upstream: a.fastPool, Std: &http.Server{
-		Handler: a.proxy,
-		// Slowloris protection on headers only: request and response bodies
-		// of LLM calls legitimately take minutes.
+	a.proxySrv = &proxy.Server{
+		Proxy:             a.proxy,
 		ReadHeaderTimeout: a.Settings.ReadHeaderTimeout,
 		IdleTimeout:       5 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
-	}}
+		Logger:            a.Log,
+	}
 	a.metricsSrv = &http.Server{
 		Handler:           a.metricsMux(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -6,8 +6,5 @@ import "net/http"
 // start agents through internal/testenv (which imports this package); these
 // give them the handlers they drive without a listener.
 
-// ProxyHandler is the proxy, as the proxy listener serves it.
-func (a *Agent) ProxyHandler() http.Handler { return a.proxy }
-
 // MetricsHandler is what the metrics listener serves (/metrics, /healthz, ...).
 func (a *Agent) MetricsHandler() http.Handler { return a.metricsMux() }

@@ -38,11 +38,13 @@ func loadedAgent(tb testing.TB, models, keys int, settings func(*config.Settings
 		io.WriteString(w, `{"id":"chatcmpl-bench","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":9,"total_tokens":18}}`)
 	}))
 	tb.Cleanup(up.Close)
-	a := testenv.New(tb, testenv.Options{
+	a := testenv.Start(tb, testenv.Options{
 		ProvidersYAML: "providers:\n  - name: up\n    dialect: openai\n    upstream: " + up.URL + "\n",
 		Settings:      settings,
 	})
-	proxy := a.ProxyHandler()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	defer client.CloseIdleConnections()
+	url := "http://" + a.ProxyAddr + "/up/v1/chat/completions"
 	type job struct{ m, k int }
 	jobs := make(chan job)
 	var wg sync.WaitGroup
@@ -53,13 +55,18 @@ func loadedAgent(tb testing.TB, models, keys int, settings func(*config.Settings
 			defer wg.Done()
 			for j := range jobs {
 				body := fmt.Sprintf(`{"model":"bench-model-%03d","messages":[]}`, j.m)
-				req := httptest.NewRequest("POST", "/up/v1/chat/completions", strings.NewReader(body))
+				req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Authorization", fmt.Sprintf("Bearer sk-bench-key-%03d", j.k))
-				w := httptest.NewRecorder()
-				proxy.ServeHTTP(w, req)
-				if w.Code != 200 {
-					failed.Store(j, w.Code)
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Store(j, err)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Store(j, resp.StatusCode)
 				}
 			}
 		}()

@@ -9,9 +9,7 @@
 // the one place to change when starting an agent changes.
 //
 // Settings always start from config.LoadSettings(), so HEADROOM_* in the
-// environment still applies (CI reruns the suites with
-// HEADROOM_FAST_PATH=false and HEADROOM_UPSTREAM_CLIENT=fast); Options
-// override only what a test names.
+// environment still applies; Options override only what a test names.
 //
 // internal/agent's tests use it from the external test package agent_test:
 // package agent itself cannot import it (import cycle).

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/headroomhq/headroom/config"
 )
@@ -12,13 +13,12 @@ import (
 // The environment stays the base (CI reruns suites with HEADROOM_* set);
 // the providers file, loopback addresses and Options.Settings go on top.
 func TestSettingsKeepEnvironment(t *testing.T) {
-	t.Setenv("HEADROOM_FAST_PATH", "false")
-	t.Setenv("HEADROOM_UPSTREAM_CLIENT", "fast")
+	t.Setenv("HEADROOM_REQUEST_BODY_TIMEOUT", "7s")
 	t.Setenv("HEADROOM_PROXY_ADDR", ":1")
 	const yaml = "providers:\n  - name: up\n    upstream: http://127.0.0.1:1\n"
 	s := Settings(t, Options{ProvidersYAML: yaml, Settings: func(s *config.Settings) { s.MaxKeysPerProvider = 7 }})
-	if s.FastPath || s.UpstreamClient != "fast" {
-		t.Errorf("environment lost: FastPath %v, UpstreamClient %q", s.FastPath, s.UpstreamClient)
+	if s.RequestBodyTimeout != 7*time.Second {
+		t.Errorf("environment lost: RequestBodyTimeout %v", s.RequestBodyTimeout)
 	}
 	if s.ProxyAddr != "127.0.0.1:0" || s.MetricsAddr != "127.0.0.1:0" || s.MaxKeysPerProvider != 7 {
 		t.Errorf("overrides lost: %+v", s)

@@ -158,16 +158,19 @@ func TestSoak(t *testing.T) {
 	}
 
 	// Idle again: client and upstream connections closed, the agent's
-	// goroutines return to where they started.
+	// goroutines return to where they started. fasthttp's server keeps an
+	// idle worker goroutine for reuse for up to 10 s (MaxIdleWorkerDuration),
+	// and each upstream pool a cleaner while it holds connections: both are
+	// bounded, neither grows with traffic.
 	client.CloseIdleConnections()
 	up.closeConns()
 	var g float64
-	for limit := time.Now().Add(5 * time.Second); time.Now().Before(limit); time.Sleep(100 * time.Millisecond) {
-		if _, g = sample(); g <= idle+3 {
+	for limit := time.Now().Add(25 * time.Second); time.Now().Before(limit); time.Sleep(100 * time.Millisecond) {
+		if _, g = sample(); g <= idle+3+1 {
 			break
 		}
 	}
-	if g > idle+3 {
+	if g > idle+3+1 { // +1: the pool's cleaner
 		t.Errorf("goroutines: %v idle before the soak, %v after it", idle, g)
 	}
 }

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package proxy
-
-func (p *peeker) peek(uintptr) bool {
-	p.alive = true
-	return true
-}
