@@ -47,6 +47,7 @@ var MayBeEmpty = map[string]map[string]bool{
 	OverviewFile: {
 		"Stale series (older than the window's threshold)": true,
 		"Upstream errors":                    true,
+		"Client errors":                      true,
 		"Observations folded into \"other\"": true,
 		"Configuration reloads":              true,
 		"Tailed log lines by result":         true,

@@ -45,11 +45,12 @@ type call struct {
 	fields             []parsers.Field
 	model              string // the last model string (reuse)
 
-	// conn is the upstream connection the request went out on (claim);
-	// gone is set when the client went away while the provider thought.
-	conn  atomic.Pointer[upConn]
-	gone  atomic.Bool
-	watch watcher
+	// conn is the upstream connection the request went out on (claim),
+	// gen its use count then: a watcher abandons it only while it is still
+	// this call's. gone is set when the client went away mid-call.
+	conn atomic.Pointer[upConn]
+	gen  atomic.Int32
+	gone atomic.Bool
 }
 
 // reset readies a pooled call for a new request.
@@ -79,13 +80,24 @@ func (c *call) release() {
 // package function claim). A client that left before the connection was
 // known has it abandoned now.
 func (c *call) claim() {
-	uc := claim(&c.resp)
-	if uc == nil {
-		return
+	if uc := claim(&c.resp); uc != nil {
+		c.own(uc)
 	}
-	uc.uses.Add(1)
+}
+
+// own makes uc the call's connection.
+func (c *call) own(uc *upConn) {
+	c.gen.Store(uc.uses.Add(1))
 	c.conn.Store(uc)
 	if c.gone.Load() {
+		c.abandon()
+	}
+}
+
+// abandon closes the call's upstream connection, unless it has gone back
+// to the pool and on to another call since.
+func (c *call) abandon() {
+	if uc := c.conn.Load(); uc != nil && uc.uses.Load() == c.gen.Load() {
 		uc.abandon()
 	}
 }
@@ -259,7 +271,11 @@ func (a *answerBody) Read(p []byte) (int, error) {
 // the error that stopped it early, if any.
 func (a *answerBody) CloseWithError(werr error) error {
 	c := a.c
+	// Before the provider's connection goes back to the pool.
+	c.p.watch.remove(c)
 	switch {
+	case c.gone.Load():
+		c.bodyErr("client_closed")
 	case a.readErr != nil:
 		c.bodyErr(bodyErrorType(a.readErr))
 	case werr != nil:
@@ -297,12 +313,15 @@ func (c *call) relayAnswer(now time.Time) {
 	resp, ctx, rt := &c.resp, c.ctx, c.rt
 	status := resp.StatusCode()
 	c.info.Received, c.info.Status = now, status
-	if uc := c.upConn(); uc != nil {
+	src := resp.BodyStream()
+	if uc := c.upConn(); uc != nil && src != nil {
 		// The header timeout bounded the wait for the head; a generation
 		// then streams for as long as it takes.
 		_ = uc.SetReadDeadline(time.Time{})
+		if c.conn.Load() == nil {
+			c.own(uc) // a request without a body: known only now
+		}
 	}
-	src := resp.BodyStream()
 	var whole []byte // a body fasthttp read whole (an upgrade refused)
 	if src == nil {
 		whole = resp.Body()
@@ -334,16 +353,6 @@ func (c *call) relayAnswer(now time.Time) {
 	out.SetStatusCode(status)
 	out.Header.SetStatusMessage(resp.Header.StatusMessage())
 	copyAnswerHead(&out.Header, &resp.Header)
-	if src == nil {
-		// No body to stream (HEAD, 204, 304, none sent, or one read
-		// whole): the call ends here.
-		if len(whole) > 0 {
-			out.SetBody(whole)
-		}
-		c.finish(now)
-		c.release()
-		return
-	}
 	a := &c.answer
 	a.prefix, a.src = c.errBody, src
 	if status < 300 && identityEncoding(resp.Header.ContentEncoding()) {
@@ -355,6 +364,24 @@ func (c *call) relayAnswer(now time.Time) {
 			a.sn = &c.js
 		}
 	}
+	if src == nil {
+		// No body to stream: none (HEAD, 204, 304, none sent), or one
+		// fasthttp read whole. The call ends here.
+		if len(whole) > 0 {
+			out.SetBody(whole)
+			if a.sn != nil {
+				a.sn.write(whole)
+				u := a.sn.usage()
+				c.info.InputTok, c.info.OutputTok, c.info.RespModel = u.input, u.output, u.model
+			}
+		}
+		c.finish(now)
+		c.release()
+		return
+	}
+	// While the answer streams, a client that leaves has the provider's
+	// connection closed under the stream.
+	c.p.watch.add(c)
 	cl := resp.Header.ContentLength()
 	if cl < 0 {
 		// Chunked, or delimited by the provider closing: chunked to the

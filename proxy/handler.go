@@ -156,8 +156,8 @@ func (c *call) setBody() {
 // was idle) is replaced once, when the body can be sent again, as nginx
 // does with its cached upstream connections.
 func (c *call) exchange() error {
-	c.watch.arm(c)
-	defer c.watch.disarm()
+	c.p.watch.add(c)
+	defer c.p.watch.remove(c)
 	for attempt := 0; ; attempt++ {
 		err := c.rt.hc.Do(&c.out, &c.resp)
 		if err == nil || attempt > 0 || !c.retryable(err) {

@@ -114,6 +114,7 @@ type Proxy struct {
 	routes      atomic.Pointer[map[string]*route]
 	calls       sync.Pool // *call
 	tunnels     tunnels   // upgraded connections
+	watch       watchList // clients of calls in progress (watch.go)
 }
 
 // New builds a proxy for cfg's providers.

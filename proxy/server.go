@@ -80,6 +80,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.srv == nil {
 		s.init()
+		s.Proxy.watch.start()
 	}
 	srv := s.srv
 	s.mu.Unlock()
@@ -105,6 +106,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for {
 		if s.Proxy.tunnels.count() == 0 {
 			s.Proxy.up.CloseIdleConnections()
+			s.Proxy.watch.close()
 			return nil
 		}
 		select {
@@ -131,6 +133,7 @@ func (s *Server) Close() error {
 	cancel()
 	_ = srv.ShutdownWithContext(ctx)
 	s.Proxy.up.CloseIdleConnections()
+	s.Proxy.watch.close()
 	return nil
 }
 

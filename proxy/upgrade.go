@@ -86,7 +86,7 @@ func (c *call) dialUpgrade() (net.Conn, *bufio.Reader, error) {
 		conn = tc
 	}
 	if uc, ok := conn.RemoteAddr().(upAddr); ok {
-		c.conn.Store(uc.c)
+		c.own(uc.c)
 	}
 	bw := bufio.NewWriter(conn)
 	if err := c.out.Write(bw); err == nil {
@@ -96,8 +96,8 @@ func (c *call) dialUpgrade() (net.Conn, *bufio.Reader, error) {
 		conn.Close()
 		return nil, nil, err
 	}
-	c.watch.arm(c)
-	defer c.watch.disarm()
+	c.p.watch.add(c)
+	defer c.p.watch.remove(c)
 	_ = conn.SetReadDeadline(time.Now().Add(up.HeaderTimeout))
 	br := bufio.NewReaderSize(conn, maxResponseHead)
 	if err := c.resp.Header.Read(br); err != nil {

@@ -3,115 +3,136 @@ package proxy
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
-// A client that gives up while its provider is still thinking (a timeout,
-// a cancelled agent step) should not leave the provider generating tokens
-// nobody reads. nginx and net/http's server notice the client's connection
-// closing and abandon the upstream request; fasthttp's server does not
-// look at a connection while its handler runs. So a call that has waited
-// watchAfter for its answer watches the client's socket, peeking (the
-// bytes of a pipelined next request stay where fasthttp reads them): end
-// of stream or a reset means the client left, and the call's upstream
-// connection is closed under it (claim says which one it is). This is the
-// proxy's one look at a client socket outside fasthttp, and it costs
-// nothing to calls answered sooner: the timer is stopped before it fires.
+// A client that gives up (a timeout, a cancelled agent step) while its
+// provider is still thinking, or in a pause of a stream, should not leave
+// the provider generating tokens nobody reads. nginx and net/http's server
+// notice the client's connection closing and abandon the upstream request;
+// fasthttp's server looks at a connection only when it reads or writes it.
+// So the proxy watches the client connections of calls in progress: every
+// watchEvery, one goroutine peeks at each connection whose call is older
+// than that (a non-blocking MSG_PEEK, which leaves the bytes of a
+// pipelined request where fasthttp reads them); end of stream or a reset
+// means the client left, and the call's upstream connection is closed
+// under it (claim says which one it is). Calls answered sooner cost a map
+// insertion and deletion. This is the proxy's one look at client sockets
+// outside fasthttp.
 
-// watchAfter is how long a call waits for its answer before watching.
-const watchAfter = 100 * time.Millisecond
+// watchEvery is the watcher's period: a client that left is noticed within
+// one to two of them.
+const watchEvery = 100 * time.Millisecond
 
-type watcher struct {
-	c     *call
-	timer *time.Timer
+type watchList struct {
+	tick   atomic.Int64 // sweeps so far: a call's age, without a clock read
+	shards [16]watchShard
 
-	mu       sync.Mutex
-	running  bool
-	stopping bool
-	done     chan struct{}
+	mu         sync.Mutex // start and close
+	stop, done chan struct{}
 }
 
-// arm starts the timer for c's wait.
-func (w *watcher) arm(c *call) {
-	w.c = c
-	w.mu.Lock()
-	w.stopping, w.running = false, false
-	w.mu.Unlock()
-	if w.timer == nil {
-		w.timer = time.AfterFunc(watchAfter, w.run)
-	} else {
-		w.timer.Reset(watchAfter)
+type watchShard struct {
+	mu    sync.Mutex
+	calls map[*call]int64 // the tick the call was added at
+}
+
+func (w *watchList) shard(c *call) *watchShard {
+	return &w.shards[(uintptr(unsafe.Pointer(c))>>8)%uintptr(len(w.shards))]
+}
+
+// add watches c's client from now until remove.
+func (w *watchList) add(c *call) {
+	s := w.shard(c)
+	s.mu.Lock()
+	if s.calls == nil {
+		s.calls = map[*call]int64{}
 	}
+	s.calls[c] = w.tick.Load()
+	s.mu.Unlock()
 }
 
-// disarm ends the watch once the answer's head is in (or the call failed),
-// before the client's connection is written to or read again.
-func (w *watcher) disarm() {
-	if w.timer.Stop() {
+// remove ends the watch; once it returns the watcher no longer looks at c.
+func (w *watchList) remove(c *call) {
+	s := w.shard(c)
+	s.mu.Lock()
+	delete(s.calls, c)
+	s.mu.Unlock()
+}
+
+// start runs the watcher until close.
+func (w *watchList) start() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stop != nil {
 		return
 	}
-	w.mu.Lock()
-	w.stopping = true
-	running, done := w.running, w.done
-	w.mu.Unlock()
-	if !running {
-		return
-	}
-	conn := w.c.ctx.Conn()
-	// Wake the poller wait, wait for the watch to end, then leave the
-	// connection's deadline to fasthttp again.
-	_ = conn.SetReadDeadline(time.Unix(1, 0))
-	<-done
-	_ = conn.SetReadDeadline(time.Time{})
+	stop, done := make(chan struct{}), make(chan struct{})
+	w.stop, w.done = stop, done
+	go func() {
+		defer close(done)
+		t := time.NewTicker(watchEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				w.sweep(w.tick.Add(1))
+			}
+		}
+	}()
 }
 
-func (w *watcher) run() {
-	sc, ok := w.c.ctx.Conn().(syscall.Conn)
+func (w *watchList) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stop != nil {
+		close(w.stop)
+		<-w.done
+		w.stop = nil
+	}
+}
+
+// sweep looks at the clients of calls added before the last tick.
+func (w *watchList) sweep(now int64) {
+	for i := range w.shards {
+		s := &w.shards[i]
+		s.mu.Lock()
+		for c, added := range s.calls {
+			if now-added < 2 || !clientGone(c) {
+				continue
+			}
+			delete(s.calls, c)
+			c.gone.Store(true)
+			if uc := c.conn.Load(); uc != nil {
+				uc.abandon()
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// clientGone peeks at c's client connection: end of stream or an error
+// (a reset) means the client left. Bytes waiting (a pipelined request) or
+// nothing to read mean it is there.
+func clientGone(c *call) bool {
+	sc, ok := c.ctx.Conn().(syscall.Conn)
 	if !ok {
-		return
+		return false
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return
+		return false
 	}
-	w.mu.Lock()
-	if w.stopping {
-		w.mu.Unlock()
-		return
-	}
-	w.running, w.done = true, make(chan struct{})
-	done := w.done
-	w.mu.Unlock()
-	defer close(done)
-
-	// The connection may carry the header or body read deadline: the
-	// watch has no end of its own.
-	_ = w.c.ctx.Conn().SetReadDeadline(time.Time{})
-	var buf [1]byte
-	var n int
-	var perr error
-	err = rc.Read(func(fd uintptr) bool {
-		w.mu.Lock()
-		stop := w.stopping
-		w.mu.Unlock()
-		if stop {
-			return true
-		}
-		n, _, perr = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return !errors.Is(perr, syscall.EAGAIN)
+	gone := false
+	_ = rc.Control(func(fd uintptr) {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		gone = (n == 0 && err == nil) || (err != nil && !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR))
 	})
-	w.mu.Lock()
-	stop := w.stopping
-	w.mu.Unlock()
-	if err != nil || stop || n > 0 {
-		// Woken by disarm, or the client sent more: it is there.
-		return
-	}
-	// End of stream (n == 0) or an error such as a reset: the client left.
-	c := w.c
-	c.gone.Store(true)
-	if uc := c.conn.Load(); uc != nil {
-		uc.abandon()
-	}
+	return gone
 }
