@@ -214,6 +214,9 @@ func (c *call) failed(err error) {
 	case c.body.err != nil:
 		c.clientFailed(c.body.err)
 	default:
+		if uc := c.upConn(); uc != nil && uc.bareLF.Load() {
+			err = errBareLF
+		}
 		status, reason, msg := classify(err)
 		c.info.Status, c.info.UpstreamErr = status, reason
 		p := c.p
@@ -353,6 +356,9 @@ func classify(err error) (status int, reason, msg string) {
 	}
 	if isTimeout(err) {
 		return http.StatusGatewayTimeout, "timeout", "upstream did not answer in time"
+	}
+	if errors.Is(err, errBareLF) {
+		return http.StatusBadGateway, "other", errBareLF.Error()
 	}
 	var small *fasthttp.ErrSmallBuffer
 	if errors.As(err, &small) {

@@ -90,8 +90,9 @@ type route struct {
 	cfg  config.Provider
 	keys keyid.Resolver
 	hc   *fasthttp.HostClient
-	// origin is the upstream's scheme and host ("https://api.x.com");
-	// basePath its escaped path, to which the client's path is appended.
+	// origin is "http://" and the upstream's host (TLS, if any, is the
+	// dial function's); basePath its escaped path, to which the client's
+	// path is appended.
 	origin, basePath string
 	// keyHeader is the provider's credential field when it is not
 	// Authorization.
@@ -144,10 +145,11 @@ func (p *Proxy) Update(cfg *config.Config) {
 	for _, pc := range cfg.Providers {
 		u := pc.Upstream
 		rt := &route{
-			cfg:        pc,
-			keys:       keyid.Resolver{KeyHeader: pc.KeyHeader, Aliases: pc.KeyAlias},
-			hc:         p.up.client(u),
-			origin:     u.Scheme + "://" + u.Host,
+			cfg:  pc,
+			keys: keyid.Resolver{KeyHeader: pc.KeyHeader, Aliases: pc.KeyAlias},
+			hc:   p.up.client(u),
+			// TLS is the dial function's: fasthttp writes plain HTTP.
+			origin:     "http://" + u.Host,
 			basePath:   strings.TrimSuffix(u.EscapedPath(), "/"),
 			keyHeader:  pc.KeyHeader,
 			fieldsOnly: parsers.ReadsFields(pc.Dialect) && len(p.hooks) == 0 && !p.tracer.RecordsHeaders(),

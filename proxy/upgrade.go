@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -75,19 +74,8 @@ func (c *call) dialUpgrade() (net.Conn, *bufio.Reader, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if hc.IsTLS {
-		tc := tls.Client(conn, hc.TLSConfig.Clone())
-		_ = tc.SetDeadline(time.Now().Add(up.DialTimeout))
-		if err := tc.Handshake(); err != nil {
-			conn.Close()
-			return nil, nil, &dialError{err}
-		}
-		_ = tc.SetDeadline(time.Time{})
-		conn = tc
-	}
-	if uc, ok := conn.RemoteAddr().(upAddr); ok {
-		c.own(uc.c)
-	}
+	uc := conn.(*upConn)
+	c.own(uc)
 	bw := bufio.NewWriter(conn)
 	if err := c.out.Write(bw); err == nil {
 		err = bw.Flush()
@@ -105,6 +93,7 @@ func (c *call) dialUpgrade() (net.Conn, *bufio.Reader, error) {
 		return nil, nil, err
 	}
 	_ = conn.SetReadDeadline(time.Time{})
+	uc.tunnel.Store(true)
 	return conn, br, nil
 }
 

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -20,7 +21,9 @@ import (
 //
 // Providers are reached over HTTP/1.1 (TLS with ALPN http/1.1 for https),
 // as nginx reaches its upstreams; HTTP_PROXY, HTTPS_PROXY and NO_PROXY from
-// the environment are honoured (CONNECT tunnels, fasthttpproxy).
+// the environment are honoured (CONNECT tunnels, fasthttpproxy). TLS is
+// done by the dial function, under the upConn wrapper, so that the proxy
+// sees (and fasthttp reads) the plain bytes on every connection.
 type Upstream struct {
 	// DialTimeout bounds connecting (and the TLS handshake);
 	// HeaderTimeout bounds waiting for a response's headers.
@@ -69,9 +72,8 @@ func (up *Upstream) client(u *url.URL) *fasthttp.HostClient {
 		idle = defaultIdle
 	}
 	hc := &fasthttp.HostClient{
-		Addr:  k.addr,
-		IsTLS: k.tls,
-		Dial:  up.dialer(k.tls),
+		Addr: k.addr,
+		Dial: up.dialer(k.tls, u.Hostname()),
 		// Header names and paths go as the client sent them.
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
@@ -92,15 +94,6 @@ func (up *Upstream) client(u *url.URL) *fasthttp.HostClient {
 		// whether the body can be sent again.
 		MaxIdemponentCallAttempts: 1,
 		RetryIfErr:                func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
-	}
-	if k.tls {
-		if up.TLSConfig != nil {
-			hc.TLSConfig = up.TLSConfig.Clone()
-		} else {
-			hc.TLSConfig = &tls.Config{}
-		}
-		hc.TLSConfig.ServerName = u.Hostname()
-		hc.TLSConfig.NextProtos = []string{"http/1.1"}
 	}
 	up.hosts[k] = hc
 	return hc
@@ -129,17 +122,36 @@ func hostPort(u *url.URL) string {
 // dialer returns the HostClient's dial function: the environment's proxy
 // (or a direct dial), each connection wrapped as an upConn, and dial
 // failures marked as such for classify.
-func (up *Upstream) dialer(isTLS bool) fasthttp.DialFunc {
+func (up *Upstream) dialer(isTLS bool, serverName string) fasthttp.DialFunc {
 	d := &fasthttpproxy.Dialer{Timeout: up.DialTimeout, ConnectTimeout: up.DialTimeout, DialDualStack: true}
 	dial, err := d.GetDialFuncForTLS(true, isTLS)
 	if err != nil {
 		// A malformed HTTP(S)_PROXY: every call fails with the reason.
 		return func(string) (net.Conn, error) { return nil, &dialError{err} }
 	}
+	var tc *tls.Config
+	if isTLS {
+		tc = &tls.Config{}
+		if up.TLSConfig != nil {
+			tc = up.TLSConfig.Clone()
+		}
+		tc.ServerName = serverName
+		tc.NextProtos = []string{"http/1.1"}
+	}
 	return func(addr string) (net.Conn, error) {
 		c, err := dial(addr)
 		if err != nil {
 			return nil, &dialError{err}
+		}
+		if tc != nil {
+			t := tls.Client(c, tc)
+			_ = t.SetDeadline(time.Now().Add(up.DialTimeout))
+			if err := t.Handshake(); err != nil {
+				c.Close()
+				return nil, &dialError{err}
+			}
+			_ = t.SetDeadline(time.Time{})
+			c = t
 		}
 		uc := &upConn{Conn: c}
 		uc.addr = upAddr{Addr: c.RemoteAddr(), c: uc}
@@ -164,6 +176,39 @@ type upConn struct {
 	uses atomic.Int32
 	// closedByProxy: Close came from abandon, not from the pool.
 	closedByProxy atomic.Bool
+	// head: the next read starts an answer's head (a request was
+	// written); tunnel: the connection carries another protocol now.
+	head, tunnel atomic.Bool
+	// bareLF: the connection was closed for an answer with bare LFs
+	// (fasthttp reports it as a closed connection).
+	bareLF atomic.Bool
+}
+
+// fasthttp's parser waits for a head to end in CRLF CRLF: a provider that
+// ends its lines with a bare LF (RFC 9112 §2.2 allows a recipient to accept
+// them) would have the call wait for the header timeout. The first line of
+// an answer is checked as it arrives, and such an answer fails at once
+// (502): the one look the proxy takes at answer bytes before fasthttp.
+var errBareLF = errors.New("upstream answer head has bare LF line endings")
+
+func (c *upConn) Write(p []byte) (int, error) {
+	if !c.tunnel.Load() {
+		c.head.Store(true)
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *upConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.head.Load() {
+		c.head.Store(false)
+		if i := bytes.IndexByte(p[:n], '\n'); i >= 0 && (i == 0 || p[i-1] != '\r') {
+			c.bareLF.Store(true)
+			c.Conn.Close()
+			return 0, errBareLF
+		}
+	}
+	return n, err
 }
 
 // upAddr is the connection's remote address, carrying the connection: the
@@ -213,7 +258,7 @@ func isUpgrade(h *fasthttp.RequestHeader) bool {
 func headerHasToken(v []byte, tok string) bool {
 	for len(v) > 0 {
 		var t []byte
-		if i := indexByte(v, ','); i >= 0 {
+		if i := bytes.IndexByte(v, ','); i >= 0 {
 			t, v = v[:i], v[i+1:]
 		} else {
 			t, v = v, nil
@@ -224,14 +269,3 @@ func headerHasToken(v []byte, tok string) bool {
 	}
 	return false
 }
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
-
-var errBodyTimeout = errors.New("request body timeout")
