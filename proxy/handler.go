@@ -214,8 +214,8 @@ func (c *call) failed(err error) {
 	case c.body.err != nil:
 		c.clientFailed(c.body.err)
 	default:
-		if uc := c.upConn(); uc != nil && uc.bareLF.Load() {
-			err = errBareLF
+		if uc := c.upConn(); uc != nil && uc.bad.Load() != nil {
+			err = *uc.bad.Load()
 		}
 		status, reason, msg := classify(err)
 		c.info.Status, c.info.UpstreamErr = status, reason
@@ -357,8 +357,8 @@ func classify(err error) (status int, reason, msg string) {
 	if isTimeout(err) {
 		return http.StatusGatewayTimeout, "timeout", "upstream did not answer in time"
 	}
-	if errors.Is(err, errBareLF) {
-		return http.StatusBadGateway, "other", errBareLF.Error()
+	if errors.Is(err, errBareLF) || errors.Is(err, errBadStatus) {
+		return http.StatusBadGateway, "other", err.Error()
 	}
 	var small *fasthttp.ErrSmallBuffer
 	if errors.As(err, &small) {

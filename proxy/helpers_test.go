@@ -51,7 +51,7 @@ func testUpstream() *Upstream {
 
 // newEnv serves provider "p" of dialect at upstream, with its own
 // collector, registry and debug log; opts complete the Options.
-func newEnv(t *testing.T, dialect, upstream string, opts ...func(*Options)) *env {
+func newEnv(t testing.TB, dialect, upstream string, opts ...func(*Options)) *env {
 	t.Helper()
 	u, _ := url.Parse(upstream)
 	d, ok := parsers.Lookup(dialect)

@@ -28,7 +28,7 @@ type recorded struct {
 	te          []string
 }
 
-func newRecorder(t *testing.T) *recorder {
+func newRecorder(t testing.TB) *recorder {
 	r := &recorder{}
 	r.addr = rawUpstream(t, func(c net.Conn) {
 		br := bufio.NewReader(c)

@@ -176,23 +176,31 @@ type upConn struct {
 	uses atomic.Int32
 	// closedByProxy: Close came from abandon, not from the pool.
 	closedByProxy atomic.Bool
-	// head: the next read starts an answer's head (a request was
-	// written); tunnel: the connection carries another protocol now.
+	// head: the next reads start an answer's head (a request was
+	// written), line gathers its first line; tunnel: the connection
+	// carries another protocol now.
 	head, tunnel atomic.Bool
-	// bareLF: the connection was closed for an answer with bare LFs
-	// (fasthttp reports it as a closed connection).
-	bareLF atomic.Bool
+	line         []byte
+	// bad is why the connection was closed under an answer fasthttp
+	// would misread (it reports a closed connection).
+	bad atomic.Pointer[error]
 }
 
-// fasthttp's parser waits for a head to end in CRLF CRLF: a provider that
-// ends its lines with a bare LF (RFC 9112 §2.2 allows a recipient to accept
-// them) would have the call wait for the header timeout. The first line of
-// an answer is checked as it arrives, and such an answer fails at once
-// (502): the one look the proxy takes at answer bytes before fasthttp.
-var errBareLF = errors.New("upstream answer head has bare LF line endings")
+// The first line of every answer is checked as it arrives, before
+// fasthttp reads it: the one look the proxy takes at answer bytes.
+// fasthttp's parser waits for a head to end in CRLF CRLF, so a provider
+// that ends its lines with a bare LF (RFC 9112 §2.2 lets a recipient
+// accept them; nginx does) would have the call wait for the header
+// timeout; and it reads a status of 000 as 200. Such answers fail at once
+// (502), as nginx fails an invalid status line.
+var (
+	errBareLF    = errors.New("upstream answer head has bare LF line endings")
+	errBadStatus = errors.New("upstream answer has an invalid status line")
+)
 
 func (c *upConn) Write(p []byte) (int, error) {
-	if !c.tunnel.Load() {
+	if !c.tunnel.Load() && !c.head.Load() {
+		c.line = c.line[:0]
 		c.head.Store(true)
 	}
 	return c.Conn.Write(p)
@@ -201,15 +209,54 @@ func (c *upConn) Write(p []byte) (int, error) {
 func (c *upConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 && c.head.Load() {
-		c.head.Store(false)
-		if i := bytes.IndexByte(p[:n], '\n'); i >= 0 && (i == 0 || p[i-1] != '\r') {
-			c.bareLF.Store(true)
+		if bad := c.checkLine(p[:n]); bad != nil {
+			c.bad.Store(&bad)
 			c.Conn.Close()
-			return 0, errBareLF
+			return 0, bad
 		}
 	}
 	return n, err
 }
+
+// checkLine gathers the answer's first line from what was read and checks
+// it once whole: "HTTP/1.0" or "HTTP/1.1", a space, a status from 100 to
+// 599, CRLF.
+func (c *upConn) checkLine(p []byte) error {
+	i := bytes.IndexByte(p, '\n')
+	if i < 0 {
+		if len(c.line)+len(p) > maxStatusLine {
+			return errBadStatus
+		}
+		c.line = append(c.line, p...)
+		return nil
+	}
+	line := append(c.line, p[:i+1]...)
+	c.line = line[:0]
+	c.head.Store(false)
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return errBareLF
+	}
+	line = line[:len(line)-2]
+	sp := bytes.IndexByte(line, ' ')
+	if sp != len("HTTP/1.1") || !bytes.HasPrefix(line, []byte("HTTP/1.")) || (line[7] != '0' && line[7] != '1') ||
+		len(line) < sp+4 || (len(line) > sp+4 && line[sp+4] != ' ') {
+		// HTTP/1.0 or HTTP/1.1: fasthttp reads other versions' framing
+		// its own way (it ignores Transfer-Encoding on them).
+		return errBadStatus
+	}
+	code := line[sp+1 : sp+4]
+	for _, d := range code {
+		if d < '0' || d > '9' {
+			return errBadStatus
+		}
+	}
+	if code[0] < '1' || code[0] > '5' {
+		return errBadStatus
+	}
+	return nil
+}
+
+const maxStatusLine = 512
 
 // upAddr is the connection's remote address, carrying the connection: the
 // one way a call can learn which pooled connection fasthttp gave it. See
