@@ -18,13 +18,6 @@ echo "== go vet"
 go vet ./...
 echo "== go test -race"
 go test -race -count=1 ./...
-# The default run relays through the fast path (HEADROOM_FAST_PATH=true),
-# with net/http for what it hands over. The net/http path alone runs again
-# with each upstream client: users can turn the fast path off.
-echo "== go test -race, proxy paths again on net/http's path (HEADROOM_FAST_PATH=false)"
-HEADROOM_FAST_PATH=false go test -race -count=1 ./proxy/... ./test/integration/... ./test/faults/...
-echo "== go test -race, proxy paths again on net/http's path with the opt-in fast upstream client"
-HEADROOM_FAST_PATH=false HEADROOM_UPSTREAM_CLIENT=fast go test -race -count=1 ./proxy/... ./test/integration/... ./test/faults/...
 # Every fuzz target for 20,000 executions past its seed corpus (the seeds
 # alone ran above as unit tests): a count, not a time, as a time limit can
 # fail on a race in Go's fuzzing coordinator (scripts/fuzz.sh says more).
