@@ -32,7 +32,8 @@ import (
 // Options for New.
 type Options struct {
 	Logger *slog.Logger
-	// Version is Headroom's version (service.version, scope version).
+	// Version is Headroom's version (service.version, scope version);
+	// empty takes it from the binary's build info (BuildVersion).
 	Version string
 	// Metrics receive the export counters; nil creates a fresh set.
 	Metrics *Metrics
@@ -59,6 +60,9 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 	p := &Provider{metrics: o.Metrics}
 	if !cfg.Enabled {
 		return p, nil
+	}
+	if o.Version == "" {
+		o.Version = BuildVersion()
 	}
 	var exps []sdktrace.SpanExporter
 	if o.Exporter != nil {
