@@ -47,7 +47,7 @@ func TestServiceVersionFromBuildInfo(t *testing.T) {
 		t.Fatal("BuildVersion is empty")
 	}
 	exp := tracetest.NewInMemoryExporter()
-	p, err := New(context.Background(), Config{Enabled: true, Exporters: []string{"otlp"}}, Options{Exporter: exp, Logger: quiet()})
+	p, err := New(context.Background(), Config{Enabled: true, Exporter: "otlp"}, Options{Exporter: exp, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
