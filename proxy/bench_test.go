@@ -89,7 +89,7 @@ func BenchmarkProxyTracingOff(b *testing.B) { benchProxy(b, Options{}) }
 // configured sampler) with an exporter that discards.
 func benchTracer(b *testing.B, sampler sdktrace.Sampler) *tracing.Tracer {
 	p, err := tracing.New(b.Context(), tracing.Config{
-		Enabled: true, Exporters: []string{"otlp"}, Sampler: sampler, Propagators: []string{"tracecontext", "baggage"},
+		Enabled: true, Exporter: "otlp", Sampler: sampler, Propagators: []string{"tracecontext", "baggage"},
 	}, tracing.Options{Exporter: tracetest.NewNoopExporter(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
