@@ -297,6 +297,7 @@ func (c *Collector) SetProviders(ps []Provider) {
 		next[p.Name] = st
 	}
 	c.providers = next
+	c.zeroProviders(ps)
 	for k, s := range c.series {
 		if _, ok := next[k.provider]; !ok {
 			c.deleteSeries(s)
@@ -375,7 +376,7 @@ func labelValue(s string) string {
 // rate-limit state, retry-after, 429s and parse errors.
 func (c *Collector) ObserveResponse(l Labels, status int, r *parsers.Result, received time.Time) {
 	if r != nil {
-		capped := false
+		capped, created := false, false
 		c.mu.Lock()
 		for _, o := range r.Observations {
 			k := seriesKey{l.Provider, l.LimitModel, l.Key, o.Resource, o.Window}
@@ -385,7 +386,7 @@ func (c *Collector) ObserveResponse(l Labels, status int, r *parsers.Result, rec
 					capped = true
 					continue
 				}
-				s = c.newSeries(k)
+				s, created = c.newSeries(k), true
 			} else if received.Before(s.observed) {
 				// Out-of-order delivery (a slow stream finishing after a
 				// newer response, a replayed log line): keep the newer state.
@@ -399,6 +400,9 @@ func (c *Collector) ObserveResponse(l Labels, status int, r *parsers.Result, rec
 		c.mu.Unlock()
 		if capped {
 			c.seriesCapped(l)
+		}
+		if created {
+			c.zeroRateLimited(l, r)
 		}
 		for _, e := range r.Errors {
 			c.parseError(l.Provider, e)

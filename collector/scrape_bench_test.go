@@ -1,12 +1,16 @@
 package collector
 
 import (
+	"compress/gzip"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/headroomhq/headroom/parsers"
 )
@@ -95,3 +99,80 @@ func BenchmarkScrape10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScrapeClientGolang is the same scrape done the way
+// client_golang would do it, to compare with BenchmarkScrape10k in the
+// same run: each family built as a dto.MetricFamily from the collector's
+// state and written by expfmt's encoder (a lower bound of promhttp, which
+// would also sort and check what it gathered), and gzip as promhttp
+// compresses (compress/gzip at its default level over the exposition).
+//
+//	go test -run XXX -bench 'BenchmarkScrape10k|BenchmarkScrapeClientGolang' -benchmem ./collector
+func BenchmarkScrapeClientGolang(b *testing.B) {
+	c := loaded10k(b)
+	for _, f := range []struct {
+		name   string
+		format expfmt.Format
+	}{
+		{"text", expfmt.NewFormat(expfmt.TypeTextPlain)},
+		{"openmetrics", expfmt.NewFormat(expfmt.TypeOpenMetrics)},
+		{"proto", expfmt.NewFormat(expfmt.TypeProtoDelim)},
+	} {
+		b.Run(f.name, func(b *testing.B) {
+			runtime.GC()
+			b.ReportAllocs()
+			var size int64
+			for b.Loop() {
+				w := &discardResponse{}
+				enc := expfmt.NewEncoder(w, f.format)
+				low, err := c.low.Gather()
+				if err != nil {
+					b.Fatal(err)
+				}
+				g := new(gaugeSnapshot)
+				c.snapshotGauges(g)
+				for _, own := range c.own {
+					if mf := own.metricFamily(g); mf != nil {
+						low = append(low, mf)
+					}
+				}
+				for _, mf := range low {
+					if err := enc.Encode(mf); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if closer, ok := enc.(expfmt.Closer); ok {
+					closer.Close()
+				}
+				size = w.n
+			}
+			b.ReportMetric(float64(size), "body-bytes")
+		})
+	}
+	h := c.Handler(nil, HandlerOpts{})
+	gzPool := sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+	b.Run("text-gzip", func(b *testing.B) {
+		runtime.GC()
+		b.ReportAllocs()
+		var size int64
+		for b.Loop() {
+			out := &discardResponse{}
+			zw := gzPool.Get().(*gzip.Writer)
+			zw.Reset(out)
+			w := &gzipResponse{discardResponse{h: http.Header{}}, zw}
+			h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+			zw.Close()
+			gzPool.Put(zw)
+			size = out.n
+		}
+		b.ReportMetric(float64(size), "body-bytes")
+	})
+}
+
+// gzipResponse compresses what is written through it.
+type gzipResponse struct {
+	discardResponse
+	z *gzip.Writer
+}
+
+func (g *gzipResponse) Write(p []byte) (int, error) { return g.z.Write(p) }

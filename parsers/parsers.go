@@ -8,7 +8,8 @@
 //
 // Parse is on the proxy's hot path: dialects append into a caller-owned
 // Result (reused across calls) and look headers up by their canonical key
-// without allocating.
+// without allocating. For that reason structured fields (RFC 9651) are read
+// by this package's own parser, sfv.go, not by a library: sfv.go says why.
 package parsers
 
 import (

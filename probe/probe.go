@@ -523,6 +523,12 @@ func (s *Scheduler) loop(ctx context.Context, p *Prober) {
 	t := time.NewTimer(first)
 	defer t.Stop()
 	s.metrics.Next.WithLabelValues(p.Name()).Set(float64(time.Now().Add(first).UnixNano()) / 1e9)
+	// Every result of a scheduled provider exists at 0 from start.
+	for _, r := range []string{ResultSuccess, ResultRateLimited, ResultError, ResultBackoff} {
+		if s.metrics.Probes != nil {
+			s.metrics.Probes.WithLabelValues(p.Name(), r)
+		}
+	}
 	lastErr := ""
 	for {
 		select {

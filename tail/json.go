@@ -16,6 +16,17 @@ import (
 // separators, literals) strictly enough to tell a log line from garbage; it
 // does not reject control characters inside strings, which some writers
 // emit unescaped.
+//
+// Why not a library: github.com/valyala/fastjson v1.6.10, the fast JSON
+// library the project uses elsewhere, builds a tree of every value of a
+// line before anything can be read, while this reader lets mapping.go skip
+// the members a format does not use without decoding them. On the nginx
+// fixture (a large headers object, most of it unused) fastjson's parse
+// alone took 3 to 6 times as long as this package's whole decode of the
+// line; on the Envoy and headroom fixtures about as long (0.9 to 1.5
+// times), before any of the mapping (BenchmarkJSONSwap, docs/benchmarks.md).
+// Tail mode must not get slower than it is. FuzzJSON holds this reader to
+// encoding/json.
 
 type jsonKind uint8
 

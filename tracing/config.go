@@ -15,15 +15,20 @@ import (
 const ResponseHeadersEnv = "HEADROOM_TRACE_RESPONSE_HEADERS"
 
 // Config is what the standard OTEL_* variables (plus
-// HEADROOM_TRACE_RESPONSE_HEADERS) ask for.
+// HEADROOM_TRACE_RESPONSE_HEADERS) ask for, beyond the exporter itself:
+// New builds that with go.opentelemetry.io/contrib/exporters/autoexport,
+// which reads OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL
+// from the process environment (and the OTLP exporters read their own
+// OTEL_EXPORTER_OTLP_* settings). What autoexport does not decide stays
+// here: whether tracing is on at all (Headroom's default differs from the
+// specification's, see ConfigFromEnv), sampling, propagation, batching and
+// attribute choices.
 type Config struct {
 	// Enabled is false when tracing is off: nothing is installed and the
 	// proxy pays one nil check per request.
 	Enabled bool
-	// Exporters: "otlp" and/or "console".
-	Exporters []string
-	// Protocol of the OTLP exporter: "grpc" or "http/protobuf".
-	Protocol string
+	// Exporter is OTEL_TRACES_EXPORTER, "otlp" when unset (for the log).
+	Exporter string
 	// Propagators: "tracecontext", "baggage"; empty propagates nothing.
 	Propagators []string
 	Sampler     sdktrace.Sampler
@@ -80,10 +85,13 @@ const (
 )
 
 // ConfigFromEnv reads the configuration through getenv (os.Getenv in
-// production). Tracing is on when OTEL_TRACES_EXPORTER names an exporter, or
-// when it is unset and an OTLP endpoint is set; OTEL_SDK_DISABLED=true turns
-// it off whatever else is set. Invalid values are errors: a typo should stop
-// Headroom at start rather than silently lose the traces.
+// production). Tracing is on when OTEL_TRACES_EXPORTER names an exporter
+// other than "none", or when it is unset and an OTLP endpoint is set (the
+// specification would export to localhost:4318 with nothing set; Headroom
+// stays off instead); OTEL_SDK_DISABLED=true turns it off whatever else is
+// set. Invalid values are errors: a typo should stop Headroom at start
+// rather than silently lose the traces. The exporter name and protocol are
+// checked by New (autoexport), also at start.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	env := func(k string) string { return strings.TrimSpace(getenv(k)) }
 	c := Config{
@@ -102,35 +110,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return c, nil
 		}
 	}
-	if v := env("OTEL_TRACES_EXPORTER"); v != "" {
-		for _, e := range splitList(v) {
-			switch e {
-			case "otlp", "console":
-				c.Exporters = append(c.Exporters, e)
-			case "none":
-			default:
-				return c, fmt.Errorf("OTEL_TRACES_EXPORTER: %q is not supported (otlp, console, none)", e)
-			}
-		}
-	} else if env("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" {
-		c.Exporters = []string{"otlp"}
-	}
-	if len(c.Exporters) == 0 {
+	switch c.Exporter = env("OTEL_TRACES_EXPORTER"); {
+	case c.Exporter == "none":
+		return c, nil
+	case c.Exporter != "":
+	case env("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "":
+		c.Exporter = "otlp"
+	default:
 		return c, nil
 	}
 	c.Enabled = true
-
-	c.Protocol = env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-	if c.Protocol == "" {
-		c.Protocol = env("OTEL_EXPORTER_OTLP_PROTOCOL")
-	}
-	switch c.Protocol {
-	case "":
-		c.Protocol = "http/protobuf" // the specification's default
-	case "grpc", "http/protobuf":
-	default:
-		return c, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL: %q is not supported (grpc, http/protobuf)", c.Protocol)
-	}
 
 	props := "tracecontext,baggage"
 	if v := env("OTEL_PROPAGATORS"); v != "" {

@@ -3,7 +3,8 @@
 // client semantic conventions, with the provider's normalised rate-limit
 // state under headroom.ratelimit.* (see docs/tracing.md).
 //
-// Configuration is the standard OTEL_* environment (ConfigFromEnv). When
+// Configuration is the standard OTEL_* environment: ConfigFromEnv, and the
+// exporter through OpenTelemetry's autoexport (see Config). When
 // tracing is off New installs nothing and Provider.Tracer returns nil: the
 // proxy's only cost is a nil check. When it is on, spans are exported in
 // batches from a bounded queue by a background goroutine: a slow or dead
@@ -16,14 +17,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -32,7 +32,8 @@ import (
 // Options for New.
 type Options struct {
 	Logger *slog.Logger
-	// Version is Headroom's version (service.version, scope version).
+	// Version is Headroom's version (service.version, scope version);
+	// empty takes it from the binary's build info (BuildVersion).
 	Version string
 	// Metrics receive the export counters; nil creates a fresh set.
 	Metrics *Metrics
@@ -60,19 +61,14 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 	if !cfg.Enabled {
 		return p, nil
 	}
-	var exps []sdktrace.SpanExporter
-	if o.Exporter != nil {
-		exps = append(exps, o.Exporter)
-	} else {
-		for _, name := range cfg.Exporters {
-			e, err := newExporter(ctx, name, cfg.Protocol)
-			if err != nil {
-				for _, e := range exps {
-					e.Shutdown(ctx) //nolint:errcheck
-				}
-				return nil, err
-			}
-			exps = append(exps, e)
+	if o.Version == "" {
+		o.Version = BuildVersion()
+	}
+	exp := o.Exporter
+	if exp == nil {
+		var err error
+		if exp, err = newExporter(ctx); err != nil {
+			return nil, err
 		}
 	}
 	// Defaults first: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override.
@@ -102,9 +98,7 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 	if bo.timeout <= 0 {
 		bo.timeout = DefaultExportTimeout
 	}
-	for _, e := range exps {
-		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(newBatcher(e, bo, o.Metrics, o.Logger)))
-	}
+	tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(newBatcher(exp, bo, o.Metrics, o.Logger)))
 	p.tp = sdktrace.NewTracerProvider(tpOpts...)
 
 	var props []propagation.TextMapPropagator
@@ -126,25 +120,28 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 	if len(cfg.DeniedHeaders) > 0 {
 		o.Logger.Warn(ResponseHeadersEnv+" lists headers that can carry credentials; they are never recorded", "headers", cfg.DeniedHeaders)
 	}
-	o.Logger.Info("tracing enabled", "exporters", cfg.Exporters, "protocol", cfg.Protocol, "sampler", cfg.SamplerName,
+	o.Logger.Info("tracing enabled", "exporter", cfg.Exporter, "sampler", cfg.SamplerName,
 		"propagators", cfg.Propagators, "gen_ai_latest_only", cfg.Semconv.GenAILatestOnly, "response_headers", cfg.ResponseHeaders)
 	return p, nil
 }
 
-func newExporter(ctx context.Context, name, protocol string) (sdktrace.SpanExporter, error) {
-	switch name {
-	case "console":
-		return stdouttrace.New(stdouttrace.WithWriter(os.Stdout))
-	case "otlp":
-		// Both exporters read OTEL_EXPORTER_OTLP_[TRACES_]{ENDPOINT,HEADERS,
-		// TIMEOUT,COMPRESSION,CERTIFICATE,…} themselves. Neither connects
-		// here: a collector that is down at start only fails exports.
-		if protocol == "grpc" {
-			return otlptracegrpc.New(ctx)
+// newExporter builds the exporter OTEL_TRACES_EXPORTER (default otlp) and
+// OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL (default http/protobuf) name, through
+// autoexport. Both OTLP exporters read OTEL_EXPORTER_OTLP_[TRACES_]{ENDPOINT,
+// HEADERS,TIMEOUT,COMPRESSION,CERTIFICATE,…} themselves. Neither connects
+// here: a collector that is down at start only fails exports.
+func newExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
+	e, err := autoexport.NewSpanExporter(ctx)
+	if err != nil {
+		var vars []string
+		for _, k := range []string{"OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"} {
+			if v, ok := os.LookupEnv(k); ok {
+				vars = append(vars, fmt.Sprintf("%s=%q", k, v))
+			}
 		}
-		return otlptracehttp.New(ctx)
+		return nil, fmt.Errorf("%s: %w (exporters: otlp, console, none, one at a time; protocols: grpc, http/protobuf)", strings.Join(vars, " "), err)
 	}
-	return nil, fmt.Errorf("unsupported trace exporter %q", name)
+	return e, nil
 }
 
 var lastSDKError atomic.Int64

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -28,22 +29,20 @@ func envOf(m map[string]string) func(string) string {
 
 func TestConfigFromEnv(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		env     map[string]string
-		enabled bool
-		proto   string
-		err     string
+		name     string
+		env      map[string]string
+		enabled  bool
+		exporter string
+		err      string
 	}{
 		{name: "nothing set: off", env: nil},
-		{name: "endpoint turns it on, http/protobuf by default", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, enabled: true, proto: "http/protobuf"},
-		{name: "traces endpoint", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}, enabled: true, proto: "http/protobuf"},
-		{name: "exporter otlp grpc", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, enabled: true, proto: "grpc"},
-		{name: "traces protocol wins", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf"}, enabled: true, proto: "http/protobuf"},
-		{name: "exporter none", env: map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}},
+		{name: "endpoint turns it on, otlp", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, enabled: true, exporter: "otlp"},
+		{name: "traces endpoint", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}, enabled: true, exporter: "otlp"},
+		{name: "exporter otlp", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, enabled: true, exporter: "otlp"},
+		{name: "exporter console", env: map[string]string{"OTEL_TRACES_EXPORTER": "console"}, enabled: true, exporter: "console"},
+		{name: "exporter none", env: map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, exporter: "none"},
 		{name: "sdk disabled wins", env: map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"}},
-		{name: "sdk disabled false", env: map[string]string{"OTEL_SDK_DISABLED": "false", "OTEL_TRACES_EXPORTER": "console"}, enabled: true, proto: "http/protobuf"},
-		{name: "bad exporter", env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, err: "OTEL_TRACES_EXPORTER"},
-		{name: "bad protocol", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, err: "OTEL_EXPORTER_OTLP_PROTOCOL"},
+		{name: "sdk disabled false", env: map[string]string{"OTEL_SDK_DISABLED": "false", "OTEL_TRACES_EXPORTER": "console"}, enabled: true, exporter: "console"},
 		{name: "bad sampler", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "sometimes"}, err: "OTEL_TRACES_SAMPLER"},
 		{name: "bad ratio", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"}, err: "OTEL_TRACES_SAMPLER_ARG"},
 		{name: "bad propagator", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_PROPAGATORS": "b3"}, err: "OTEL_PROPAGATORS"},
@@ -52,25 +51,32 @@ func TestConfigFromEnv(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ConfigFromEnv(envOf(tc.env))
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("error %v, want one naming %s", err, tc.err)
-				}
+			if wantError(t, err, tc.err) {
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.Enabled != tc.enabled || c.Protocol != tc.proto {
-				t.Errorf("enabled %v protocol %q, want %v %q", c.Enabled, c.Protocol, tc.enabled, tc.proto)
+			if c.Enabled != tc.enabled || c.Exporter != tc.exporter {
+				t.Errorf("enabled %v exporter %q, want %v %q", c.Enabled, c.Exporter, tc.enabled, tc.exporter)
 			}
 		})
 	}
 }
 
+// wantError fails t unless err names want (or, for an empty want, unless
+// err is nil), and reports whether an error was wanted.
+func wantError(t *testing.T, err error, want string) bool {
+	t.Helper()
+	switch {
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("error %v, want one naming %s", err, want)
+	case want == "" && err != nil:
+		t.Fatal(err)
+	}
+	return want != ""
+}
+
 func TestConfigFromEnvDetails(t *testing.T) {
 	c, err := ConfigFromEnv(envOf(map[string]string{
-		"OTEL_TRACES_EXPORTER":           "otlp,console",
+		"OTEL_TRACES_EXPORTER":           "console",
 		"OTEL_TRACES_SAMPLER":            "parentbased_traceidratio",
 		"OTEL_TRACES_SAMPLER_ARG":        "0.25",
 		"OTEL_PROPAGATORS":               "tracecontext",
@@ -84,8 +90,8 @@ func TestConfigFromEnvDetails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(c.Exporters) != "[otlp console]" || fmt.Sprint(c.Propagators) != "[tracecontext]" {
-		t.Errorf("exporters %v propagators %v", c.Exporters, c.Propagators)
+	if c.Exporter != "console" || fmt.Sprint(c.Propagators) != "[tracecontext]" {
+		t.Errorf("exporter %v propagators %v", c.Exporter, c.Propagators)
 	}
 	if !strings.Contains(c.Sampler.Description(), "TraceIDRatioBased{0.25}") || c.SamplerName != "parentbased_traceidratio" {
 		t.Errorf("sampler %s", c.Sampler.Description())
@@ -296,7 +302,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func TestSlowCollectorNeverBlocks(t *testing.T) {
 	exp := &blockingExporter{release: make(chan struct{})}
 	m := NewMetrics()
-	p, err := New(context.Background(), Config{Enabled: true, Exporters: []string{"otlp"}, MaxQueueSize: 10, MaxExportBatchSize: 5, ScheduleDelay: time.Hour, ExportTimeout: time.Hour},
+	p, err := New(context.Background(), Config{Enabled: true, Exporter: "otlp", MaxQueueSize: 10, MaxExportBatchSize: 5, ScheduleDelay: time.Hour, ExportTimeout: time.Hour},
 		Options{Exporter: exp, Metrics: m, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +351,7 @@ func TestExportFailuresCounted(t *testing.T) {
 	exp := &blockingExporter{release: make(chan struct{}), err: errors.New("connection refused")}
 	close(exp.release)
 	m := NewMetrics()
-	p, _ := New(context.Background(), Config{Enabled: true, Exporters: []string{"otlp"}}, Options{Exporter: exp, Metrics: m, Logger: quiet()})
+	p, _ := New(context.Background(), Config{Enabled: true, Exporter: "otlp"}, Options{Exporter: exp, Metrics: m, Logger: quiet()})
 	for i := 0; i < 7; i++ {
 		RecordCall(context.Background(), p.Tracer(), CallInfo{Start: time.Now()})
 	}
@@ -383,7 +389,7 @@ func TestProviderResourceAndSampler(t *testing.T) {
 	t.Setenv("OTEL_SERVICE_NAME", "")
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=test")
 	exp := tracetest.NewInMemoryExporter()
-	p, err := New(context.Background(), Config{Enabled: true, Exporters: []string{"otlp"}, Sampler: sdktrace.ParentBased(sdktrace.NeverSample())},
+	p, err := New(context.Background(), Config{Enabled: true, Exporter: "otlp", Sampler: sdktrace.ParentBased(sdktrace.NeverSample())},
 		Options{Exporter: exp, Version: "1.2.3", Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
@@ -406,7 +412,7 @@ func TestProviderResourceAndSampler(t *testing.T) {
 
 	t.Setenv("OTEL_SERVICE_NAME", "llm-egress")
 	exp = tracetest.NewInMemoryExporter()
-	p, _ = New(context.Background(), Config{Enabled: true, Exporters: []string{"otlp"}}, Options{Exporter: exp, Logger: quiet()})
+	p, _ = New(context.Background(), Config{Enabled: true, Exporter: "otlp"}, Options{Exporter: exp, Logger: quiet()})
 	RecordCall(context.Background(), p.Tracer(), CallInfo{Start: time.Now()})
 	p.ForceFlush(context.Background())
 	if s := exp.GetSpans(); len(s) != 1 || attrMap(s[0].Resource.Attributes())["service.name"] != "llm-egress" {
@@ -431,7 +437,7 @@ func TestRateLimitKeysCached(t *testing.T) {
 // BenchmarkRecordCall is the cost of one span (start, attributes from a
 // response with two rate-limit windows, end, batching) without the proxy.
 func BenchmarkRecordCall(b *testing.B) {
-	p, _ := New(context.Background(), Config{Enabled: true, Exporters: []string{"otlp"}, Sampler: sdktrace.AlwaysSample()},
+	p, _ := New(context.Background(), Config{Enabled: true, Exporter: "otlp", Sampler: sdktrace.AlwaysSample()},
 		Options{Exporter: tracetest.NewNoopExporter(), Logger: quiet()})
 	defer p.Shutdown(context.Background())
 	tr := p.Tracer()
@@ -449,23 +455,46 @@ func BenchmarkRecordCall(b *testing.B) {
 	}
 }
 
-// Every exporter builds without a collector: nothing connects at start.
-func TestExportersBuildOffline(t *testing.T) {
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
-	for _, c := range []Config{
-		{Enabled: true, Exporters: []string{"otlp"}, Protocol: "grpc"},
-		{Enabled: true, Exporters: []string{"otlp"}, Protocol: "http/protobuf"},
-		{Enabled: true, Exporters: []string{"console", "otlp"}, Protocol: "grpc"},
+// Every exporter autoexport builds from the environment comes up without
+// a collector (nothing connects at start); values it does not know stop
+// New with an error naming the variables.
+func TestExportersFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		exporter, protocol, tracesProtocol string
+		err                                string
+	}{
+		{exporter: "", protocol: ""}, // otlp over http/protobuf, the defaults
+		{exporter: "otlp", protocol: "grpc"},
+		{exporter: "otlp", protocol: "http/protobuf"},
+		{exporter: "otlp", protocol: "http/json", tracesProtocol: "grpc"}, // the traces variant wins
+		{exporter: "console"},
+		{exporter: "zipkin", err: `OTEL_TRACES_EXPORTER="zipkin"`},
+		{exporter: "otlp,console", err: `OTEL_TRACES_EXPORTER="otlp,console"`},
+		{exporter: "otlp", protocol: "http/json", err: `OTEL_EXPORTER_OTLP_PROTOCOL="http/json"`},
 	} {
-		p, err := New(context.Background(), c, Options{Logger: quiet()})
-		if err != nil {
-			t.Fatalf("%v: %v", c.Exporters, err)
-		}
-		if p.Tracer() == nil {
-			t.Fatal("no tracer")
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		p.Shutdown(ctx)
-		cancel()
+		name := tc.exporter + "/" + tc.protocol + "/" + tc.tracesProtocol
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
+			for k, v := range map[string]string{"OTEL_TRACES_EXPORTER": tc.exporter, "OTEL_EXPORTER_OTLP_PROTOCOL": tc.protocol, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": tc.tracesProtocol} {
+				t.Setenv(k, v)
+				if v == "" {
+					os.Unsetenv(k)
+				}
+			}
+			c, err := ConfigFromEnv(os.Getenv)
+			if err != nil || !c.Enabled {
+				t.Fatalf("config %+v, %v", c, err)
+			}
+			p, err := New(context.Background(), c, Options{Logger: quiet()})
+			if wantError(t, err, tc.err) {
+				return
+			}
+			if p.Tracer() == nil {
+				t.Fatal("no tracer")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			p.Shutdown(ctx)
+			cancel()
+		})
 	}
 }

@@ -88,6 +88,9 @@ func New(s config.Settings, log *slog.Logger) (*Agent, error) {
 		Name: "headroom_config_reloads_total",
 		Help: "Configuration reloads, by result.",
 	}, []string{"result"})
+	// Both results exist at 0 from start (dashboards read 0, not "No data").
+	a.reloads.WithLabelValues("success")
+	a.reloads.WithLabelValues("failure")
 	a.reloadSuccess = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "headroom_config_last_reload_successful",
 		Help: "1 if the last configuration (re)load succeeded, 0 if it was rejected and the previous one kept.",

@@ -1,8 +1,11 @@
 // Package e2e proves the dashboards and alerts on real servers: Debian's Prometheus scrapes
-// two Headroom replicas (the built cmd/exporter) that proxy a load generator's traffic to
-// cmd/fakeprovider until its limits are hit; then every panel query of every dashboard runs
-// through Prometheus' HTTP API, and the saturation and 429 alerts must fire in Prometheus and
-// arrive, routed by severity, at a real Alertmanager's webhook receiver in the test.
+// two Headroom replicas (the built cmd/exporter) that proxy a realistic traffic mix to three
+// cmd/fakeprovider processes (heroku-us drained by a per-minute limit, sambanova with a small
+// daily window and a scheduled probe, the predictions API with a concurrency limit); then
+// every panel query of every dashboard runs through Prometheus' HTTP API (the provider
+// dashboard once per provider) and at least 90 % of them must return data, and the saturation
+// and 429 alerts must fire in Prometheus and arrive, routed by severity, at a real
+// Alertmanager's webhook receiver in the test.
 //
 // It needs `prometheus` and `prometheus-alertmanager` (scripts/deps/prometheus.sh installs
 // them); it fails without them when HEADROOM_REQUIRE_TOOLS=1 and is skipped otherwise. It
@@ -48,6 +51,18 @@ const (
 	// requestRate is what the load generator sends, in requests per second over both
 	// replicas: 8x the limit, so most requests get 429s.
 	requestRate = 4
+
+	// The rest of the mix: sambanova (requests per minute, hour and day; the day's budget
+	// small enough to run out during the test), probed on a schedule as well; and the
+	// predictions API, whose concurrency limit only shows in the body of a 429.
+	dailyProvider  = "sambanova"
+	dailyModel     = "DeepSeek-V3-0324"
+	dailyLimit     = 40
+	concProvider   = "predictions"
+	concLimit      = 2
+	minDataShare   = 0.9
+	probeKeyEnv    = "E2E_SAMBANOVA_KEY"
+	probeKeySecret = "e2e-probe-key"
 )
 
 // repoRoot is the module root (test/e2e is two levels down).
@@ -292,16 +307,33 @@ func TestEndToEnd(t *testing.T) {
 	hookSrv := httptest.NewServer(hook)
 	t.Cleanup(hookSrv.Close)
 
-	// fakeprovider with a tiny per-minute request limit.
-	fakeAddr := freeAddr(t)
+	// A fakeprovider per provider: heroku-us with a tiny per-minute request limit, sambanova
+	// with a daily budget that runs out, predictions with a concurrency limit.
+	fakeAddr, dailyAddr, concAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	startProc(t, dir, "fakeprovider", nil, fakeBin,
 		"-listen", fakeAddr, "-provider", provider, "-limit", fmt.Sprintf("requests/1m=%d", requestLimit),
 		"-stream-delay", "1ms")
-	waitHTTP(t, "http://"+fakeAddr+"/", 20*time.Second, true)
+	startProc(t, dir, "fakeprovider-"+dailyProvider, nil, fakeBin,
+		"-listen", dailyAddr, "-provider", dailyProvider, "-limit", "requests/1m=20", "-limit", "requests/1h=30",
+		"-limit", fmt.Sprintf("requests/1d=%d", dailyLimit))
+	startProc(t, dir, "fakeprovider-"+concProvider, nil, fakeBin,
+		"-listen", concAddr, "-provider", concProvider, "-limit", fmt.Sprintf("concurrency/none=%d", concLimit))
+	for _, a := range []string{fakeAddr, dailyAddr, concAddr} {
+		waitHTTP(t, "http://"+a+"/", 20*time.Second, true)
+	}
 
-	// Two Headroom replicas in front of it.
+	// Two Headroom replicas in front of them, each with an access log (so its drop counter
+	// is in use) and sambanova's probe on a schedule.
 	providers := filepath.Join(dir, "providers.yaml")
-	if err := os.WriteFile(providers, []byte(fmt.Sprintf("providers:\n  - name: %s\n    upstream: http://%s\n", provider, fakeAddr)), 0o600); err != nil {
+	if err := os.WriteFile(providers, []byte(fmt.Sprintf(`providers:
+  - name: %s
+    upstream: http://%s
+  - name: %s
+    upstream: http://%s
+    probe: {enabled: true, interval: 20s, key_env: %s}
+  - name: %s
+    upstream: http://%s
+`, provider, fakeAddr, dailyProvider, dailyAddr, probeKeyEnv, concProvider, concAddr)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	type replica struct{ proxy, metrics string }
@@ -310,6 +342,7 @@ func TestEndToEnd(t *testing.T) {
 		r := replica{proxy: freeAddr(t), metrics: freeAddr(t)}
 		startProc(t, dir, fmt.Sprintf("headroom-%d", i), []string{
 			"HEADROOM_PROXY_ADDR=" + r.proxy, "HEADROOM_METRICS_ADDR=" + r.metrics, "HEADROOM_CONFIG=" + providers,
+			"HEADROOM_ACCESS_LOG=" + filepath.Join(dir, fmt.Sprintf("access-%d.log", i)), probeKeyEnv + "=" + probeKeySecret,
 		}, exporterBin)
 		waitHTTP(t, "http://"+r.metrics+"/metrics", 20*time.Second)
 		replicas = append(replicas, r)
@@ -400,6 +433,54 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 	}()
+	// The rest of the mix, with keys of their own: sambanova one request a second (over its
+	// minute limit, and through its day's budget in the first minute), predictions bursts of
+	// concLimit+1 slow requests every 4 s (one of each burst over the concurrency limit).
+	post := func(r replica, path, key, body string, hdr ...string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+r.proxy+path, bytes.NewBufferString(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	every := func(d time.Duration, fn func(i int)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(d)
+			defer tick.Stop()
+			for i := 0; ; i++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				fn(i)
+			}
+		}()
+	}
+	every(time.Second, func(i int) {
+		post(replicas[i%len(replicas)], "/"+dailyProvider+"/v1/chat/completions", "e2e-key-2",
+			fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":"How much is left today?"}],"max_tokens":8}`, dailyModel))
+	})
+	every(4*time.Second, func(i int) {
+		var burst sync.WaitGroup
+		for range concLimit + 1 {
+			burst.Add(1)
+			go func() {
+				defer burst.Done()
+				post(replicas[i%len(replicas)], "/"+concProvider+"/v1/predictions", "e2e-key-3",
+					`{"version":"e2e","input":{"prompt":"Count the concurrent predictions.","max_tokens":8}}`, "X-Fake-Delay", "1500ms")
+			}()
+		}
+		burst.Wait()
+	})
 	t.Cleanup(func() { stop(); wg.Wait() })
 
 	// (b) The saturation and 429 alerts fire in Prometheus and reach Alertmanager's
@@ -417,7 +498,7 @@ func TestEndToEnd(t *testing.T) {
 			var firing bool
 			if pr, err := promGet(promURL, "/api/v1/alerts", nil); err == nil {
 				for _, a := range pr.Data.Alerts {
-					if a.Labels["alertname"] == w.alert && a.Labels["severity"] == w.severity && a.State == "firing" {
+					if a.Labels["alertname"] == w.alert && a.Labels["severity"] == w.severity && a.Labels["provider"] == provider && a.State == "firing" {
 						firing = true
 					}
 				}
@@ -425,7 +506,7 @@ func TestEndToEnd(t *testing.T) {
 			got := hook.received(w.path, w.alert)
 			var delivered *amAlert
 			for i := range got {
-				if got[i].Labels["severity"] == w.severity {
+				if got[i].Labels["severity"] == w.severity && got[i].Labels["provider"] == provider {
 					delivered = &got[i]
 				}
 			}
@@ -459,15 +540,33 @@ func TestEndToEnd(t *testing.T) {
 	if len(res) != 1 || scalarOf(t, res[0]) != requestLimit {
 		t.Errorf("%s = %s, want one series at %d (two replicas must not add up)", alerts.RuleLimit, res, requestLimit)
 	}
-	if n := len(instant(t, promURL, `headroom_ratelimit_limit{resource="requests"}`)); n != 2 {
+	if n := len(instant(t, promURL, fmt.Sprintf(`headroom_ratelimit_limit{provider=%q, resource="requests"}`, provider))); n != 2 {
 		t.Errorf("headroom_ratelimit_limit has %d series, want one per replica (2)", n)
 	}
 
-	// (a) Every panel query and variable of every dashboard runs in Prometheus; every panel
-	// not listed in dashboards.MayBeEmpty returns data.
+	// (a) Every panel query and variable of every dashboard runs in Prometheus: the overview
+	// with every variable on All, the provider dashboard (one provider at a time, as Grafana
+	// offers it) once per provider of the mix. At least minDataShare of the dashboards' panel
+	// queries return data, for at least one provider where the dashboard has a provider
+	// (zeros count: a healthy system reads 0, not "No data"; the mix has a provider for each
+	// kind of limit); the ones that return nothing are listed, and so is every query that
+	// returns nothing for one provider. For the overview and heroku-us, every panel not
+	// listed in dashboards.MayBeEmpty returns data, and the mix fills the MayBeEmpty panels
+	// named in expectedHere.
 	end := time.Now()
-	for _, file := range []string{dashboards.OverviewFile, dashboards.ProviderFile} {
-		b, err := os.ReadFile(filepath.Join(root, "dashboards", file))
+	type instance struct{ file, provider string }
+	var queries []string          // file, panel and refID of each panel query, in order
+	anyData := map[string]bool{}  // by query: data for at least one provider
+	exprOf := map[string]string{} // by query: its expression, variables as Grafana fills them
+	for _, in := range []instance{{dashboards.OverviewFile, ""}, {dashboards.ProviderFile, provider},
+		{dashboards.ProviderFile, dailyProvider}, {dashboards.ProviderFile, concProvider}} {
+		name := in.file
+		single := map[string]string{}
+		if in.provider != "" {
+			single["provider"] = in.provider
+			name += " (" + in.provider + ")"
+		}
+		b, err := os.ReadFile(filepath.Join(root, "dashboards", in.file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -475,27 +574,23 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		single := map[string]string{}
-		if file == dashboards.ProviderFile {
-			single["provider"] = provider
-		}
 		for _, v := range vars {
 			e, err := promcontract.VariableQueryExpr(v)
 			if err != nil || e == "" {
-				t.Errorf("%s variable %s: %v", file, v, err)
+				t.Errorf("%s variable %s: %v", name, v, err)
 				continue
 			}
 			// label_values(expr, label), as Grafana runs it: the label's values on expr.
 			m := regexp.MustCompile(`,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$`).FindStringSubmatch(v)
 			if m == nil {
-				t.Errorf("%s variable %s: not label_values(expr, label)", file, v)
+				t.Errorf("%s variable %s: not label_values(expr, label)", name, v)
 				continue
 			}
 			values, err := labelValues(promURL, m[1], grafanaVars(e, single), end)
 			if err != nil {
-				t.Errorf("%s variable %s: %v", file, v, err)
+				t.Errorf("%s variable %s: %v", name, v, err)
 			} else if len(values) == 0 {
-				t.Errorf("%s variable %s: no values", file, v)
+				t.Errorf("%s variable %s: no values", name, v)
 			}
 		}
 		hasData := map[string]bool{}
@@ -509,35 +604,78 @@ func TestEndToEnd(t *testing.T) {
 					"start": {fmt.Sprint(end.Add(-3 * time.Minute).Unix())}, "end": {fmt.Sprint(end.Unix())}, "step": {"5"}})
 			}
 			if err != nil {
-				t.Errorf("%s panel %q %s: %v", file, q.Panel, q.RefID, err)
+				t.Errorf("%s panel %q %s: %v", name, q.Panel, q.RefID, err)
 				continue
+			}
+			id := fmt.Sprintf("%s panel %q %s", in.file, q.Panel, q.RefID)
+			if _, seen := anyData[id]; !seen {
+				queries = append(queries, id)
+				anyData[id] = false
 			}
 			if len(pr.Data.Result) > 0 {
 				hasData[q.Panel] = true
+				anyData[id] = true
+			} else {
+				placeholder := map[string]string{}
+				if in.provider != "" {
+					placeholder["provider"] = "$provider"
+				}
+				exprOf[id] = grafanaVars(q.Expr, placeholder)
+				if in.provider != "" {
+					t.Logf("no data for %s: %s panel %q %s", in.provider, in.file, q.Panel, q.RefID)
+				}
 			}
 		}
-		for title := range dashboards.MayBeEmpty[file] {
-			t.Logf("%s panel %q (may be empty): data %v", file, title, hasData[title])
-		}
-		// This scenario (heroku's dialect sends Retry-After on 429s; the catalog documents
-		// the model's limits) must fill these "may be empty" panels too.
-		for _, title := range expectedHere[file] {
+		for _, title := range expectedHere[name] {
 			if !hasData[title] {
-				t.Errorf("%s panel %q: no data, though the scenario provides it", file, title)
+				t.Errorf("%s panel %q: no data, though the scenario provides it", name, title)
 			}
+		}
+		if in.provider != "" && in.provider != provider {
+			continue
+		}
+		for title := range dashboards.MayBeEmpty[in.file] {
+			t.Logf("%s panel %q (may be empty): data %v", name, title, hasData[title])
 		}
 		for _, q := range qs {
-			if !hasData[q.Panel] && !dashboards.MayBeEmpty[file][q.Panel] {
-				t.Errorf("%s panel %q: no data from any query, e.g. %s", file, q.Panel, grafanaVars(q.Expr, single))
+			if !hasData[q.Panel] && !dashboards.MayBeEmpty[in.file][q.Panel] {
+				t.Errorf("%s panel %q: no data from any query, e.g. %s", name, q.Panel, grafanaVars(q.Expr, single))
 				hasData[q.Panel] = true // report once
 			}
 		}
 	}
+	withData := 0
+	for _, id := range queries {
+		if anyData[id] {
+			withData++
+		}
+	}
+	share := float64(withData) / float64(max(1, len(queries)))
+	t.Logf("panel queries with data: %d of %d (%.1f %%); without:", withData, len(queries), 100*share)
+	for _, id := range queries {
+		if !anyData[id] {
+			t.Logf("  %s: %s", id, exprOf[id])
+		}
+	}
+	if len(queries) == 0 || share < minDataShare {
+		t.Errorf("%d of %d panel queries return data (%.1f %%), want at least %.0f %% (the ones without are listed above)",
+			withData, len(queries), 100*share, 100*minDataShare)
+	}
 }
 
-// expectedHere lists panels of dashboards.MayBeEmpty that this test's traffic fills.
+// expectedHere lists panels of dashboards.MayBeEmpty that this test's mix fills, by
+// dashboard (and provider): heroku's dialect sends Retry-After on 429s and the catalog
+// documents its limits; counters with known labels exist at 0 from start (upstream errors,
+// folded observations, reloads, dropped spans and access-log lines); sambanova is probed
+// on a schedule and runs out of its day's budget; the predictions API's concurrency limit
+// arrives in 429 bodies.
 var expectedHere = map[string][]string{
-	dashboards.ProviderFile: {"Retry-After asked by the provider", "Retry-After distribution", "Documented vs observed limits"},
+	dashboards.OverviewFile: {"Upstream errors", "Observations folded into \"other\"", "Configuration reloads",
+		"Probes", "Probes by result", "Trace spans exported and dropped", "Access-log lines dropped"},
+	dashboards.ProviderFile + " (" + provider + ")": {"Retry-After asked by the provider", "Retry-After distribution",
+		"Documented vs observed limits", "Upstream errors", "Observations folded into \"other\""},
+	dashboards.ProviderFile + " (" + dailyProvider + ")": {"Projected time to exhaustion (long windows)"},
+	dashboards.ProviderFile + " (" + concProvider + ")":  {"Concurrency: in flight vs limit", "Concurrency utilisation"},
 }
 
 // checkDelivered checks a notification carries what the runbook and routing need.
@@ -562,7 +700,7 @@ func checkInhibited(t *testing.T, amURL, alert string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(amURL + "/api/v2/alerts?" + url.Values{"filter": {fmt.Sprintf("alertname=%q", alert), `severity="warning"`}}.Encode())
+		resp, err := http.Get(amURL + "/api/v2/alerts?" + url.Values{"filter": {fmt.Sprintf("alertname=%q", alert), `severity="warning"`, fmt.Sprintf("provider=%q", provider)}}.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}
