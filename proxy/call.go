@@ -31,6 +31,7 @@ type call struct {
 	resp fasthttp.Response // from the provider
 
 	info     Call
+	in       parsers.Input
 	result   parsers.Result
 	inflight prometheus.Gauge
 	comp     collector.Completions
@@ -73,6 +74,7 @@ func (c *call) release() {
 	c.resp.Reset()
 	c.ctx, c.rt, c.trace, c.inflight = nil, nil, nil, nil
 	c.info = Call{}
+	c.in = parsers.Input{}
 	c.p.calls.Put(c)
 }
 
@@ -335,12 +337,13 @@ func (c *call) relayAnswer(now time.Time) {
 		}
 	}
 	c.fields = appendFields(c.fields[:0], &resp.Header)
-	in := parsers.Input{Status: status, Fields: c.fields, Body: c.errBody, Received: now}
+	in := &c.in
+	*in = parsers.Input{Status: status, Fields: c.fields, Body: c.errBody, Received: now}
 	if !rt.fieldsOnly {
 		c.info.Header = fieldsHeader(c.fields)
 		in.Header = c.info.Header
 	}
-	d.Parse(&in, &c.result)
+	d.Parse(in, &c.result)
 	c.p.coll.ObserveResponse(c.info.Labels, status, &c.result, now)
 	ct := resp.Header.ContentType()
 	c.info.Streamed = isEventStream(ct)

@@ -60,7 +60,9 @@ func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
 	c.reset(p, rt, ctx)
 	inf := &c.info
 	inf.Provider, inf.Method, inf.Upstream, inf.Start = provider, string(h.Method()), rt.cfg.Upstream.Host, start
-	inf.Path = rt.cfg.Upstream.Path + string(rest)
+	if len(p.hooks) > 0 || p.tracer != nil {
+		inf.Path = rt.cfg.Upstream.Path + string(rest)
+	}
 	model, err := c.peekRequest(h)
 	inf.Labels = p.coll.Labels(provider, model, key)
 	if err != nil {

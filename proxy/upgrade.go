@@ -103,12 +103,13 @@ func (c *call) observeHead(now time.Time) {
 	status := resp.StatusCode()
 	c.info.Received, c.info.Status = now, status
 	c.fields = appendFields(c.fields[:0], &resp.Header)
-	in := parsers.Input{Status: status, Fields: c.fields, Received: now}
+	in := &c.in
+	*in = parsers.Input{Status: status, Fields: c.fields, Received: now}
 	if !rt.fieldsOnly {
 		c.info.Header = fieldsHeader(c.fields)
 		in.Header = c.info.Header
 	}
-	rt.cfg.Dialect.Parse(&in, &c.result)
+	rt.cfg.Dialect.Parse(in, &c.result)
 	c.p.coll.ObserveResponse(c.info.Labels, status, &c.result, now)
 	if ts := c.trace; ts != nil && c.p.tracer.RecordsHeaders() {
 		ts.headers = c.p.tracer.ResponseHeaderAttributes(c.info.Header, ts.headers)

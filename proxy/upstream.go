@@ -154,7 +154,7 @@ func (up *Upstream) dialer(isTLS bool, serverName string) fasthttp.DialFunc {
 			c = t
 		}
 		uc := &upConn{Conn: c}
-		uc.addr = upAddr{Addr: c.RemoteAddr(), c: uc}
+		uc.addr = &upAddr{Addr: c.RemoteAddr(), c: uc}
 		return uc, nil
 	}
 }
@@ -171,7 +171,7 @@ func (e *dialError) Unwrap() error { return e.err }
 // before (a reused connection that fails before any answer is retried).
 type upConn struct {
 	net.Conn
-	addr upAddr
+	addr *upAddr
 	// uses counts the calls that claimed this connection.
 	uses atomic.Int32
 	// closedByProxy: Close came from abandon, not from the pool.
@@ -209,7 +209,8 @@ func (c *upConn) Write(p []byte) (int, error) {
 func (c *upConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 && c.head.Load() {
-		if bad := c.checkLine(p[:n]); bad != nil {
+		if err := c.checkLine(p[:n]); err != nil {
+			bad := err // allocated only here
 			c.bad.Store(&bad)
 			c.Conn.Close()
 			return 0, bad
@@ -288,7 +289,7 @@ func (c *upConn) abandon() {
 // client-abandon tests (TestClientLeavesWhileWaiting and the fault suite's
 // TestClientGivesUpBeforeHeaders) fail if it changes.
 func claim(resp *fasthttp.Response) *upConn {
-	a, ok := resp.RemoteAddr().(upAddr)
+	a, ok := resp.RemoteAddr().(*upAddr)
 	if !ok {
 		return nil
 	}
