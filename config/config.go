@@ -109,6 +109,8 @@ type File struct {
 	Providers      []ProviderConfig `yaml:"providers"`
 	// Tail lists access logs to follow (tail mode, docs/tail.md).
 	Tail []TailConfig `yaml:"tail"`
+	// Buckets names keys that drain one shared limit (config/buckets.go).
+	Buckets []BucketConfig `yaml:"buckets"`
 }
 
 // ProviderConfig is one entry of the providers file.
@@ -157,6 +159,8 @@ type Config struct {
 	Providers []Provider
 	// Tail is the resolved tail section, in file order.
 	Tail []Tail
+	// Buckets is the resolved buckets section, in file order.
+	Buckets []Bucket
 }
 
 // Lookup finds a provider by name.
@@ -257,6 +261,9 @@ func Resolve(f *File, cat *catalog.Catalog) (*Config, error) {
 		return nil, err
 	}
 	c.Tail = tails
+	if c.Buckets, err = resolveBuckets(f.Buckets, c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
