@@ -62,6 +62,11 @@ type Settings struct {
 	// AccessLog, when set, makes the proxy write one JSON line per call in
 	// the headroom format (docs/tail.md): a file path, or "-" for stdout.
 	AccessLog string `env:"HEADROOM_ACCESS_LOG"`
+
+	// PacingHeaders adds IETF RateLimit / RateLimit-Policy fields to
+	// proxied answers, summarising the tightest limit of the call's bucket
+	// (docs/decide.md). Off: answers pass unchanged.
+	PacingHeaders bool `env:"HEADROOM_PACING_HEADERS" envDefault:"false"`
 }
 
 // LoadSettings reads Settings from the environment.

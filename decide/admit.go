@@ -69,11 +69,11 @@ type Limiting struct {
 	Remaining float64  `json:"remaining"`
 	Limit     *float64 `json:"limit"`
 	// Reset is when capacity returns (RFC 3339), nil when unknown.
-	Reset          *string `json:"reset"`
+	Reset          *string  `json:"reset"`
 	ResetInSeconds *float64 `json:"reset_in_seconds"`
-	Observed       float64 `json:"observed_remaining"`
-	SentSince      float64 `json:"sent_since_observation"`
-	ObservedKey    string  `json:"observed_key"`
+	Observed       float64  `json:"observed_remaining"`
+	SentSince      float64  `json:"sent_since_observation"`
+	ObservedKey    string   `json:"observed_key"`
 }
 
 // sent is what the bucket's calls since lo consumed of lo's resource, and
@@ -230,68 +230,98 @@ func (a *Answer) setLimiting(b *bucket, lo *limitObs, k rw, now time.Time) {
 	a.Limiting, a.AgeSeconds = l, &age
 }
 
+// pacing is the tightest limit of a call's bucket after the call.
+type pacing struct {
+	k      rw
+	limit  float64
+	window time.Duration
+	left   float64       // the provider's last word minus what was sent since
+	in     time.Duration // until capacity returns
+}
+
+// pacingOf finds the tightest fresh limit (lowest share left) of c's
+// bucket; ok is false when pacing is off or nothing is known.
+func (e *Engine) pacingOf(c Call) (p pacing, ok bool) {
+	if e == nil || !e.opts.Pacing || c.b == nil {
+		return p, false
+	}
+	now := e.opts.Now()
+	ratio := math.Inf(1)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, lo := range c.b.limits {
+		if !lo.hasLimit || lo.limit <= 0 || !e.fresh(lo, now) {
+			continue
+		}
+		left := max(lo.remaining-c.b.sent(lo, k.resource), 0)
+		if r := left / lo.limit; !ok || r < ratio || (r == ratio && less(k, p.k)) {
+			p = pacing{k: k, limit: lo.limit, window: lo.window, left: left, in: max(capacityAt(lo).Sub(now), 0)}
+			ratio, ok = r, true
+		}
+	}
+	return p, ok
+}
+
 // AppendPacing appends the IETF RateLimit-Policy and RateLimit fields
-// (draft-ietf-httpapi-ratelimit-headers, lines ending in CRLF) for the
+// (draft-ietf-httpapi-ratelimit-headers, each line ending in CRLF) for the
 // tightest limit of c's bucket after c, when pacing is on and the bucket
 // has fresh data; otherwise it returns dst unchanged.
 //
 //	RateLimit-Policy: "requests-1m";q=30;w=60
 //	RateLimit: "requests-1m";r=12;t=41
 func (e *Engine) AppendPacing(dst []byte, c Call) []byte {
-	if e == nil || !e.opts.Pacing || c.b == nil {
+	p, ok := e.pacingOf(c)
+	if !ok {
 		return dst
 	}
-	now := e.opts.Now()
-	e.mu.Lock()
-	var tight *limitObs
-	var tk rw
-	var eff float64
-	ratio := math.Inf(1)
-	for k, lo := range c.b.limits {
-		if !lo.hasLimit || lo.limit <= 0 || !e.fresh(lo, now) {
-			continue
-		}
-		left := max(lo.remaining-c.b.sent(lo, k.resource), 0)
-		if r := left / lo.limit; tight == nil || r < ratio || (r == ratio && less(k, tk)) {
-			tight, tk, ratio, eff = lo, k, r, left
-		}
+	dst = append(dst, "RateLimit-Policy: "...)
+	dst = p.appendPolicy(dst)
+	dst = append(dst, "\r\nRateLimit: "...)
+	dst = p.appendLimit(dst)
+	return append(dst, "\r\n"...)
+}
+
+// PacingValues returns the values of the RateLimit-Policy and RateLimit
+// fields AppendPacing writes.
+func (e *Engine) PacingValues(c Call) (policy, limit string, ok bool) {
+	p, ok := e.pacingOf(c)
+	if !ok {
+		return "", "", false
 	}
-	var limit float64
-	var window time.Duration
-	var at time.Time
-	if tight != nil {
-		limit, window, at = tight.limit, tight.window, capacityAt(tight)
-	}
-	e.mu.Unlock()
-	if tight == nil {
-		return dst
-	}
-	dst = append(dst, `RateLimit-Policy: "`...)
-	dst = appendPolicyName(dst, tk)
+	return string(p.appendPolicy(nil)), string(p.appendLimit(nil)), true
+}
+
+func (p *pacing) appendPolicy(dst []byte) []byte {
+	dst = append(dst, '"')
+	dst = appendPolicyName(dst, p.k)
 	dst = append(dst, `";q=`...)
-	dst = strconv.AppendInt(dst, int64(limit), 10)
-	switch tk.resource {
+	dst = strconv.AppendInt(dst, int64(p.limit), 10)
+	switch p.k.resource {
 	case parsers.Concurrency:
 		dst = append(dst, `;qu="concurrent-requests"`...)
 	case parsers.Requests:
 	default:
 		dst = append(dst, `;qu="`...)
-		dst = append(dst, tk.resource...)
+		dst = append(dst, p.k.resource...)
 		dst = append(dst, '"')
 	}
-	if window > 0 {
+	if p.window > 0 {
 		dst = append(dst, ";w="...)
-		dst = strconv.AppendInt(dst, int64(math.Ceil(window.Seconds())), 10)
+		dst = strconv.AppendInt(dst, int64(math.Ceil(p.window.Seconds())), 10)
 	}
-	dst = append(dst, "\r\nRateLimit: \""...)
-	dst = appendPolicyName(dst, tk)
+	return dst
+}
+
+func (p *pacing) appendLimit(dst []byte) []byte {
+	dst = append(dst, '"')
+	dst = appendPolicyName(dst, p.k)
 	dst = append(dst, `";r=`...)
-	dst = strconv.AppendInt(dst, int64(math.Floor(eff)), 10)
-	if window > 0 {
+	dst = strconv.AppendInt(dst, int64(math.Floor(p.left)), 10)
+	if p.window > 0 {
 		dst = append(dst, ";t="...)
-		dst = strconv.AppendInt(dst, int64(math.Ceil(max(at.Sub(now), 0).Seconds())), 10)
+		dst = strconv.AppendInt(dst, int64(math.Ceil(p.in.Seconds())), 10)
 	}
-	return append(dst, "\r\n"...)
+	return dst
 }
 
 // appendPolicyName names a policy after its limit: "requests-1m".

@@ -31,6 +31,7 @@ import (
 
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/decide"
 	"github.com/headroomhq/headroom/internal/keyid"
 	"github.com/headroomhq/headroom/parsers"
 	"github.com/headroomhq/headroom/tracing"
@@ -52,6 +53,9 @@ type Options struct {
 	// FastPath is the upstream pool of Server's fast path (relay.go); nil
 	// leaves every request to net/http.
 	FastPath *FastTransport
+	// Decide is told each call's start and end, and adds pacing fields to
+	// answers (decide.go); nil is off.
+	Decide *decide.Engine
 }
 
 const tooLargeMsg = "request body is larger than HEADROOM_MAX_REQUEST_BODY_BYTES"
@@ -110,6 +114,7 @@ type Proxy struct {
 	tracer  *tracing.Tracer
 	maxBody int64
 	fast    *FastTransport
+	decide  *decide.Engine
 	routes  atomic.Pointer[map[string]*route]
 }
 
@@ -121,7 +126,7 @@ func New(cfg *config.Config, coll *collector.Collector, opts Options) *Proxy {
 	if opts.Transport == nil {
 		opts.Transport = NewUpstreamTransport(DefaultUpstreamClient, 10*time.Second, 10*time.Minute)
 	}
-	p := &Proxy{coll: coll, log: opts.Logger, tr: opts.Transport, hooks: opts.Hooks, tracer: opts.Tracer, maxBody: opts.MaxRequestBody, fast: opts.FastPath}
+	p := &Proxy{coll: coll, log: opts.Logger, tr: opts.Transport, hooks: opts.Hooks, tracer: opts.Tracer, maxBody: opts.MaxRequestBody, fast: opts.FastPath, decide: opts.Decide}
 	p.Update(cfg)
 	return p
 }
@@ -189,6 +194,7 @@ type callState struct {
 	// comp caches the completion's series across a connection's calls
 	// (the fast path's); nil on net/http's path.
 	comp *collector.Completions
+	dc   decide.Call // the call as the admission engine knows it
 }
 
 // traceState is the span of one call, allocated only when tracing is on.
@@ -233,6 +239,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
 	}
 	model := ""
+	var prefix []byte
 	if r.Body != nil && r.Body != http.NoBody {
 		// Providers may answer (429, 413, or a stream's first event) before
 		// they have read the whole request. By default the HTTP/1 server
@@ -246,7 +253,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if r.Body != nil && r.Body != http.NoBody && r.Method != http.MethodGet && r.Method != http.MethodHead && isJSON(r.Header.Get("Content-Type")) {
-		var prefix []byte
 		prefix, r.Body = peekBody(r.Body, maxPeek, r.ContentLength)
 		model = findTopLevelString(prefix, "model")
 		if pb := r.Body.(*peekedBody); pb.err == io.EOF && int64(len(prefix)) == r.ContentLength {
@@ -264,6 +270,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	st.inflight = p.coll.Inflight(st.call.Labels)
 	st.inflight.Inc()
+	p.decideStart(st, st.call.Labels, prefix)
 	ctx := context.WithValue(r.Context(), ctxKey{}, st)
 	if p.tracer != nil {
 		ctx = p.startSpan(ctx, st, &spanRequest{method: r.Method, header: r.Header, rawQuery: r.URL.RawQuery, ctx: r.Context()}, model)
@@ -405,6 +412,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	d.Parse(&in, &st.result)
 	p.coll.ObserveResponse(st.call.Labels, resp.StatusCode, &st.result, now)
 	st.call.Streamed = isEventStream(resp.Header.Get("Content-Type"))
+	p.addPacing(resp.Header, st)
 	if st.trace != nil && p.tracer.RecordsHeaders() {
 		st.trace.headers = p.tracer.ResponseHeaderAttributes(resp.Header, st.trace.headers)
 	}
@@ -444,6 +452,7 @@ func (st *callState) finish() {
 	if st.inflight != nil {
 		st.inflight.Dec()
 	}
+	st.decideEnd()
 	c.Result = &st.result
 	if st.trace != nil {
 		st.endSpan()

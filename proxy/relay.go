@@ -683,13 +683,16 @@ func (rc *relayConn) label() string {
 		return ""
 	}
 	model := ""
+	var body []byte // JSON, for max_tokens
 	if lb.wantModel {
 		model = reuse(&rc.lastModel, findTopLevelBytes(lb.body, "model"))
+		body = lb.body
 	}
 	p := rc.p
 	st.call.Labels = p.coll.Labels(st.call.Provider, model, lb.key)
 	st.inflight = p.coll.InflightCached(&rc.comp, st.call.Labels)
 	st.inflight.Inc()
+	p.decideStart(st, st.call.Labels, body)
 	if lb.bracketed {
 		rc.recs.Add(1) // even: counted
 	}
@@ -973,6 +976,7 @@ func (rc *relayConn) relayResponse(rt *route, r *request, st *callState, fc *fco
 		}
 	}()
 	out := appendClientHead((*bp)[:0], head, rc.rfs, connTokens, te)
+	out = rc.appendPacing(out, head, rc.rfs, st)
 	if rc.closeAfter || rc.s.shutting.Load() {
 		out = append(out, "Connection: close\r\n"...)
 		rc.closeAfter = true
