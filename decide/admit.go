@@ -143,12 +143,13 @@ func (e *Engine) Admit(r Request) Answer {
 	if pi == nil {
 		return a
 	}
-	a.Bucket = pi.bucketOf[r.Key]
+	a.Key = pi.label(r.Key)
+	a.Bucket = pi.bucketOf[a.Key]
 	model := r.Model
 	if pi.perKey {
 		model = ""
 	}
-	b := e.bucketFor(pi, r.Provider, model, r.Key, false)
+	b := e.bucketFor(pi, r.Provider, model, a.Key, false)
 	if b == nil {
 		return a
 	}

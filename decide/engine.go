@@ -66,8 +66,18 @@ type providerInfo struct {
 	// bucketOf maps member key labels to their configured bucket.
 	bucketOf map[string]string
 	// aliases are the key labels the provider configures (key_aliases
-	// values), accepted by the admission API besides fingerprints.
+	// values), accepted by the admission API besides fingerprints;
+	// aliasOf maps those fingerprints to them (labels are aliases).
 	aliases map[string]bool
+	aliasOf map[string]string
+}
+
+// label is the key label of a key alias or fingerprint.
+func (pi *providerInfo) label(key string) string {
+	if a, ok := pi.aliasOf[key]; ok {
+		return a
+	}
+	return key
 }
 
 // Engine holds the decision state. It is safe for concurrent use.
@@ -108,7 +118,7 @@ func New(opts Options) *Engine {
 func (e *Engine) Update(cfg *config.Config) {
 	ps := make(map[string]*providerInfo, len(cfg.Providers))
 	for _, p := range cfg.Providers {
-		pi := &providerInfo{perKey: p.PerKey, bucketOf: map[string]string{}, aliases: map[string]bool{}}
+		pi := &providerInfo{perKey: p.PerKey, bucketOf: map[string]string{}, aliases: map[string]bool{}, aliasOf: p.KeyAlias}
 		for _, a := range p.KeyAlias {
 			pi.aliases[a] = true
 		}
