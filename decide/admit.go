@@ -198,7 +198,9 @@ func (e *Engine) Admit(r Request) Answer {
 		a.Reason = ReasonStale
 	}
 	if now.Before(b.blockedUntil) {
-		a.Admit, a.Reason = false, ReasonRetryAfter
+		if a.Admit {
+			a.Admit, a.Reason = false, ReasonRetryAfter
+		}
 		wait = max(wait, b.blockedUntil.Sub(now))
 	}
 	if !a.Admit {
