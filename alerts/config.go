@@ -95,6 +95,23 @@ type Config struct {
 		Rate float64  `yaml:"rate"`
 		For  Duration `yaml:"for"`
 	} `yaml:"parse_errors"`
+
+	Bucket struct {
+		Windows  []string `yaml:"windows"`
+		PeakOver Duration `yaml:"peak_over"`
+		For      Duration `yaml:"for"`
+		Warning  float64  `yaml:"warning"`
+		Critical float64  `yaml:"critical"`
+	} `yaml:"bucket"`
+
+	LimitLowered struct {
+		Keep Duration `yaml:"keep"`
+	} `yaml:"limit_lowered"`
+
+	RetryStorm struct {
+		Rate float64  `yaml:"rate"`
+		For  Duration `yaml:"for"`
+	} `yaml:"retry_storm"`
 }
 
 // ExhaustionWindow configures the burn alert of one long window.
@@ -230,6 +247,23 @@ func (c *Config) Validate() error {
 	dur("concurrency.exhausted_for", c.Concurrency.ExhaustedFor)
 	ratio("parse_errors.rate", c.ParseErrors.Rate, math.MaxFloat64)
 	dur("parse_errors.for", c.ParseErrors.For)
+
+	if len(c.Bucket.Windows) == 0 {
+		bad("bucket.windows: empty")
+	}
+	for _, w := range c.Bucket.Windows {
+		window("bucket.windows", w)
+	}
+	dur("bucket.peak_over", c.Bucket.PeakOver)
+	dur("bucket.for", c.Bucket.For)
+	ratio("bucket.warning", c.Bucket.Warning, 1)
+	ratio("bucket.critical", c.Bucket.Critical, 1)
+	if c.Bucket.Warning > c.Bucket.Critical {
+		bad("bucket: warning %v above critical %v", c.Bucket.Warning, c.Bucket.Critical)
+	}
+	dur("limit_lowered.keep", c.LimitLowered.Keep)
+	ratio("retry_storm.rate", c.RetryStorm.Rate, math.MaxFloat64)
+	dur("retry_storm.for", c.RetryStorm.For)
 
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid thresholds: %s", strings.Join(errs, "; "))
