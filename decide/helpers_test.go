@@ -18,13 +18,15 @@ var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 // clock is a settable test clock.
 type clock struct{ now time.Time }
 
-func (c *clock) Now() time.Time          { return c.now }
-func (c *clock) set(d time.Duration)     { c.now = t0.Add(d) }
-func at(d time.Duration) time.Time       { return t0.Add(d) }
-func sec(s float64) time.Duration        { return time.Duration(s * float64(time.Second)) }
-func discard() *slog.Logger              { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-func ptr[T any](v T) *T                  { return &v }
-func lbl(p, m, k string) collector.Labels { return collector.Labels{Provider: p, Model: m, Key: k, LimitModel: m} }
+func (c *clock) Now() time.Time      { return c.now }
+func (c *clock) set(d time.Duration) { c.now = t0.Add(d) }
+func at(d time.Duration) time.Time   { return t0.Add(d) }
+func sec(s float64) time.Duration    { return time.Duration(s * float64(time.Second)) }
+func discard() *slog.Logger          { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func ptr[T any](v T) *T              { return &v }
+func lbl(p, m, k string) collector.Labels {
+	return collector.Labels{Provider: p, Model: m, Key: k, LimitModel: m}
+}
 
 // testConfig is the providers file of testdata/providers.yaml: openai
 // (limits per model) with keys prod, batch and ci in bucket org-a, and
