@@ -404,6 +404,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	st.call.Received = now
 	st.call.Status = resp.StatusCode
 	st.call.Header = resp.Header
+	p.addPacing(resp.Header, st) // before this answer is observed, as on the fast path
 	d := st.route.cfg.Dialect
 	in := parsers.Input{Status: resp.StatusCode, Header: resp.Header, Received: now}
 	if d.WantsBody(resp.StatusCode) && resp.Body != nil {
@@ -412,7 +413,6 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	d.Parse(&in, &st.result)
 	p.coll.ObserveResponse(st.call.Labels, resp.StatusCode, &st.result, now)
 	st.call.Streamed = isEventStream(resp.Header.Get("Content-Type"))
-	p.addPacing(resp.Header, st)
 	if st.trace != nil && p.tracer.RecordsHeaders() {
 		st.trace.headers = p.tracer.ResponseHeaderAttributes(resp.Header, st.trace.headers)
 	}
