@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/headroomhq/headroom/decide/client"
 	"github.com/headroomhq/headroom/parsers"
 )
 
@@ -43,38 +44,12 @@ const (
 	ReasonRetryAfter = "retry_after"
 )
 
-// Answer is the admission answer (GET /api/v1/admit).
-type Answer struct {
-	Admit       bool    `json:"admit"`
-	WaitSeconds float64 `json:"wait_seconds"`
-	// Limiting is the limit that decided: the one that lacks room (the
-	// longest wait), else the tightest; nil without data.
-	Limiting *Limiting `json:"limiting"`
-	// AgeSeconds is the age of Limiting's observation; nil without data.
-	AgeSeconds *float64 `json:"age_seconds"`
-	Reason     string   `json:"reason"`
-	Provider   string   `json:"provider"`
-	Model      string   `json:"model"`
-	Key        string   `json:"key"`
-	// Bucket is the configured bucket of the key, empty when it has none.
-	Bucket string `json:"bucket"`
-}
+// Answer is the admission answer (GET /api/v1/admit); its fields are
+// documented where callers read them, in package client.
+type Answer = client.Answer
 
 // Limiting is one limit as the answer sees it.
-type Limiting struct {
-	Resource string `json:"resource"`
-	Window   string `json:"window"`
-	// Remaining is the provider's last word minus what this Headroom sent
-	// for the bucket since (SentSince); it may go negative.
-	Remaining float64  `json:"remaining"`
-	Limit     *float64 `json:"limit"`
-	// Reset is when capacity returns (RFC 3339), nil when unknown.
-	Reset          *string  `json:"reset"`
-	ResetInSeconds *float64 `json:"reset_in_seconds"`
-	Observed       float64  `json:"observed_remaining"`
-	SentSince      float64  `json:"sent_since_observation"`
-	ObservedKey    string   `json:"observed_key"`
-}
+type Limiting = client.Limiting
 
 // sent is what the bucket's calls since lo consumed of lo's resource, and
 // the call's own demand of it.
@@ -190,10 +165,10 @@ func (e *Engine) Admit(r Request) Answer {
 	switch {
 	case deny != nil:
 		a.Admit, a.Reason = false, ReasonExhausted
-		a.setLimiting(b, deny, denyRes, now)
+		setLimiting(&a, b, deny, denyRes, now)
 	case tight != nil:
 		a.Reason = ReasonWithinLimits
-		a.setLimiting(b, tight, tightRes, now)
+		setLimiting(&a, b, tight, tightRes, now)
 	case stale:
 		a.Reason = ReasonStale
 	}
@@ -216,7 +191,7 @@ func less(a, b rw) bool {
 	return a.window < b.window
 }
 
-func (a *Answer) setLimiting(b *bucket, lo *limitObs, k rw, now time.Time) {
+func setLimiting(a *Answer, b *bucket, lo *limitObs, k rw, now time.Time) {
 	sent := b.sent(lo, k.resource)
 	l := &Limiting{Resource: k.resource, Window: k.window, Observed: lo.remaining, SentSince: sent,
 		Remaining: lo.remaining - sent, ObservedKey: lo.key}

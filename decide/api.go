@@ -158,7 +158,7 @@ func (e *Engine) ServeAdmit(w http.ResponseWriter, r *http.Request) {
 		e.m.admit.WithLabelValues(ResultDenied).Inc()
 	}
 	bp := bufs.Get().(*[]byte)
-	b := a.AppendJSON((*bp)[:0])
+	b := appendAnswer((*bp)[:0], &a)
 	b = append(b, '\n')
 	h := w.Header()
 	h["Content-Type"] = jsonType
@@ -192,9 +192,9 @@ func writeQueryError(w http.ResponseWriter, e *QueryError) {
 	_ = json.NewEncoder(w).Encode(&body)
 }
 
-// AppendJSON appends a as JSON (as encoding/json would write it, without
+// appendAnswer appends a as JSON (as encoding/json would write it, without
 // its reflection: the admission answer is on callers' hot paths).
-func (a *Answer) AppendJSON(b []byte) []byte {
+func appendAnswer(b []byte, a *Answer) []byte {
 	b = append(b, `{"admit":`...)
 	b = strconv.AppendBool(b, a.Admit)
 	b = append(b, `,"wait_seconds":`...)

@@ -91,7 +91,7 @@ func TestAnswerJSON(t *testing.T) {
 		{Admit: true, WaitSeconds: 1e-7, Reason: "x", Limiting: &Limiting{Remaining: -2.5e21}},
 	} {
 		want, _ := json.Marshal(a)
-		if got := a.AppendJSON(nil); !bytes.Equal(got, want) {
+		if got := appendAnswer(nil, &a); !bytes.Equal(got, want) {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
 	}

@@ -54,25 +54,39 @@ type Query struct {
 	Tokens, MaxTokens int64
 }
 
-// Answer is the admission answer.
+// Answer is the admission answer (docs/decide.md#the-admission-answer).
 type Answer struct {
-	Admit       bool      `json:"admit"`
-	WaitSeconds float64   `json:"wait_seconds"`
-	Limiting    *Limiting `json:"limiting"`
-	AgeSeconds  *float64  `json:"age_seconds"`
-	Reason      string    `json:"reason"`
-	Provider    string    `json:"provider"`
-	Model       string    `json:"model"`
-	Key         string    `json:"key"`
-	Bucket      string    `json:"bucket"`
+	Admit bool `json:"admit"`
+	// WaitSeconds, when not admitted, is how long until the limiting
+	// window resets (or the Retry-After ends); 0 when admitted.
+	WaitSeconds float64 `json:"wait_seconds"`
+	// Limiting is the limit that decided: the one that lacks room (the
+	// longest wait), else the tightest; nil without data.
+	Limiting *Limiting `json:"limiting"`
+	// AgeSeconds is the age of Limiting's observation; nil without data.
+	AgeSeconds *float64 `json:"age_seconds"`
+	// Reason is within_limits, limit_exhausted, retry_after, no_data or
+	// stale_data.
+	Reason   string `json:"reason"`
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
+	// Key is the key label the answer is about (an alias for a
+	// fingerprint that has one).
+	Key string `json:"key"`
+	// Bucket is the key's configured bucket, empty when it has none.
+	Bucket string `json:"bucket"`
 }
 
-// Limiting is the limit that decided.
+// Limiting is one limit as the answer sees it.
 type Limiting struct {
-	Resource       string   `json:"resource"`
-	Window         string   `json:"window"`
-	Remaining      float64  `json:"remaining"`
-	Limit          *float64 `json:"limit"`
+	Resource string `json:"resource"`
+	Window   string `json:"window"`
+	// Remaining is the provider's last word (Observed, reported by
+	// ObservedKey) minus what this Headroom sent for the bucket since
+	// (SentSince); it may go negative.
+	Remaining float64  `json:"remaining"`
+	Limit     *float64 `json:"limit"`
+	// Reset is when capacity returns (RFC 3339), nil when unknown.
 	Reset          *string  `json:"reset"`
 	ResetInSeconds *float64 `json:"reset_in_seconds"`
 	Observed       float64  `json:"observed_remaining"`

@@ -9,12 +9,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/headroomhq/headroom/alerts"
 	"github.com/headroomhq/headroom/dashboards"
@@ -82,37 +79,11 @@ buckets:
 	c := alerts.DefaultConfig()
 	c.Bucket.PeakOver, c.Bucket.For = "30s", "5s"
 	c.RateLimited.For = "10s"
-	rules, err := alerts.Render(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ruleFiles []string
-	for name, b := range rules {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		ruleFiles = append(ruleFiles, p)
-	}
-	sort.Strings(ruleFiles)
 	var targets []string
 	for _, r := range replicas {
 		targets = append(targets, r.metrics)
 	}
-	pb, _ := yaml.Marshal(map[string]any{
-		"global":         map[string]any{"scrape_interval": "1s", "evaluation_interval": "1s"},
-		"rule_files":     ruleFiles,
-		"scrape_configs": []any{map[string]any{"job_name": "headroom", "static_configs": []any{map[string]any{"targets": targets}}}},
-	})
-	promCfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(promCfg, pb, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	promAddr := freeAddr(t)
-	startProc(t, dir, "prometheus", nil, prometheus,
-		"--config.file="+promCfg, "--storage.tsdb.path="+filepath.Join(dir, "prom-data"), "--web.listen-address="+promAddr)
-	promURL := "http://" + promAddr
-	waitHTTP(t, promURL+"/-/ready", 60*time.Second)
+	promURL := startPrometheus(t, dir, prometheus, c, targets, "")
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	var sent, limited int
