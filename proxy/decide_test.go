@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -95,6 +97,59 @@ func TestDecideWiring(t *testing.T) {
 			if r := post(`{"model":"gpt-4o"}`); strings.Contains(r.Header.Get("RateLimit"), "requests-1m") || r.Header.Get("RateLimit-Policy") != "" {
 				t.Errorf("added to the provider's own RateLimit fields: %v", r.Header)
 			}
+		})
+	}
+}
+
+// What the admission engine adds to the proxy's cost per request, side by
+// side in one run: the fast path over loopback without an engine, with one
+// (call start and end, every answer observed), and with pacing fields.
+//
+//	go test -run XXX -bench DecideOverhead -benchmem ./proxy
+func BenchmarkDecideOverhead(b *testing.B) {
+	up := cannedUpstream(b)
+	for _, mode := range []string{"off", "on", "pacing"} {
+		b.Run(mode, func(b *testing.B) {
+			u, _ := url.Parse("http://" + up)
+			d, _ := parsers.Lookup("openai")
+			cfg := &config.Config{Providers: []config.Provider{{Name: "openai", Family: "openai", Dialect: d, Upstream: u}}}
+			log := slog.New(slog.DiscardHandler)
+			o := Options{Logger: log, Transport: NewTransport(2*time.Second, 2*time.Second), FastPath: newFastPool()}
+			co := collector.Options{Logger: log}
+			if mode != "off" {
+				o.Decide = decide.New(decide.Options{Logger: log, Pacing: mode == "pacing"})
+				o.Decide.Update(cfg)
+				co.Observer = o.Decide
+			}
+			coll := collector.New(co)
+			coll.SetProviders([]collector.Provider{{Name: "openai", Family: "openai", Dialect: "openai"}})
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := &Server{Proxy: New(cfg, coll, o), Upstream: o.FastPath, Std: &http.Server{}}
+			go s.Serve(ln)
+			b.Cleanup(func() { s.Close() })
+			const body = `{"model":"gpt-4o","messages":[{"role":"user","content":"Hello!"}],"max_tokens":20}`
+			req := []byte("POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+				"Authorization: Bearer " + secret + "\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n" + body)
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReaderSize(c, 16<<10)
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if readMessage(br) < 0 {
+					b.Fatal("no answer")
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
