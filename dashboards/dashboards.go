@@ -57,12 +57,12 @@ var MayBeEmpty = map[string]map[string]bool{
 		"Access-log lines dropped":           true,
 		// Shared buckets and decisions: empty without buckets:, limit changes or retries
 		// during Retry-After (test/e2e/decide_test.go fills them).
-		"Shared buckets":                      true,
-		"Who drains each bucket":              true,
-		"Keys that look shared":               true,
-		"Keys sending during Retry-After":     true,
-		"Calls during Retry-After":            true,
-		"Limit changes":                       true,
+		"Shared buckets":                  true,
+		"Who drains each bucket":          true,
+		"Keys that look shared":           true,
+		"Keys sending during Retry-After": true,
+		"Calls during Retry-After":        true,
+		"Limit changes":                   true,
 	},
 	ProviderFile: {
 		"Retry-After asked by the provider":           true,
