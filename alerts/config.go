@@ -48,13 +48,7 @@ type Config struct {
 	RunbookURL     string `yaml:"runbook_url"`
 	ScrapeSelector string `yaml:"scrape_selector"`
 
-	Saturation struct {
-		Windows  []string `yaml:"windows"`
-		PeakOver Duration `yaml:"peak_over"`
-		For      Duration `yaml:"for"`
-		Warning  float64  `yaml:"warning"`
-		Critical float64  `yaml:"critical"`
-	} `yaml:"saturation"`
+	Saturation Saturation `yaml:"saturation"`
 
 	RateLimited struct {
 		For            Duration `yaml:"for"`
@@ -95,6 +89,27 @@ type Config struct {
 		Rate float64  `yaml:"rate"`
 		For  Duration `yaml:"for"`
 	} `yaml:"parse_errors"`
+
+	Bucket Saturation `yaml:"bucket"`
+
+	LimitLowered struct {
+		Keep Duration `yaml:"keep"`
+	} `yaml:"limit_lowered"`
+
+	RetryStorm struct {
+		Rate float64  `yaml:"rate"`
+		For  Duration `yaml:"for"`
+	} `yaml:"retry_storm"`
+}
+
+// Saturation configures a peak-utilisation alert (saturation of a key's
+// limits, or of a shared bucket's).
+type Saturation struct {
+	Windows  []string `yaml:"windows"`
+	PeakOver Duration `yaml:"peak_over"`
+	For      Duration `yaml:"for"`
+	Warning  float64  `yaml:"warning"`
+	Critical float64  `yaml:"critical"`
 }
 
 // ExhaustionWindow configures the burn alert of one long window.
@@ -173,19 +188,22 @@ func (c *Config) Validate() error {
 		bad("scrape_selector: empty")
 	}
 
-	if len(c.Saturation.Windows) == 0 {
-		bad("saturation.windows: empty")
+	saturation := func(name string, s Saturation) {
+		if len(s.Windows) == 0 {
+			bad("%s.windows: empty", name)
+		}
+		for _, w := range s.Windows {
+			window(name+".windows", w)
+		}
+		dur(name+".peak_over", s.PeakOver)
+		dur(name+".for", s.For)
+		ratio(name+".warning", s.Warning, 1)
+		ratio(name+".critical", s.Critical, 1)
+		if s.Warning > s.Critical {
+			bad("%s: warning %v above critical %v", name, s.Warning, s.Critical)
+		}
 	}
-	for _, w := range c.Saturation.Windows {
-		window("saturation.windows", w)
-	}
-	dur("saturation.peak_over", c.Saturation.PeakOver)
-	dur("saturation.for", c.Saturation.For)
-	ratio("saturation.warning", c.Saturation.Warning, 1)
-	ratio("saturation.critical", c.Saturation.Critical, 1)
-	if c.Saturation.Warning > c.Saturation.Critical {
-		bad("saturation: warning %v above critical %v", c.Saturation.Warning, c.Saturation.Critical)
-	}
+	saturation("saturation", c.Saturation)
 
 	dur("ratelimited.for", c.RateLimited.For)
 	ratio("ratelimited.warning", c.RateLimited.Warning, 1)
@@ -230,6 +248,11 @@ func (c *Config) Validate() error {
 	dur("concurrency.exhausted_for", c.Concurrency.ExhaustedFor)
 	ratio("parse_errors.rate", c.ParseErrors.Rate, math.MaxFloat64)
 	dur("parse_errors.for", c.ParseErrors.For)
+
+	saturation("bucket", c.Bucket)
+	dur("limit_lowered.keep", c.LimitLowered.Keep)
+	ratio("retry_storm.rate", c.RetryStorm.Rate, math.MaxFloat64)
+	dur("retry_storm.for", c.RetryStorm.For)
 
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid thresholds: %s", strings.Join(errs, "; "))

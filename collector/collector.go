@@ -37,6 +37,15 @@ type Options struct {
 	// Now is the clock; tests replace it.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Observer, when set, is told every response after it is recorded
+	// (package decide builds its decisions on them).
+	Observer Observer
+}
+
+// Observer is told every response ObserveResponse records, from any
+// source, on the caller's goroutine: it must be quick.
+type Observer interface {
+	ObservedResponse(l Labels, status int, r *parsers.Result, received time.Time)
 }
 
 func (o *Options) defaults() {
@@ -417,6 +426,9 @@ func (c *Collector) ObserveResponse(l Labels, status int, r *parsers.Result, rec
 			res = r.ThrottledResource
 		}
 		c.ratelimited.add(1, l.Provider, l.Model, l.Key, res)
+	}
+	if c.opts.Observer != nil {
+		c.opts.Observer.ObservedResponse(l, status, r, received)
 	}
 }
 

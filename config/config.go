@@ -57,6 +57,11 @@ type Settings struct {
 	// AccessLog, when set, makes the proxy write one JSON line per call in
 	// the headroom format (docs/tail.md): a file path, or "-" for stdout.
 	AccessLog string `env:"HEADROOM_ACCESS_LOG"`
+
+	// PacingHeaders adds IETF RateLimit / RateLimit-Policy fields to
+	// proxied answers, summarising the tightest limit of the call's bucket
+	// (docs/decide.md). Off: answers pass unchanged.
+	PacingHeaders bool `env:"HEADROOM_PACING_HEADERS" envDefault:"false"`
 }
 
 // LoadSettings reads Settings from the environment.
@@ -104,6 +109,8 @@ type File struct {
 	Providers      []ProviderConfig `yaml:"providers"`
 	// Tail lists access logs to follow (tail mode, docs/tail.md).
 	Tail []TailConfig `yaml:"tail"`
+	// Buckets names keys that drain one shared limit (config/buckets.go).
+	Buckets []BucketConfig `yaml:"buckets"`
 }
 
 // ProviderConfig is one entry of the providers file.
@@ -152,6 +159,8 @@ type Config struct {
 	Providers []Provider
 	// Tail is the resolved tail section, in file order.
 	Tail []Tail
+	// Buckets is the resolved buckets section, in file order.
+	Buckets []Bucket
 }
 
 // Lookup finds a provider by name.
@@ -252,6 +261,9 @@ func Resolve(f *File, cat *catalog.Catalog) (*Config, error) {
 		return nil, err
 	}
 	c.Tail = tails
+	if c.Buckets, err = resolveBuckets(f.Buckets, c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

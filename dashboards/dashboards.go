@@ -56,6 +56,14 @@ var MayBeEmpty = map[string]map[string]bool{
 		"Probes by result":                   true,
 		"Trace spans exported and dropped":   true,
 		"Access-log lines dropped":           true,
+		// Shared buckets and decisions: empty without buckets:, limit changes or retries
+		// during Retry-After (test/e2e/decide_test.go fills them).
+		"Shared buckets":                  true,
+		"Who drains each bucket":          true,
+		"Keys that look shared":           true,
+		"Keys sending during Retry-After": true,
+		"Calls during Retry-After":        true,
+		"Limit changes":                   true,
 	},
 	ProviderFile: {
 		"Retry-After asked by the provider":           true,
@@ -67,6 +75,7 @@ var MayBeEmpty = map[string]map[string]bool{
 		"Concurrency utilisation":                     true,
 		"Documented vs observed limits":               true,
 		"Observations folded into \"other\"":          true,
+		"Time to exhaustion, every window":            true,
 	},
 }
 
@@ -158,6 +167,13 @@ func (t panelThresholds) rateLimitedShare() *dashboard.ThresholdsConfigBuilder {
 
 func (t panelThresholds) concurrency() *dashboard.ThresholdsConfigBuilder {
 	return thresholds("green", step{t.c.Concurrency.Warning, "red"})
+}
+
+// bucketShare colours a bucket's remaining share by the bucket alert's thresholds.
+func (t panelThresholds) bucketShare() *dashboard.ThresholdsConfigBuilder {
+	return thresholds("red",
+		step{1 - t.c.Bucket.Critical, "orange"},
+		step{1 - t.c.Bucket.Warning, "green"})
 }
 
 func (t panelThresholds) documentedRatio() *dashboard.ThresholdsConfigBuilder {
@@ -396,6 +412,8 @@ func Overview(c *alerts.Config) (dashboard.Dashboard, error) {
 	b.WithPanel(ts("Configuration reloads", "Configuration reloads (SIGHUP) by result, summed over replicas.", "short",
 		rangeQ("sum by (result) (increase(headroom_config_reloads_total[$__rate_interval]))", "{{result}}")).Min(0))
 
+	decisionsRow(b, th)
+
 	// The other two ways in (docs/tail.md, docs/probe.md) and span export
 	// (docs/tracing.md): empty unless those modes are configured.
 	b.WithRow(dashboard.NewRowBuilder("Log tailing, probes and tracing"))
@@ -457,6 +475,11 @@ func Provider(c *alerts.Config) (dashboard.Dashboard, error) {
 		OverrideByRegexp(".* resets in$", []dashboard.DynamicConfigValue{
 			{Id: "custom.lineStyle", Value: map[string]any{"fill": "dash", "dash": []int{10, 10}}},
 		}).Min(0))
+
+	b.WithPanel(ts("Time to exhaustion, every window", "Headroom's forecast for every window, short ones included (docs/decide.md): seconds until it runs out at its drain rate, shown only while that comes before its reset (the shortest over replicas).", "s",
+		rangeQ(fmt.Sprintf("min by (%s) (headroom_ratelimit_exhaustion_eta_seconds{%s})", full, fLimits), "{{model}} {{key}} {{resource}}/{{window}}")).Min(0))
+	b.WithPanel(ts("Drain rate", "How fast remaining falls, per second, per model, key, resource and window: the least-squares slope since the window last refilled (the highest over replicas; 0: not draining).", "short",
+		rangeQ(fmt.Sprintf("max by (%s) (headroom_ratelimit_drain_per_second{%s})", full, fLimits), "{{model}} {{key}} {{resource}}/{{window}}")).Min(0))
 
 	b.WithRow(dashboard.NewRowBuilder("Traffic"))
 	b.WithPanel(ts("Requests by status", "Requests per second through Headroom by model, key and the status the client received.", "reqps",
@@ -639,4 +662,39 @@ type jsonPanel struct {
 		Expr    string `json:"expr"`
 		Instant bool   `json:"instant"`
 	} `json:"targets"`
+}
+
+// decisionsRow adds the shared buckets and what package decide exports
+// (docs/decide.md) to the overview.
+func decisionsRow(b *dashboard.DashboardBuilder, th panelThresholds) {
+	b.WithRow(dashboard.NewRowBuilder("Shared buckets and decisions"))
+	b.WithPanel(mergedTable("Shared buckets",
+		"Each shared bucket (the providers file's buckets:) per model, resource and window: the lowest remaining any member key reports against the highest limit, over replicas. One bucket, whatever the number of keys and replicas.",
+		nil,
+		column{name: "remaining share", unit: "percentunit", expr: fmt.Sprintf("1 - %s{%s}", alerts.RuleBucketUtilisation, fP), thresholds: th.bucketShare()},
+		column{name: "remaining", unit: "short", expr: fmt.Sprintf("%s{%s}", alerts.RuleBucketRemaining, fP)},
+		column{name: "limit", unit: "short", expr: fmt.Sprintf("%s{%s}", alerts.RuleBucketLimit, fP)},
+	).Height(8).Span(12))
+	b.WithPanel(mergedTable("Who drains each bucket",
+		"Per bucket and member key: requests per second and tokens per minute through Headroom (all replicas), so the noisiest key of a bucket is the top row.",
+		nil,
+		column{name: "requests/s", unit: "reqps", expr: fmt.Sprintf("sort_desc(%s{%s})", alerts.RuleBucketRequests, fPK)},
+		column{name: "tokens/min", unit: "short", expr: fmt.Sprintf("%s{%s}", alerts.RuleBucketTokens, fPK)},
+	).Height(8).Span(12))
+	b.WithPanel(ts("Calls during Retry-After", "Calls per second each key sent while a 429's Retry-After (or the throttled window's reset) still ran for its bucket, summed over replicas: clients that ignore Retry-After, or retry in step.", "reqps",
+		rangeQ(fmt.Sprintf("%s{%s}", alerts.RuleRetryIgnoredRate, fPK), "{{provider}} {{key}}")).Min(0))
+	b.WithPanel(mergedTable("Keys sending during Retry-After",
+		"The keys sending during Retry-After over the last 5m, with their bucket (empty for keys in none): who to fix first.",
+		nil,
+		column{name: "calls/s", unit: "reqps", expr: fmt.Sprintf("(%[1]s{%[2]s} > 0) * on (provider, key) group_left (bucket) %[3]s\nor\n(%[1]s{%[2]s} > 0 unless on (provider, key) %[3]s)", alerts.RuleRetryIgnoredRate, fPK, alerts.RuleBucketInfo)},
+	).Height(8).Span(12))
+	b.WithPanel(mergedTable("Keys that look shared",
+		"Key pairs in no bucket whose limits behave as one (same limit, resets within 1 s, remaining moving together). Headroom never merges them on its own: if they share an organisation's limit, name them in a buckets: entry.",
+		nil,
+		column{name: "replicas seeing it", unit: "short", expr: fmt.Sprintf("count by (provider, key, peer) (headroom_shared_keys_suspected_info{%s})", fP)},
+	).Height(8).Span(12))
+	b.WithPanel(ts("Limit changes", "Observed limits that changed (up or down) per provider, model, key, resource and window, as the replica that saw most of them counted (/api/v1/headroom/changes lists before and after).", "short",
+		rangeQ(fmt.Sprintf("max by (provider, model, key, resource, window, direction) (increase(headroom_ratelimit_limit_changes_total{%s}[$__rate_interval]))", fLimits), "{{provider}} {{model}} {{key}} {{resource}}/{{window}} {{direction}}")).Min(0))
+	b.WithPanel(ts("Admission answers", "Answers of GET /api/v1/admit per second by result (admitted, denied, rejected: a bad query), summed over replicas.", "reqps",
+		rangeQ("sum by (result) (rate(headroom_admit_requests_total[$__rate_interval]))", "{{result}}")).Min(0))
 }

@@ -1,6 +1,7 @@
 package fakeprovider
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -56,6 +57,9 @@ type flight struct {
 
 type accountant struct {
 	kind windowKind
+	// shared maps a credential of a SharedKeys group to the group's
+	// accounting key (read-only after share).
+	shared map[string]string
 
 	mu       sync.Mutex
 	meters   map[meterKey]*meter
@@ -64,6 +68,38 @@ type accountant struct {
 
 func newAccountant(kind windowKind) *accountant {
 	return &accountant{kind: kind, meters: map[meterKey]*meter{}, inflight: map[meterKey]map[*flight]struct{}{}}
+}
+
+// share makes each group of credentials one bucket: its keys are counted
+// under one accounting key (the group's first key, with a prefix no
+// credential has: "\x00shared:").
+func (a *accountant) share(groups [][]string) error {
+	for i, g := range groups {
+		if len(g) == 0 {
+			return fmt.Errorf("SharedKeys[%d]: empty group", i)
+		}
+		for j, k := range g {
+			if k == "" {
+				return fmt.Errorf("SharedKeys[%d][%d]: empty key", i, j)
+			}
+			if _, dup := a.shared[k]; dup {
+				return fmt.Errorf("SharedKeys[%d][%d]: key already in a group", i, j)
+			}
+			if a.shared == nil {
+				a.shared = map[string]string{}
+			}
+			a.shared[k] = "\x00shared:" + g[0]
+		}
+	}
+	return nil
+}
+
+// account is the accounting key of a credential: its group's, or itself.
+func (a *accountant) account(key string) string {
+	if k, ok := a.shared[key]; ok {
+		return k
+	}
+	return key
 }
 
 // cost is a request's estimated consumption.
@@ -224,6 +260,7 @@ type admission struct {
 // request is expected to finish on the real clock (for concurrency
 // Retry-After).
 func (a *accountant) admit(now time.Time, key, model string, defs []limitDef, c cost, expectedEnd time.Time) admission {
+	key = a.account(key)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 
@@ -324,6 +361,7 @@ func (a *accountant) states(now time.Time, key, model string, defs []limitDef) [
 
 // snapshot is states under the lock.
 func (a *accountant) snapshot(now time.Time, key, model string, defs []limitDef) []LimitState {
+	key = a.account(key)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.states(now, key, model, defs)

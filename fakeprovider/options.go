@@ -51,6 +51,11 @@ type Options struct {
 	// Keys, when non-empty, are the only credentials accepted; others get
 	// 401. Empty accepts any non-empty credential.
 	Keys []string
+	// SharedKeys lists groups of credentials that drain one bucket, as an
+	// organisation's keys do at most providers: every limit of a key in a
+	// group is counted for the group, and every key of it reports the
+	// group's state. A credential may be in one group only.
+	SharedKeys [][]string
 
 	// Now is the accounting clock (and the Date header). Default time.Now.
 	Now func() time.Time

@@ -127,6 +127,9 @@ func NewServer(o Options) (*Server, error) {
 	}
 	s.d = d
 	s.acct = newAccountant(d.kind)
+	if err := s.acct.share(o.SharedKeys); err != nil {
+		return nil, err
+	}
 	for _, l := range o.Limits {
 		if err := checkLimit(l.Resource, l.Window); err != nil {
 			return nil, fmt.Errorf("Limits: %s/%s: %w", l.Resource, l.Window, err)

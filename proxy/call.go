@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/headroomhq/headroom/collector"
+	"github.com/headroomhq/headroom/decide"
 	"github.com/headroomhq/headroom/parsers"
 )
 
@@ -31,6 +32,7 @@ type call struct {
 	resp fasthttp.Response // from the provider
 
 	info     Call
+	dc       decide.Call
 	in       parsers.Input
 	result   parsers.Result
 	inflight prometheus.Gauge
@@ -61,6 +63,7 @@ func (c *call) reset(p *Proxy, rt *route, ctx *fasthttp.RequestCtx) {
 	c.result.Reset()
 	c.trace = nil
 	c.inflight = nil
+	c.dc = decide.Call{}
 	c.conn.Store(nil)
 	c.gone.Store(false)
 	c.body = reqBody{c: c}
@@ -356,6 +359,7 @@ func (c *call) relayAnswer(now time.Time) {
 	out.SetStatusCode(status)
 	out.Header.SetStatusMessage(resp.Header.StatusMessage())
 	copyAnswerHead(&out.Header, &resp.Header)
+	c.addPacing()
 	a := &c.answer
 	a.prefix, a.src = c.errBody, src
 	if status < 300 && identityEncoding(resp.Header.ContentEncoding()) {
@@ -480,6 +484,7 @@ func (c *call) finish(now time.Time) {
 	p.coll.ObserveCompletionCached(&c.comp, l, inf.Status, inf.End.Sub(inf.Start), inf.InputTok, inf.OutputTok)
 	if c.inflight != nil {
 		c.inflight.Dec()
+		c.decideEnd()
 	}
 	inf.Result = &c.result
 	if c.trace != nil {

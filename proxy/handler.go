@@ -71,6 +71,11 @@ func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
 	}
 	c.inflight = p.coll.InflightCached(&c.comp, inf.Labels)
 	c.inflight.Inc()
+	if len(c.body.prefix) > 0 && isJSON(h.ContentType()) {
+		c.decideStart(c.body.prefix)
+	} else {
+		c.decideStart(nil)
+	}
 	if p.tracer != nil {
 		c.startSpan(model)
 	}

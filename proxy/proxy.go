@@ -30,6 +30,7 @@ import (
 
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/decide"
 	"github.com/headroomhq/headroom/internal/keyid"
 	"github.com/headroomhq/headroom/parsers"
 	"github.com/headroomhq/headroom/tracing"
@@ -53,6 +54,9 @@ type Options struct {
 	// reads (HEADROOM_REQUEST_BODY_TIMEOUT) before the client gets 408.
 	// Zero is 60 s.
 	RequestBodyTimeout time.Duration
+	// Decide is told each call's start and end, and adds pacing fields to
+	// answers (decide.go); nil is off.
+	Decide *decide.Engine
 }
 
 const tooLargeMsg = "request body is larger than HEADROOM_MAX_REQUEST_BODY_BYTES"
@@ -116,6 +120,7 @@ type Proxy struct {
 	calls       sync.Pool // *call
 	tunnels     tunnels   // upgraded connections
 	watch       watchList // clients of calls in progress (watch.go)
+	decide      *decide.Engine
 }
 
 // New builds a proxy for cfg's providers.
@@ -131,7 +136,7 @@ func New(cfg *config.Config, coll *collector.Collector, opts Options) *Proxy {
 	}
 	p := &Proxy{
 		coll: coll, log: opts.Logger, hooks: opts.Hooks, tracer: opts.Tracer,
-		maxBody: opts.MaxRequestBody, bodyTimeout: opts.RequestBodyTimeout, up: opts.Upstream,
+		maxBody: opts.MaxRequestBody, bodyTimeout: opts.RequestBodyTimeout, up: opts.Upstream, decide: opts.Decide,
 	}
 	p.calls.New = func() any { return new(call) }
 	p.Update(cfg)

@@ -33,6 +33,7 @@ func (p *Proxy) upgrade(ctx *fasthttp.RequestCtx, rt *route, rest []byte, key st
 	inf.Labels = p.coll.Labels(inf.Provider, model, key)
 	c.inflight = p.coll.InflightCached(&c.comp, inf.Labels)
 	c.inflight.Inc()
+	c.decideStart(nil)
 	if p.tracer != nil {
 		c.startSpan(model)
 	}

@@ -91,8 +91,12 @@ func Operation(method, path string) string {
 	return ""
 }
 
-// rlKeys are the three attribute keys of one (resource, window).
-type rlKeys struct{ limit, remaining, reset attribute.Key }
+// rlKeys are the attribute keys of one (resource, window).
+type rlKeys struct {
+	limit, remaining, reset attribute.Key
+	// drain and eta: the forecast of the series (Tracer.SetForecaster).
+	drain, eta attribute.Key
+}
 
 type rlName struct{ resource, window string }
 
@@ -118,7 +122,8 @@ func rateLimitKeys(resource, window string) *rlKeys {
 		return k
 	}
 	base := rateLimitPrefix + sanitize(resource) + "." + sanitize(window) + "."
-	k = &rlKeys{attribute.Key(base + "limit"), attribute.Key(base + "remaining"), attribute.Key(base + "reset")}
+	k = &rlKeys{attribute.Key(base + "limit"), attribute.Key(base + "remaining"), attribute.Key(base + "reset"),
+		attribute.Key(base + "drain_rate"), attribute.Key(base + "exhaustion_eta")}
 	rlMu.Lock()
 	if len(rlCache) < 1024 { // resources and windows are closed sets; bound it anyway
 		rlCache[n] = k

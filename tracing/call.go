@@ -24,6 +24,23 @@ type Tracer struct {
 	prop    propagation.TextMapPropagator
 	sc      Semconv
 	headers []respHeader
+	fc      Forecaster
+}
+
+// Forecaster gives a rate-limit series' drain rate and exhaustion ETA
+// (package decide) for the span of a call that observed it. model is the
+// model the call asked for, key its key label.
+type Forecaster interface {
+	SpanForecast(provider, model, key, resource, window string) (drainPerSecond, etaSeconds float64, hasETA, ok bool)
+}
+
+// SetForecaster adds headroom.ratelimit.<resource>.<window>.drain_rate and
+// .exhaustion_eta to the spans of calls that observe a series f forecasts.
+// Call it before spans are recorded; nil t ignores it.
+func (t *Tracer) SetForecaster(f Forecaster) {
+	if t != nil {
+		t.fc = f
+	}
 }
 
 type respHeader struct {
@@ -283,6 +300,9 @@ func (t *Tracer) End(span trace.Span, c *CallInfo) {
 			if !o.Reset.IsZero() {
 				attrs = append(attrs, k.reset.Float64(max(0, o.Reset.Sub(received).Seconds())))
 			}
+			if t.fc != nil {
+				attrs = t.appendForecast(attrs, c, o, k)
+			}
 		}
 		if r.HasRetryAfter {
 			attrs = append(attrs, AttrRetryAfter.Float64(r.RetryAfter.Seconds()))
@@ -360,4 +380,19 @@ func fullURL(u *url.URL) string {
 		v.RawQuery = strings.Join(parts, "&")
 	}
 	return v.String()
+}
+
+// appendForecast adds the forecast of o's series, when the forecaster has
+// one: the drain rate per second, and the seconds until the window runs
+// out when that comes before its reset.
+func (t *Tracer) appendForecast(attrs []attribute.KeyValue, c *CallInfo, o *parsers.Observation, k *rlKeys) []attribute.KeyValue {
+	drain, eta, hasETA, ok := t.fc.SpanForecast(c.Provider, c.Model, c.Key, o.Resource, o.Window)
+	if !ok {
+		return attrs
+	}
+	attrs = append(attrs, k.drain.Float64(drain))
+	if hasETA {
+		attrs = append(attrs, k.eta.Float64(eta))
+	}
+	return attrs
 }

@@ -69,6 +69,25 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("check-config names a bad bucket entry", func(t *testing.T) {
+		for file, want := range map[string]string{
+			"bucket-provider.yaml": "buckets[0] (org-a): .provider: \"openai\" is not a configured provider",
+			"bucket-key.yaml":      "buckets[0] (org-a): .keys[1]: not a key alias of provider heroku-us",
+		} {
+			bad := filepath.Join(dir, file)
+			keys := "[k-0123456789ab]"
+			provider := "openai"
+			if file == "bucket-key.yaml" {
+				keys, provider = "[k-0123456789ab, prod]", "heroku-us"
+			}
+			os.WriteFile(bad, []byte("providers:\n  - name: heroku-us\nbuckets:\n  - name: org-a\n    provider: "+provider+"\n    keys: "+keys+"\n"), 0o600)
+			out, err := exec.Command(bin, "check-config", bad).CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), want) {
+				t.Errorf("%s: %v %s, want …%s…", file, err, out, want)
+			}
+		}
+	})
+
 	stderr := &testenv.LogBuffer{}
 	cmd := exec.Command(bin, "--web.enable-lifecycle")
 	cmd.Env, cmd.Stderr = env, stderr

@@ -15,6 +15,7 @@
 //	-stream-chunks      FAKEPROVIDER_STREAM_CHUNKS      content chunks per stream (default 4)
 //	-completion-tokens  FAKEPROVIDER_COMPLETION_TOKENS  completion size without max_tokens (default 16)
 //	-keys               FAKEPROVIDER_KEYS               comma-separated accepted keys (default: any)
+//	-shared-keys (rep.) FAKEPROVIDER_SHARED_KEYS        comma-separated keys that drain one bucket; groups ';'-separated in the env
 //	-log-level          FAKEPROVIDER_LOG_LEVEL          debug, info, warn, error (default info)
 //
 // Example:
@@ -65,6 +66,28 @@ func (l *limitFlag) Set(s string) error {
 	return nil
 }
 
+// sharedFlag collects -shared-keys groups.
+type sharedFlag [][]string
+
+func (f *sharedFlag) String() string {
+	gs := make([]string, len(*f))
+	for i, g := range *f {
+		gs[i] = strings.Join(g, ",")
+	}
+	return strings.Join(gs, ";")
+}
+
+func (f *sharedFlag) Set(s string) error {
+	var g []string
+	for _, k := range strings.Split(s, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			g = append(g, k)
+		}
+	}
+	*f = append(*f, g)
+	return nil
+}
+
 func env(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok {
 		return v
@@ -91,12 +114,21 @@ func run(args []string) error {
 	chunksS := fs.String("stream-chunks", env("FAKEPROVIDER_STREAM_CHUNKS", strconv.Itoa(fakeprovider.DefaultStreamChunks)), "content chunks per stream")
 	complS := fs.String("completion-tokens", env("FAKEPROVIDER_COMPLETION_TOKENS", strconv.Itoa(fakeprovider.DefaultCompletionTokens)), "completion tokens of a request without max_tokens")
 	keysS := fs.String("keys", env("FAKEPROVIDER_KEYS", ""), "comma-separated accepted API keys (default: any non-empty key)")
+	var shared sharedFlag
+	fs.Var(&shared, "shared-keys", "comma-separated API keys that drain one bucket, as an organisation's keys do (repeatable: one group each)")
 	levelS := fs.String("log-level", env("FAKEPROVIDER_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if len(shared) == 0 {
+		for _, g := range strings.Split(os.Getenv("FAKEPROVIDER_SHARED_KEYS"), ";") {
+			if strings.TrimSpace(g) != "" {
+				shared.Set(g)
+			}
+		}
 	}
 	if len(limits) == 0 {
 		for _, s := range strings.Split(os.Getenv("FAKEPROVIDER_LIMITS"), ",") {
@@ -137,7 +169,7 @@ func run(args []string) error {
 	}
 
 	srv, err := fakeprovider.NewServer(fakeprovider.Options{
-		Provider: *provider, Dialect: *dialect, Scale: scale, Limits: limits, Keys: keys,
+		Provider: *provider, Dialect: *dialect, Scale: scale, Limits: limits, Keys: keys, SharedKeys: shared,
 		StreamDelay: delay, StreamChunks: chunks, CompletionTokens: compl, Logger: log,
 	})
 	if err != nil {

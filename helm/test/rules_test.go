@@ -249,7 +249,9 @@ func changeThresholds(src []byte) ([]byte, error) {
 			i++
 			switch {
 			case n.Tag == "!!int" || n.Tag == "!!float":
-				n.Tag, n.Value = "!!float", strconv.FormatFloat(float64(i+2)/16, 'g', -1, 64)
+				// Increasing (warning below critical), below 1 (ratios) for up to
+				// 125 thresholds, and exact in binary (the chart's arithmetic).
+				n.Tag, n.Value = "!!float", strconv.FormatFloat(float64(i+2)/128, 'g', -1, 64)
 			case strings.HasPrefix(n.Value, "http"):
 				n.Value = "https://runbooks.example.com/headroom"
 			case durationLike(n.Value):

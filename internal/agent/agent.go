@@ -23,6 +23,7 @@ import (
 	"github.com/headroomhq/headroom/catalog"
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/decide"
 	"github.com/headroomhq/headroom/proxy"
 	"github.com/headroomhq/headroom/tracing"
 )
@@ -44,6 +45,7 @@ type Agent struct {
 	coll     *collector.Collector
 	proxy    *proxy.Proxy
 	tracing  *tracing.Provider
+	decide   *decide.Engine
 	cfg      atomic.Pointer[config.Config]
 	ready    atomic.Bool
 	reloadMu sync.Mutex
@@ -74,7 +76,9 @@ func New(s config.Settings, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{Settings: s, Log: log, cat: cat, reg: prometheus.NewRegistry()}
+	a.decide = a.newDecide()
 	a.coll = collector.New(collector.Options{
+		Observer:             a.decide,
 		MaxModelsPerProvider: s.MaxModelsPerProvider,
 		MaxKeysPerProvider:   s.MaxKeysPerProvider,
 		MaxSeriesPerProvider: s.MaxSeriesPerProvider,
@@ -105,6 +109,7 @@ func New(s config.Settings, log *slog.Logger) (*Agent, error) {
 	if err := a.startTracing(); err != nil {
 		return nil, err
 	}
+	a.registerDecide()
 	hooks, err := a.initIngest()
 	if err != nil {
 		return nil, err
@@ -116,6 +121,7 @@ func New(s config.Settings, log *slog.Logger) (*Agent, error) {
 		Tracer:             a.Tracer(),
 		MaxRequestBody:     s.MaxRequestBodyBytes,
 		RequestBodyTimeout: s.RequestBodyTimeout,
+		Decide:             a.decide,
 	})
 	a.apply(cfg)
 	return a, nil
@@ -146,6 +152,7 @@ func (a *Agent) apply(cfg *config.Config) {
 		ps = append(ps, cp)
 	}
 	a.coll.SetProviders(ps)
+	a.decide.Update(cfg)
 	a.proxy.Update(cfg)
 	a.updateIngest(cfg)
 	a.cfg.Store(cfg)
@@ -260,6 +267,7 @@ func (a *Agent) metricsMux() http.Handler {
 	})
 	mux.HandleFunc("GET /api/v1/headroom", a.serveState)
 	mux.HandleFunc("GET /probe", a.serveProbe)
+	a.decideRoutes(mux)
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if !a.EnableLifecycle {
 			http.Error(w, "lifecycle API is not enabled (--web.enable-lifecycle)", http.StatusForbidden)

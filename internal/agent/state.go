@@ -24,6 +24,14 @@ type SeriesState struct {
 	ResetInSeconds *float64 `json:"reset_in_seconds"`
 	Observed       string   `json:"observed"`
 	AgeSeconds     float64  `json:"age_seconds"`
+	// The forecast (package decide, docs/decide.md): drain per second
+	// (null: unknown), seconds until the window runs out (null when
+	// nothing drains or the reset comes first), and whether it runs out
+	// before its reset.
+	DrainPerSecond       *float64 `json:"drain_per_second"`
+	ExhaustionETASeconds *float64 `json:"exhaustion_eta_seconds"`
+	ExhaustionAt         *string  `json:"exhaustion_at"`
+	ExhaustsBeforeReset  bool     `json:"exhausts_before_reset"`
 }
 
 // State is the body of /api/v1/headroom.
@@ -59,6 +67,7 @@ func (a *Agent) state() State {
 			in := max(s.Reset.Sub(now).Seconds(), 0)
 			ss.Reset, ss.ResetInSeconds = &r, &in
 		}
+		a.addForecast(&ss)
 		st.Series = append(st.Series, ss)
 	}
 	sort.Slice(st.Series, func(i, j int) bool {

@@ -163,6 +163,46 @@ func e2eConfig() *alerts.Config {
 	return c
 }
 
+// startPrometheus runs Prometheus scraping the Headroom targets every second with the rules
+// generated from c, sending alerts to alertmanager (none when empty), and returns its URL
+// once it is ready.
+func startPrometheus(t *testing.T, dir, bin string, c *alerts.Config, targets []string, alertmanager string) string {
+	t.Helper()
+	rules, err := alerts.Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ruleFiles []string
+	for name, b := range rules {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ruleFiles = append(ruleFiles, p)
+	}
+	sort.Strings(ruleFiles)
+	promCfg := map[string]any{
+		"global":         map[string]any{"scrape_interval": "1s", "evaluation_interval": "1s"},
+		"rule_files":     ruleFiles,
+		"scrape_configs": []any{map[string]any{"job_name": "headroom", "static_configs": []any{map[string]any{"targets": targets}}}},
+	}
+	if alertmanager != "" {
+		promCfg["alerting"] = map[string]any{"alertmanagers": []any{map[string]any{"static_configs": []any{map[string]any{"targets": []string{alertmanager}}}}}}
+	}
+	pb, _ := yaml.Marshal(promCfg)
+	promCfgPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(promCfgPath, pb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	promAddr := freeAddr(t)
+	startProc(t, dir, "prometheus", nil, bin,
+		"--config.file="+promCfgPath, "--storage.tsdb.path="+filepath.Join(dir, "prom-data"),
+		"--web.listen-address="+promAddr)
+	promURL := "http://" + promAddr
+	waitHTTP(t, promURL+"/-/ready", 60*time.Second)
+	return promURL
+}
+
 // webhook collects Alertmanager notifications by receiver path.
 type webhook struct {
 	mu  sync.Mutex
@@ -360,40 +400,11 @@ func TestEndToEnd(t *testing.T) {
 	waitHTTP(t, "http://"+amAddr+"/-/ready", 30*time.Second)
 
 	// Prometheus with the rules generated for short durations.
-	rules, err := alerts.Render(e2eConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ruleFiles []string
-	for name, b := range rules {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		ruleFiles = append(ruleFiles, p)
-	}
-	sort.Strings(ruleFiles)
 	var targets []string
 	for _, r := range replicas {
 		targets = append(targets, r.metrics)
 	}
-	promCfg := map[string]any{
-		"global":         map[string]any{"scrape_interval": "1s", "evaluation_interval": "1s"},
-		"rule_files":     ruleFiles,
-		"alerting":       map[string]any{"alertmanagers": []any{map[string]any{"static_configs": []any{map[string]any{"targets": []string{amAddr}}}}}},
-		"scrape_configs": []any{map[string]any{"job_name": "headroom", "static_configs": []any{map[string]any{"targets": targets}}}},
-	}
-	pb, _ := yaml.Marshal(promCfg)
-	promCfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(promCfgPath, pb, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	promAddr := freeAddr(t)
-	startProc(t, dir, "prometheus", nil, prometheus,
-		"--config.file="+promCfgPath, "--storage.tsdb.path="+filepath.Join(dir, "prom-data"),
-		"--web.listen-address="+promAddr)
-	promURL := "http://" + promAddr
-	waitHTTP(t, promURL+"/-/ready", 60*time.Second)
+	promURL := startPrometheus(t, dir, prometheus, e2eConfig(), targets, amAddr)
 
 	// Load: requestRate requests/s, alternating between the replicas, with one key; bounded
 	// in time, stopped at the end of the test.

@@ -120,7 +120,12 @@ func seconds(s string) float64 {
 
 // num and pct format numbers exactly as alerts/rules.go does.
 func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-func pct(v float64) string { return strconv.FormatFloat(v*100, 'f', -1, 64) + "%" }
+
+// pct is alerts' pct: rounded to 1e-9 so that 0.44337 reads "44.337%", not
+// "44.337000000000004%".
+func pct(v float64) string {
+	return strconv.FormatFloat(math.Round(v*100*1e9)/1e9, 'f', -1, 64) + "%"
+}
 
 type kind int
 
