@@ -105,7 +105,7 @@ func bucketKeyLabel(p *Provider, k string) (string, bool) {
 }
 
 // IsFingerprint reports whether s has the form of a key fingerprint: "k-"
-// and 12 lower-case hex digits (internal/keyid).
+// and 12 lower-case hex digits (package keyid).
 func IsFingerprint(s string) bool {
 	if len(s) != 14 || !strings.HasPrefix(s, "k-") {
 		return false

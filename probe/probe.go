@@ -32,10 +32,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/version"
 
+	"github.com/headroomhq/headroom/calls"
 	"github.com/headroomhq/headroom/catalog"
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/internal/keyid"
+	"github.com/headroomhq/headroom/keyid"
 	"github.com/headroomhq/headroom/parsers"
 	"github.com/headroomhq/headroom/tracing"
 )
@@ -310,13 +311,16 @@ func (p *Prober) Probe(ctx context.Context, coll *collector.Collector) Outcome {
 	if a, ok := p.prov.KeyAlias[label]; ok {
 		label = a
 	}
-	labels := coll.Labels(p.prov.Name, p.model, label)
-	coll.ObserveResponse(labels, resp.StatusCode, &res, received)
-	tracing.RecordCall(ctx, p.tracer, tracing.CallInfo{
-		Provider: p.prov.Name, Family: p.prov.Family, Source: "probe", Model: labels.Model, Key: labels.Key,
+	// A probe's call is recorded as any source's (package calls), but
+	// uncounted: it is Headroom's traffic, not the users'.
+	rec := calls.Recorder{Coll: coll, Tracer: p.tracer}
+	c := &calls.Call{
+		Source: "probe", Provider: p.prov.Name, Family: p.prov.Family, Labels: coll.Labels(p.prov.Name, p.model, label),
 		Method: p.spec.Method, URL: &u, Start: start, End: start.Add(o.Duration), Received: received,
-		Status: resp.StatusCode, Result: &res,
-	})
+		Status: resp.StatusCode, Result: &res, Uncounted: true,
+	}
+	rec.Answered(c)
+	rec.Done(ctx, c)
 	o.Observations = len(res.Observations)
 	o.RetryAfter, o.HasRetryAfter = res.RetryAfter, res.HasRetryAfter
 	switch {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/headroomhq/headroom/calls"
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/decide"
 	"github.com/headroomhq/headroom/parsers"
@@ -31,7 +32,7 @@ type call struct {
 	out  fasthttp.Request  // to the provider
 	resp fasthttp.Response // from the provider
 
-	info     Call
+	info     calls.Call
 	dc       decide.Call
 	in       parsers.Input
 	result   parsers.Result
@@ -59,7 +60,7 @@ type call struct {
 // reset readies a pooled call for a new request.
 func (c *call) reset(p *Proxy, rt *route, ctx *fasthttp.RequestCtx) {
 	c.p, c.rt, c.ctx = p, rt, ctx
-	c.info = Call{}
+	c.info = calls.Call{Source: "proxy", Family: rt.cfg.Family, Cache: &c.comp}
 	c.result.Reset()
 	c.trace = nil
 	c.inflight = nil
@@ -76,7 +77,7 @@ func (c *call) release() {
 	c.out.Reset()
 	c.resp.Reset()
 	c.ctx, c.rt, c.trace, c.inflight = nil, nil, nil, nil
-	c.info = Call{}
+	c.info = calls.Call{}
 	c.in = parsers.Input{}
 	c.p.calls.Put(c)
 }
@@ -347,7 +348,8 @@ func (c *call) relayAnswer(now time.Time) {
 		in.Header = c.info.Header
 	}
 	d.Parse(in, &c.result)
-	c.p.coll.ObserveResponse(c.info.Labels, status, &c.result, now)
+	c.info.Result = &c.result
+	c.p.rec.Answered(&c.info)
 	ct := resp.Header.ContentType()
 	c.info.Streamed = isEventStream(ct)
 	if ts := c.trace; ts != nil && c.p.tracer.RecordsHeaders() {
@@ -476,24 +478,23 @@ func (c *call) finish(now time.Time) {
 		// The client went away before any answer: nginx's 499.
 		inf.Status = 499
 	}
-	l := inf.Labels
-	if l.Model == "" && inf.RespModel != "" {
-		l = p.coll.Labels(inf.Provider, inf.RespModel, l.Key)
-		inf.Labels = l
+	if inf.Labels.Model == "" && inf.RespModel != "" {
+		inf.Labels = p.coll.Labels(inf.Provider, inf.RespModel, inf.Labels.Key)
 	}
-	p.coll.ObserveCompletionCached(&c.comp, l, inf.Status, inf.End.Sub(inf.Start), inf.InputTok, inf.OutputTok)
 	if c.inflight != nil {
 		c.inflight.Dec()
 		c.decideEnd()
 	}
 	inf.Result = &c.result
-	if c.trace != nil {
-		c.endSpan()
+	if ts := c.trace; ts != nil {
+		ts.info.FirstChunk, ts.info.Attributes = ts.firstChunk, ts.headers
+		inf.Span, inf.SpanInfo, inf.SpanError = ts.span, &ts.info, ts.bodyErr
 	}
-	for _, h := range p.hooks {
-		h.CallDone(inf)
+	p.rec.Done(nil, inf)
+	inf.Result, inf.Header, inf.Span, inf.SpanInfo = nil, nil, nil, nil
+	if ts := c.trace; ts != nil {
+		ts.info.Result, ts.info.Attributes = nil, nil
 	}
-	inf.Result, inf.Header = nil, nil
 }
 
 func isJSON(ct []byte) bool {

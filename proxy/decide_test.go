@@ -17,7 +17,7 @@ import (
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/decide"
-	"github.com/headroomhq/headroom/internal/keyid"
+	"github.com/headroomhq/headroom/keyid"
 	"github.com/headroomhq/headroom/parsers"
 )
 

@@ -19,7 +19,6 @@ package proxy
 
 import (
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,10 +27,11 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/headroomhq/headroom/calls"
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/decide"
-	"github.com/headroomhq/headroom/internal/keyid"
+	"github.com/headroomhq/headroom/keyid"
 	"github.com/headroomhq/headroom/parsers"
 	"github.com/headroomhq/headroom/tracing"
 )
@@ -42,8 +42,8 @@ type Options struct {
 	// default timeouts (10 s to connect, 10 minutes for response heads).
 	Upstream *Upstream
 	Logger   *slog.Logger
-	// Hooks lets other packages (access log, …) observe each call.
-	Hooks []Hook
+	// Hooks observe each call when it is recorded (the access log).
+	Hooks []calls.Hook
 	// Tracer turns each call into a span (see package tracing); nil is off
 	// and costs one nil check per request.
 	Tracer *tracing.Tracer
@@ -60,35 +60,6 @@ type Options struct {
 }
 
 const tooLargeMsg = "request body is larger than HEADROOM_MAX_REQUEST_BODY_BYTES"
-
-// Hook observes completed calls. It runs when the call's answer has ended,
-// on the connection's goroutine, so it must be quick and must not block.
-type Hook interface {
-	CallDone(c *Call)
-}
-
-// Call is what the proxy learned about one request.
-type Call struct {
-	Provider string
-	Labels   collector.Labels
-	Method   string
-	Path     string // upstream path, without query (queries can hold keys)
-	Upstream string // upstream host
-	Start    time.Time
-	Received time.Time // response headers arrived; zero on upstream error
-	End      time.Time
-	Status   int
-	// Header is the upstream's response header, valid only during
-	// CallDone (nil when no response arrived). Hooks must copy what they
-	// keep and must not log it wholesale: it may carry cookies.
-	Header      http.Header
-	Result      *parsers.Result // valid only during CallDone
-	InputTok    int64
-	OutputTok   int64
-	RespModel   string
-	Streamed    bool
-	UpstreamErr string // classified error, empty when the upstream answered
-}
 
 type route struct {
 	cfg  config.Provider
@@ -110,8 +81,9 @@ type route struct {
 // Proxy serves /<provider>/<path>: Handler is its fasthttp handler.
 type Proxy struct {
 	coll        *collector.Collector
+	rec         *calls.Recorder
 	log         *slog.Logger
-	hooks       []Hook
+	hooks       []calls.Hook
 	tracer      *tracing.Tracer
 	maxBody     int64
 	bodyTimeout time.Duration
@@ -135,7 +107,8 @@ func New(cfg *config.Config, coll *collector.Collector, opts Options) *Proxy {
 		opts.RequestBodyTimeout = 60 * time.Second
 	}
 	p := &Proxy{
-		coll: coll, log: opts.Logger, hooks: opts.Hooks, tracer: opts.Tracer,
+		coll: coll, rec: &calls.Recorder{Coll: coll, Tracer: opts.Tracer, Hooks: opts.Hooks},
+		log: opts.Logger, hooks: opts.Hooks, tracer: opts.Tracer,
 		maxBody: opts.MaxRequestBody, bodyTimeout: opts.RequestBodyTimeout, up: opts.Upstream, decide: opts.Decide,
 	}
 	p.calls.New = func() any { return new(call) }

@@ -18,6 +18,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/headroomhq/headroom/calls"
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/parsers"
@@ -554,7 +555,7 @@ type headerHook struct {
 	limit []string
 }
 
-func (h *headerHook) CallDone(c *Call) {
+func (h *headerHook) CallDone(c *calls.Call) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.limit = append(h.limit, c.Header.Get("X-Ratelimit-Limit-Requests"))
@@ -574,8 +575,8 @@ func TestHookSeesResponseHeader(t *testing.T) {
 	hook := &headerHook{}
 	for _, c := range []struct {
 		name  string
-		hooks []Hook
-	}{{"no hooks", nil}, {"a hook", []Hook{hook}}} {
+		hooks []calls.Hook
+	}{{"no hooks", nil}, {"a hook", []calls.Hook{hook}}} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, "openai", up.URL, func(o *Options) { o.Hooks = c.hooks })
 			for range 3 {
@@ -611,7 +612,7 @@ func TestFieldsOnlyRoutes(t *testing.T) {
 		{"openai", Options{}, true},
 		{"anthropic", Options{}, true},
 		{"ietf", Options{}, false},
-		{"openai", Options{Hooks: []Hook{&headerHook{}}}, false},
+		{"openai", Options{Hooks: []calls.Hook{&headerHook{}}}, false},
 		{"openai", Options{Tracer: tracer}, false},
 	} {
 		d, _ := parsers.Lookup(c.dialect)

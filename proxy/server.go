@@ -57,6 +57,10 @@ func (s *Server) init() {
 		// Errors name their cause, never the request bytes (a key).
 		SecureErrorLogMessage: true,
 		Concurrency:           1 << 20,
+		// A worker goroutine idle this long is let go (fasthttp keeps them
+		// 10 s): a burst's goroutines are gone soon after it, and making one
+		// again costs a microsecond.
+		MaxIdleWorkerDuration: 2 * time.Second,
 		Logger:                fasthttpLogger{s.Logger},
 		ConnState:             s.connState,
 	}

@@ -68,32 +68,3 @@ func (c *call) injectTrace(h *fasthttp.RequestHeader) {
 		}
 	}
 }
-
-// endSpan completes the span from what the call learned.
-func (c *call) endSpan() {
-	ts, inf := c.trace, &c.info
-	in := &ts.info
-	in.End = inf.End
-	in.Received = inf.Received
-	in.FirstChunk = ts.firstChunk
-	in.Streamed = inf.Streamed
-	in.ResponseModel = inf.RespModel
-	in.InputTokens, in.OutputTokens = inf.InputTok, inf.OutputTok
-	in.Result = inf.Result
-	in.Attributes = ts.headers
-	if !inf.Received.IsZero() {
-		in.Status = inf.Status
-	}
-	switch {
-	case inf.UpstreamErr == "other":
-		in.ErrorType = "_OTHER"
-	case inf.UpstreamErr != "":
-		in.ErrorType = inf.UpstreamErr
-	case inf.Received.IsZero():
-		in.ErrorType = "client_closed" // ended before any answer
-	case ts.bodyErr != "":
-		in.ErrorType = ts.bodyErr
-	}
-	c.p.tracer.End(ts.span, in)
-	in.Result, in.Attributes = nil, nil
-}

@@ -27,7 +27,7 @@ import (
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/fakeprovider"
-	"github.com/headroomhq/headroom/internal/keyid"
+	"github.com/headroomhq/headroom/keyid"
 	"github.com/headroomhq/headroom/tracing"
 )
 

@@ -111,7 +111,8 @@ func (c *call) observeHead(now time.Time) {
 		in.Header = c.info.Header
 	}
 	rt.cfg.Dialect.Parse(in, &c.result)
-	c.p.coll.ObserveResponse(c.info.Labels, status, &c.result, now)
+	c.info.Result = &c.result
+	c.p.rec.Answered(&c.info)
 	if ts := c.trace; ts != nil && c.p.tracer.RecordsHeaders() {
 		ts.headers = c.p.tracer.ResponseHeaderAttributes(c.info.Header, ts.headers)
 	}

@@ -14,8 +14,9 @@
 // Files: follow.go follows one file through rotations; json.go reads lines
 // without allocating (own code rather than a JSON library, for speed: json.go
 // says why); mapping.go decodes any format; nginx.go, envoy.go and
-// headroom.go are the built-in formats; accesslog.go writes the headroom
-// format from the proxy.
+// headroom.go are the built-in formats (package accesslog writes the
+// headroom format). Each line's call is recorded through package calls, as
+// every source's is.
 package tail
 
 import (
@@ -33,6 +34,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/headroomhq/headroom/calls"
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/parsers"
@@ -151,6 +153,8 @@ type Tailer struct {
 	cfg    config.Tail
 	schema *Schema
 	coll   *collector.Collector
+	record calls.Recorder
+	call   calls.Call // reused: a line's call
 	router *Router
 	log    *slog.Logger
 	now    func() time.Time
@@ -197,7 +201,8 @@ func NewTailer(cfg config.Tail, o TailerOptions) (*Tailer, error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
 	}
-	t := &Tailer{cfg: cfg, schema: s, coll: o.Collector, router: o.Router, log: o.Logger, now: o.Now, tracer: o.Tracer,
+	t := &Tailer{cfg: cfg, schema: s, coll: o.Collector, record: calls.Recorder{Coll: o.Collector, Tracer: o.Tracer},
+		router: o.Router, log: o.Logger, now: o.Now, tracer: o.Tracer,
 		rec: newRecord(), in: interner{m: map[string]string{}}, cache: map[string]*route{},
 		rotations: map[string]prometheus.Counter{
 			"rotated":   o.Metrics.Rotations.WithLabelValues(cfg.Path, "rename"),
@@ -279,23 +284,23 @@ func (t *Tailer) Line(b []byte) {
 		// Values may point into the line; the collector may keep them.
 		t.res.Errors[i].Value = strings.Clone(t.res.Errors[i].Value)
 	}
-	t.coll.ObserveResponse(labels, rec.status, &t.res, received)
-	t.coll.ObserveCompletion(labels, rec.status, dur, rec.input, rec.output)
-	t.counters[0].Inc()
-	if t.tracer != nil {
-		start, end := t.schema.span(rec, received, dur)
-		op := ""
-		if rec.model != "" {
-			// Logs carry no request path; a call that names a model is an
-			// inference call, and chat is by far the most common one.
-			op = "chat"
-		}
-		tracing.RecordCall(context.Background(), t.tracer, tracing.CallInfo{
-			Provider: rt.name, Family: rt.family, Source: "tail", Operation: op, Model: labels.Model, Key: labels.Key,
-			URL: rt.upstream, Start: start, End: end, Received: received, Status: rec.status,
-			Result: &t.res, InputTokens: rec.input, OutputTokens: rec.output,
-		})
+	start, end := t.schema.span(rec, received, dur)
+	op := ""
+	if rec.model != "" {
+		// Logs carry no request path; a call that names a model is an
+		// inference call, and chat is by far the most common one.
+		op = "chat"
 	}
+	c := &t.call
+	*c = calls.Call{
+		Source: "tail", Provider: rt.name, Family: rt.family, Labels: labels, URL: rt.upstream, Operation: op,
+		Start: start, Received: received, End: end, Status: rec.status, Result: &t.res,
+		InputTok: rec.input, OutputTok: rec.output,
+	}
+	t.record.Answered(c)
+	t.record.Done(context.Background(), c)
+	c.Result = nil
+	t.counters[0].Inc()
 }
 
 // TooLong counts a line over max_line_bytes.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/headroomhq/headroom/accesslog"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/parsers"
 )
@@ -117,7 +118,7 @@ func TestProviderMap(t *testing.T) {
 func TestHeadroomRoundTrip(t *testing.T) {
 	e := newEnv(t, "")
 	recv := time.Date(2026, 11, 23, 18, 35, 33, 123456789, time.UTC)
-	l := LogLine{
+	l := accesslog.LogLine{
 		Time: recv, Provider: "heroku-us", Model: "claude-4-sonnet", Key: "k-0123456789ab", Method: "POST",
 		Path: "/v1/chat/completions", Upstream: "127.0.0.1:18081", Status: 429, Duration: 412 * time.Millisecond,
 		InputTokens: 12, OutputTokens: 16,
@@ -127,7 +128,7 @@ func TestHeadroomRoundTrip(t *testing.T) {
 		},
 		RetryAfter: 12 * time.Second, HasRetryAfter: true, Throttled: parsers.Requests,
 	}
-	line := AppendLine(nil, &l)
+	line := accesslog.AppendLine(nil, &l)
 	if line[len(line)-1] != '\n' {
 		t.Fatal("no newline")
 	}

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/headroomhq/headroom/decide"
-	"github.com/headroomhq/headroom/internal/keyid"
 	"github.com/headroomhq/headroom/internal/testenv"
+	"github.com/headroomhq/headroom/keyid"
 )
 
 // The admission answer against the proxy, in one run: its cost per call

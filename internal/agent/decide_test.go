@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/headroomhq/headroom/internal/keyid"
 	"github.com/headroomhq/headroom/internal/testenv"
+	"github.com/headroomhq/headroom/keyid"
 )
 
 // The decision endpoints on the metrics listener, fed by calls through the

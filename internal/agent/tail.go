@@ -3,8 +3,9 @@ package agent
 import (
 	"sync/atomic"
 
+	"github.com/headroomhq/headroom/accesslog"
+	"github.com/headroomhq/headroom/calls"
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/proxy"
 	"github.com/headroomhq/headroom/tail"
 )
 
@@ -12,22 +13,22 @@ import (
 // own access log, and probe mode (probe.go).
 type ingest struct {
 	tail      *tail.Manager
-	accessLog *tail.AccessLog
+	accessLog *accesslog.AccessLog
 	probes    *probeState
 	started   atomic.Bool
 }
 
 // initIngest builds tail mode, the access log (HEADROOM_ACCESS_LOG) and
 // probe mode, registers their metrics, and returns the proxy hooks.
-func (a *Agent) initIngest() ([]proxy.Hook, error) {
-	var hooks []proxy.Hook
+func (a *Agent) initIngest() ([]calls.Hook, error) {
+	var hooks []calls.Hook
 	a.ingest.tail = tail.NewManager(a.coll, a.Log)
 	a.ingest.tail.SetTracer(a.Tracer())
 	a.registerOwn(a.ingest.tail.Collectors()...)
-	dropped := tail.NewDroppedCounter()
+	dropped := accesslog.NewDroppedCounter()
 	a.registerOwn(dropped)
 	if dest := a.Settings.AccessLog; dest != "" {
-		al, err := tail.OpenAccessLog(dest, a.Log, dropped)
+		al, err := accesslog.OpenAccessLog(dest, a.Log, dropped)
 		if err != nil {
 			return nil, err
 		}

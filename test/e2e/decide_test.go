@@ -15,8 +15,8 @@ import (
 
 	"github.com/headroomhq/headroom/alerts"
 	"github.com/headroomhq/headroom/dashboards"
-	"github.com/headroomhq/headroom/internal/keyid"
 	"github.com/headroomhq/headroom/internal/testtool"
+	"github.com/headroomhq/headroom/keyid"
 )
 
 // TestSharedBucket drains one organisation's bucket on real processes: cmd/fakeprovider

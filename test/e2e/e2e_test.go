@@ -40,6 +40,7 @@ import (
 	"github.com/headroomhq/headroom/dashboards"
 	"github.com/headroomhq/headroom/internal/testtool"
 	"github.com/headroomhq/headroom/internal/testtool/promcontract"
+	"github.com/headroomhq/headroom/keyid"
 )
 
 const (
@@ -363,7 +364,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Two Headroom replicas in front of them, each with an access log (so its drop counter
-	// is in use) and sambanova's probe on a schedule.
+	// is in use), sambanova's probe on a schedule, and sambanova's keys in one bucket.
 	providers := filepath.Join(dir, "providers.yaml")
 	if err := os.WriteFile(providers, []byte(fmt.Sprintf(`providers:
   - name: %s
@@ -373,7 +374,13 @@ func TestEndToEnd(t *testing.T) {
     probe: {enabled: true, interval: 20s, key_env: %s}
   - name: %s
     upstream: http://%s
-`, provider, fakeAddr, dailyProvider, dailyAddr, probeKeyEnv, concProvider, concAddr)), 0o600); err != nil {
+buckets:
+  # sambanova's traffic and its probe share the organisation's limits.
+  - name: org-daily
+    provider: %s
+    keys: [%s, %s]
+`, provider, fakeAddr, dailyProvider, dailyAddr, probeKeyEnv, concProvider, concAddr,
+		dailyProvider, keyid.Fingerprint("e2e-key-2"), keyid.Fingerprint(probeKeySecret))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	type replica struct{ proxy, metrics string }

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/headroomhq/headroom/internal/keyid"
+	"github.com/headroomhq/headroom/keyid"
 )
 
 // Client faults: clients that go away, clients that never finish their

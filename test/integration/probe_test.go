@@ -18,7 +18,7 @@ import (
 
 	"github.com/headroomhq/headroom/catalog"
 	"github.com/headroomhq/headroom/fakeprovider"
-	"github.com/headroomhq/headroom/internal/keyid"
+	"github.com/headroomhq/headroom/keyid"
 )
 
 // Probe mode against fakeprovider for every seed provider: /probe (the

@@ -15,7 +15,7 @@ import (
 
 	"github.com/headroomhq/headroom/catalog"
 	"github.com/headroomhq/headroom/fakeprovider"
-	"github.com/headroomhq/headroom/internal/keyid"
+	"github.com/headroomhq/headroom/keyid"
 )
 
 // The official SDKs, pointed at Headroom as their users point them (base

@@ -9,7 +9,7 @@ import (
 
 	"github.com/headroomhq/headroom/catalog"
 	"github.com/headroomhq/headroom/fakeprovider"
-	"github.com/headroomhq/headroom/internal/keyid"
+	"github.com/headroomhq/headroom/keyid"
 )
 
 // One test per seed provider (../shared/seeds/): client → Headroom → fakeprovider,

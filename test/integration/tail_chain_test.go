@@ -7,7 +7,7 @@ import (
 
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/fakeprovider"
-	"github.com/headroomhq/headroom/internal/keyid"
+	"github.com/headroomhq/headroom/keyid"
 )
 
 // One Headroom feeds another: the first proxies and writes its access log

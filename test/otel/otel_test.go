@@ -32,9 +32,9 @@ import (
 	"github.com/headroomhq/headroom/catalog"
 	"github.com/headroomhq/headroom/fakeprovider"
 	"github.com/headroomhq/headroom/internal/agent"
-	"github.com/headroomhq/headroom/internal/keyid"
 	"github.com/headroomhq/headroom/internal/testenv"
 	"github.com/headroomhq/headroom/internal/testtool"
+	"github.com/headroomhq/headroom/keyid"
 	"github.com/headroomhq/headroom/tracing"
 )
 

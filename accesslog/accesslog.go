@@ -1,4 +1,4 @@
-package tail
+package accesslog
 
 import (
 	"errors"
@@ -11,11 +11,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/headroomhq/headroom/proxy"
+	"github.com/headroomhq/headroom/calls"
 )
 
-// AccessLog is a proxy.Hook that writes one line per proxied call in the
-// headroom format (headroom.go), so another Headroom can tail it
+// AccessLog is a calls.Hook that writes one line per proxied call in the
+// headroom format (format.go), so another Headroom can tail it
 // (HEADROOM_ACCESS_LOG). It logs the provider, model, key label (a
 // fingerprint or alias, never the credential), method, path without query,
 // status, duration, token usage, the normalised rate limits and, under
@@ -86,8 +86,8 @@ func (a *AccessLog) open() (*os.File, error) {
 	return f, nil
 }
 
-// CallDone implements proxy.Hook.
-func (a *AccessLog) CallDone(c *proxy.Call) {
+// CallDone implements calls.Hook.
+func (a *AccessLog) CallDone(c *calls.Call) {
 	l := LogLine{
 		Time: c.Received, Provider: c.Provider, Model: c.Labels.Model, Key: c.Labels.Key,
 		Method: c.Method, Path: c.Path, Upstream: c.Upstream, Status: c.Status,
