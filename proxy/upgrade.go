@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,8 +149,23 @@ func (c *call) tunnel(client, up net.Conn, br *bufio.Reader) {
 		_, _ = io.Copy(up, client)
 		closeWrite(up)
 	}()
-	if _, err := io.Copy(client, br); err != nil {
-		c.bodyErr("reset")
+	// The provider's messages are read on their way (realtime.go).
+	watch := newWSWatch(c, headerValue(&c.resp.Header, "Sec-WebSocket-Extensions"))
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := br.Read(buf)
+		if n > 0 {
+			if _, werr := client.Write(buf[:n]); werr != nil {
+				break
+			}
+			watch.feed(buf[:n])
+		}
+		if err != nil {
+			if err != io.EOF {
+				c.bodyErr("reset")
+			}
+			break
+		}
 	}
 	closeWrite(client)
 	// One side is done: the session is over (WebSocket closes both ways).
@@ -202,4 +218,14 @@ func (t *tunnels) closeAll() {
 		cs[0].Close()
 		cs[1].Close()
 	}
+}
+
+// headerValue is a field of an answer, found in any spelling.
+func headerValue(h *fasthttp.ResponseHeader, name string) string {
+	for k, v := range h.All() {
+		if strings.EqualFold(b2s(k), name) {
+			return string(v)
+		}
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -152,4 +153,111 @@ func TestTLSUpstream(t *testing.T) {
 	if b := bodyOf(resp); resp.StatusCode != 502 || !strings.Contains(b, "connect") {
 		t.Errorf("untrusted upstream: %d %q", resp.StatusCode, b)
 	}
+}
+
+// OpenAI's Realtime API reports its limits as rate_limits.updated events
+// inside the WebSocket: they become observations of the session's series,
+// plain or compressed (permessage-deflate, with and without the window
+// kept across messages), past messages too large to read.
+func TestRealtimeRateLimitEvents(t *testing.T) {
+	for _, mode := range []websocket.CompressionMode{websocket.CompressionDisabled, websocket.CompressionContextTakeover, websocket.CompressionNoContextTakeover} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: mode, CompressionThreshold: 1})
+				if err != nil {
+					return
+				}
+				defer c.CloseNow()
+				c.SetReadLimit(1 << 20)
+				ctx := r.Context()
+				for remaining := 99; ; remaining-- {
+					if _, _, err := c.Read(ctx); err != nil {
+						return
+					}
+					// A large audio delta first (past what is read), then
+					// the event.
+					c.Write(ctx, websocket.MessageText, []byte(`{"type":"response.audio.delta","delta":"`+strings.Repeat("QUFB", 100000)+`"}`))
+					ev := fmt.Sprintf(`{"type":"rate_limits.updated","event_id":"ev_%d","rate_limits":[{"name":"requests","limit":100,"remaining":%d,"reset_seconds":0.5},{"name":"tokens","limit":50000,"remaining":%d,"reset_seconds":2.25},{"name":"images","limit":"x"}]}`, remaining, remaining, remaining*100)
+					if err := c.Write(ctx, websocket.MessageText, []byte(ev)); err != nil {
+						return
+					}
+				}
+			}))
+			defer up.Close()
+			e := newEnv(t, "openai", up.URL)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.proxy.URL, "http")+"/p/v1/realtime?model=gpt-realtime",
+				&websocket.DialOptions{CompressionMode: mode, HTTPHeader: http.Header{"Authorization": {"Bearer " + secret}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			c.SetReadLimit(1 << 20)
+			for i := range 3 {
+				if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"response.create"}`)); err != nil {
+					t.Fatal(err)
+				}
+				for range 2 {
+					if _, _, err := c.Read(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want := float64(99 - i)
+				if mode == websocket.CompressionContextTakeover {
+					// The audio delta is too large to read: with the
+					// window kept across messages, the session is not
+					// followed past it.
+					continue
+				}
+				waitFor(t, func() bool {
+					return e.value(t, "headroom_ratelimit_remaining", "resource=requests", "window=1m", "model=gpt-realtime") == want
+				})
+				if v := e.value(t, "headroom_ratelimit_remaining", "resource=tokens", "window=1m", "model=gpt-realtime"); v != want*100 {
+					t.Errorf("tokens remaining %v, want %v", v, want*100)
+				}
+			}
+			if mode != websocket.CompressionContextTakeover {
+				if v := e.value(t, "headroom_ratelimit_limit", "resource=requests", "model=gpt-realtime"); v != 100 {
+					t.Errorf("requests limit %v", v)
+				}
+			}
+		})
+	}
+}
+
+// Compressed sessions whose messages stay small are followed through
+// every message, the window kept across them.
+func TestRealtimeCompressedSession(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionContextTakeover, CompressionThreshold: 1})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := r.Context()
+		for remaining := 50; remaining > 40; remaining-- {
+			c.Write(ctx, websocket.MessageText, []byte(`{"type":"response.text.delta","delta":"rate_limits are fine"}`))
+			c.Write(ctx, websocket.MessageText, []byte(fmt.Sprintf(`{"type":"rate_limits.updated","rate_limits":[{"name":"requests","limit":60,"remaining":%d,"reset_seconds":1}]}`, remaining)))
+		}
+		c.Read(ctx)
+	}))
+	defer up.Close()
+	e := newEnv(t, "openai", up.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.proxy.URL, "http")+"/p/v1/realtime?model=gpt-realtime",
+		&websocket.DialOptions{CompressionMode: websocket.CompressionContextTakeover})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	for range 20 {
+		if _, _, err := c.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool {
+		return e.value(t, "headroom_ratelimit_remaining", "resource=requests", "model=gpt-realtime") == 41
+	})
 }
