@@ -1,46 +1,57 @@
 #!/usr/bin/env bash
-# Benchmarks Headroom against a direct connection and a plain nginx reverse
-# proxy in the same run, on the same machine, and writes docs/benchmarks.md.
+# Benchmarks Headroom's proxy beside peer proxies in front of the same
+# upstream, in one run on one machine, and writes docs/benchmarks.md with a
+# verdict on each speed target of issue 15 (ratios to nginx measured in the
+# same run).
 #
 #   ./scripts/bench.sh                 # full run, about 20 minutes
-#   BENCH_QUICK=1 ./scripts/bench.sh   # smoke run, about 1.5 minutes
+#   BENCH_QUICK=1 ./scripts/bench.sh   # smoke run, about 3 minutes
 #   BENCH_OUT=/tmp/b.md ./scripts/bench.sh
 #   BENCH_BASELINE=<git rev> ./scripts/bench.sh   # also measure cmd/exporter
 #                                                  # built at that revision
 #
-# What it measures (issue 7):
-#   - throughput with wrk (2 threads, 64 connections, POST with a JSON body)
-#     against a static nginx upstream that answers like a provider (JSON body,
-#     OpenAI rate-limit headers): direct, through Headroom, through nginx
-#     configured as a plain reverse proxy with upstream keepalive; rounds are
-#     interleaved and the median is kept;
-#   - Headroom twice, as it runs by default (the fast path, docs/proxy.md)
-#     and with HEADROOM_FAST_PATH=false (every request through net/http's
-#     server and ReverseProxy), and optionally a Headroom built at
-#     BENCH_BASELINE, so before/after compare within one run;
-#   - the same against a minimal net/http/httputil.ReverseProxy (bench/minrp),
-#     to tell Headroom's own cost from net/http's;
-#   - the same through four byte relays that read nothing of HTTP: nginx's
-#     stream (TCP) proxy, a plain Go one (bench/tcprelay, io.Copy, two
-#     goroutines per connection and the netpoller), a Go one with its own
-#     epoll loop (bench/epollrelay) and a Go one shaped like Headroom's fast
-#     path (bench/lockrelay: one goroutine per connection, raw syscalls, the
-#     netpoller): the least a proxy can add on this machine, what Go's
-#     netpoller costs by itself, and the floor of Headroom's own design;
-#   - latency at a fixed 500 req/s with vegeta, the same ways, and the
-#     latency each proxy adds over direct (p50, p99);
-#   - SSE time to first byte and inter-event delay, fakeprovider direct vs
-#     through Headroom (bench/sseclient);
+# Settings (environment): BENCH_DURATION (wrk, 10s), BENCH_ROUNDS (3),
+# BENCH_RATE (vegeta, 500 req/s), BENCH_LATENCY_DURATION (10s),
+# BENCH_CONNECTIONS (wrk, 64), BENCH_SSE_STREAMS (sequential, 60),
+# BENCH_HOLD_STREAMS (1000), BENCH_HOLD_SECONDS (10).
+#
+# The paths, all to one static nginx upstream that answers like a provider
+# (JSON body, OpenAI rate-limit headers):
+#   - direct;
+#   - through Headroom (cmd/exporter, default settings), and optionally a
+#     Headroom built at BENCH_BASELINE, so before and after compare within
+#     one run;
+#   - through nginx (a plain reverse proxy with upstream keepalive), HAProxy
+#     (mode http, http-reuse always), Caddy (reverse_proxy) and the Portkey
+#     AI gateway (Node.js), each as its documentation sets it up;
+#   - through a bare TCP relay (bench/tcprelay: reads nothing of HTTP), the
+#     least a proxy can add on this machine.
+# What it measures:
+#   - throughput with wrk (2 threads, 64 connections, POST with a JSON body),
+#     rounds interleaved, and each proxy's CPU time per request from
+#     /proc/<pid>/stat during the same rounds;
+#   - latency at a fixed 500 req/s with vegeta, each path right after a
+#     direct run of its own, and the latency each proxy adds (p50, p99);
+#   - SSE time to first byte and inter-event delay (bench/sseclient),
+#     fakeprovider direct, through Headroom and through nginx;
+#   - 1,000 concurrent SSE streams held 10 s through Headroom and through
+#     nginx (fakeprovider with a stream delay as upstream; a fresh proxy per
+#     round): every event counted, the proxy's RSS growth per held stream
+#     and its CPU time over the hold (bench/sseclient -concurrent);
 #   - RSS and /metrics scrape time of a fresh Headroom holding 10k rate-limit
 #     series (bench/seriesload);
 #   - the proxy's own cost over loopback, one request at a time (go test
-#     -bench Loopback ./proxy: direct, fast path, net/http's path);
+#     -bench Loopback ./proxy);
 #   - per-dialect normalisation cost (go test -bench BenchmarkDialects);
 #   - tail lines per second per format on one core (go test -bench ./tail);
-#   - a CPU profile of Headroom under wrk load (bench/headroomprof), top
-#     functions.
-# Installs wrk, nginx-light and nginx's stream module (scripts/deps/wrk.sh) and vegeta (go install,
-# pinned) when missing.
+#   - a CPU profile of Headroom under wrk load (bench/headroomprof).
+# Ratios to nginx are medians of per-round ratios: the two run back to back
+# in each round, so a spell that slows the whole machine slows both.
+#
+# Installs what it runs when missing (pinned, idempotent; scripts/test.sh
+# does not, as no test needs them): wrk, nginx, HAProxy and Caddy from
+# Debian (scripts/deps/bench/peers.sh), vegeta (scripts/deps/bench/vegeta.sh)
+# and the Portkey gateway (scripts/deps/bench/portkey.sh, needs Node.js 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -51,20 +62,36 @@ RATE="${BENCH_RATE:-500}"
 LAT_DUR="${BENCH_LATENCY_DURATION:-10s}"
 CONNS="${BENCH_CONNECTIONS:-64}"
 SSE_N="${BENCH_SSE_STREAMS:-60}"
+HOLD_N="${BENCH_HOLD_STREAMS:-1000}"
+HOLD_S="${BENCH_HOLD_SECONDS:-10}"
+WARM=2s        # wrk and vegeta warm-up per path
+SCRAPES=20     # seriesload
+GOCOUNT=3      # go test -count
+BENCHTIME=1s   # go test -benchtime
 if [ -n "${BENCH_QUICK:-}" ]; then
-  DUR=3s ROUNDS=1 LAT_DUR=5s SSE_N=10
+  DUR=3s ROUNDS=1 LAT_DUR=3s SSE_N=10 HOLD_N=200 HOLD_S=5 WARM=1s SCRAPES=5 GOCOUNT=1 BENCHTIME=200ms
 fi
-VEGETA_VERSION=v12.13.0
+CHUNKS=20 # content chunks per fakeprovider stream
 
 log() { printf '== %s\n' "$*" >&2; }
 
-bash scripts/deps/wrk.sh
-STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so # Debian's libnginx-mod-stream
+bash scripts/deps/bench/peers.sh
+bash scripts/deps/bench/vegeta.sh
+PORTKEY_JS="$(bash scripts/deps/bench/portkey.sh)"
+PORTKEY_VERSION=$(sed -n 's/.*"@portkey-ai\/gateway": "\([^"]*\)".*/\1/p' scripts/deps/bench/portkey/package.json)
+VEGETA_VERSION=$(sed -n 's/^VERSION=//p' scripts/deps/bench/vegeta.sh)
 export PATH="$(go env GOPATH)/bin:$PATH:/usr/sbin:/sbin"
-if ! command -v vegeta >/dev/null 2>&1; then
-  log "installing vegeta $VEGETA_VERSION"
-  go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
+
+# The held streams need a descriptor each in the client, two in a proxy
+# (client and upstream) and one in the upstream, all from this shell's limit.
+NOFILE=$((HOLD_N * 2 + 1024))
+HARD=$(ulimit -Hn)
+if [ "$HARD" != unlimited ] && [ "$HARD" -lt "$NOFILE" ]; then
+  echo "bench.sh: $HOLD_N held streams need $NOFILE file descriptors per process; the hard limit is $HARD" >&2
+  exit 1
 fi
+SOFT=$(ulimit -n)
+if [ "$SOFT" != unlimited ] && [ "$SOFT" -lt "$NOFILE" ]; then ulimit -n "$NOFILE"; fi
 
 W="$(mktemp -d)"
 PIDS=()
@@ -74,17 +101,22 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
+# stop PID: ends a server this script started and forgets it (its id may be
+# another process's later).
+stop() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  local p keep=()
+  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
 
 # What is measured is the tree as it is now (taken before the report is
 # written: writing it would make the tree look dirty).
 REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ", dirty tree")"
 log "building"
 mkdir -p "$W/bin"
-go build -o "$W/bin/" ./cmd/exporter ./cmd/fakeprovider ./bench/sseclient ./bench/seriesload ./bench/headroomprof ./bench/minrp ./bench/tcprelay ./bench/epollrelay ./bench/lockrelay
-# The path Headroom takes by default (config.Settings): "fast" when
-# HEADROOM_FAST_PATH defaults to true, "std" (net/http's) otherwise.
-DEFAULT_CLIENT=$(sed -n 's/.*env:"HEADROOM_FAST_PATH" envDefault:"\([a-z]*\)".*/\1/p' config/config.go)
-if [ "$DEFAULT_CLIENT" = true ]; then DEFAULT_CLIENT=fast; else DEFAULT_CLIENT=std; fi
+go build -o "$W/bin/" ./cmd/exporter ./cmd/fakeprovider ./bench/sseclient ./bench/seriesload ./bench/headroomprof ./bench/tcprelay
 BASELINE="${BENCH_BASELINE:-}" BASELINE_REV=""
 if [ -n "$BASELINE" ]; then
   BASELINE_REV=$(git rev-parse --short "$BASELINE")
@@ -99,18 +131,26 @@ fi
 # the load generators open before a server that is started later binds it.
 EPH_LO=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 ports=()
-while [ "${#ports[@]}" -lt 20 ]; do
+while [ "${#ports[@]}" -lt 21 ]; do
   p=$((10000 + RANDOM % (EPH_LO - 10000)))
   case " ${ports[*]} " in *" $p "*) continue ;; esac
   (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue # in use
   ports+=("$p")
 done
-UP=${ports[0]} NP=${ports[1]} FP=${ports[2]} HP=${ports[3]} HM=${ports[4]}
-PP=${ports[5]} PM=${ports[6]} SP=${ports[7]} SM=${ports[8]} MP=${ports[9]}
-FHP=${ports[10]} FHM=${ports[11]} BP=${ports[12]} BM=${ports[13]}
-QP=${ports[14]} QM=${ports[15]}
-LP=${ports[16]} TP=${ports[17]} EP=${ports[18]} KP=${ports[19]}
+UP=${ports[0]} NP=${ports[1]} HAP=${ports[2]} CDP=${ports[3]} PKP=${ports[4]} TP=${ports[5]}
+HP=${ports[6]} HM=${ports[7]} BP=${ports[8]} BM=${ports[9]}
+FP=${ports[10]} SFP=${ports[11]} SHP=${ports[12]} SHM=${ports[13]} SNP=${ports[14]}
+PP=${ports[15]} PM=${ports[16]} SP=${ports[17]} SM=${ports[18]} QP=${ports[19]} QM=${ports[20]}
 
+# nginx_group PID: nginx's master and its workers (worker_processes auto:
+# one per core), once the workers are there.
+nginx_group() {
+  for _ in $(seq 1 50); do
+    [ "$(pgrep -P "$1" | wc -l)" -lt "$(nproc)" ] || break
+    sleep 0.1
+  done
+  echo "$1" $(pgrep -P "$1")
+}
 wait_port() {
   for _ in $(seq 1 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -122,10 +162,10 @@ wait_port() {
 
 # --- upstreams and proxies ---------------------------------------------------
 BODY='{"id":"chatcmpl-bench","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":9,"total_tokens":18}}'
-mkdir -p "$W/nginx-up/tmp" "$W/nginx-proxy/tmp" "$W/nginx-l4/tmp"
 temps() { # nginx temp paths inside $1
   for t in client_body proxy fastcgi uwsgi scgi; do printf '  %s_temp_path %s/tmp/%s;\n' "$t" "$1" "$t"; done
 }
+mkdir -p "$W/nginx-up/tmp"
 cat >"$W/nginx-up/nginx.conf" <<EOF
 # Static upstream that answers like a provider: JSON body and OpenAI-style
 # rate-limit headers.
@@ -154,60 +194,85 @@ $(temps "$W/nginx-up")
   }
 }
 EOF
-cat >"$W/nginx-proxy/nginx.conf" <<EOF
-# A plain production reverse proxy: upstream keepalive, HTTP/1.1 upstream.
+# nginx_proxy DIR PORT: a plain production reverse proxy (upstream
+# keepalive, HTTP/1.1 upstream) on PORT, with Headroom's routes: / to the
+# static upstream, /fake/ and /hold/ to the two fakeproviders, streamed
+# (proxy_buffering off, as nginx's guides set it up for server-sent events).
+nginx_proxy() {
+  mkdir -p "$1/tmp"
+  cat >"$1/nginx.conf" <<EOF
 daemon off;
 worker_processes auto;
-pid $W/nginx-proxy/nginx.pid;
-error_log $W/nginx-proxy/error.log warn;
-events { worker_connections 4096; }
+worker_rlimit_nofile $NOFILE;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections $NOFILE; }
 http {
-$(temps "$W/nginx-proxy")
+$(temps "$1")
   access_log off;
   keepalive_requests 1000000;
-  upstream provider {
-    server 127.0.0.1:$UP;
-    keepalive 256;
-  }
+  upstream provider { server 127.0.0.1:$UP; keepalive 256; }
+  upstream fake { server 127.0.0.1:$FP; keepalive 256; }
+  upstream hold { server 127.0.0.1:$SFP; keepalive 256; }
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
   server {
-    listen 127.0.0.1:$NP reuseport backlog=4096;
-    location / {
-      proxy_pass http://provider;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
+    listen 127.0.0.1:$2 reuseport backlog=4096;
+    location / { proxy_pass http://provider; }
+    location /fake/ { proxy_pass http://fake/; proxy_buffering off; }
+    location /hold/ { proxy_pass http://hold/; proxy_buffering off; }
   }
 }
 EOF
-cat >"$W/nginx-l4/nginx.conf" <<EOF
-# A byte relay (TCP, no HTTP): the least a proxy can add.
-load_module $STREAM_MODULE;
-daemon off;
-worker_processes auto;
-pid $W/nginx-l4/nginx.pid;
-error_log $W/nginx-l4/error.log warn;
-events { worker_connections 4096; }
-stream {
-  server {
-    listen 127.0.0.1:$LP reuseport backlog=4096;
-    proxy_pass 127.0.0.1:$UP;
-  }
+}
+nginx_proxy "$W/nginx-proxy" "$NP"
+nginx_proxy "$W/nginx-hold" "$SNP"
+# HAProxy in its HTTP mode, idle upstream connections shared between
+# clients (http-reuse always: what its documentation recommends in front of
+# a server that keeps connections alive); threads: one per core (default).
+cat >"$W/haproxy.cfg" <<EOF
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+frontend bench
+  bind 127.0.0.1:$HAP
+  default_backend provider
+backend provider
+  server up 127.0.0.1:$UP
+EOF
+# Caddy's reverse_proxy with its defaults but the idle pool, sized as
+# nginx's keepalive (Caddy keeps 32 by default).
+mkdir -p "$W/caddy"
+cat >"$W/caddy/Caddyfile" <<EOF
+{
+	admin off
+	auto_https off
+}
+http://127.0.0.1:$CDP {
+	reverse_proxy 127.0.0.1:$UP {
+		transport http {
+			keepalive_idle_conns_per_host 256
+		}
+	}
 }
 EOF
-nginx -c "$W/nginx-up/nginx.conf" -p "$W/nginx-up" & PIDS+=($!)
-nginx -c "$W/nginx-proxy/nginx.conf" -p "$W/nginx-proxy" & PIDS+=($!)
-NGINX_PROXY_PID=$!
-nginx -c "$W/nginx-l4/nginx.conf" -p "$W/nginx-l4" & PIDS+=($!)
-NGINX_L4_PID=$!
-"$W/bin/tcprelay" -listen "127.0.0.1:$TP" -upstream "127.0.0.1:$UP" & PIDS+=($!)
+nginx -c "$W/nginx-up/nginx.conf" -p "$W/nginx-up" & PIDS+=("$!")
+nginx -c "$W/nginx-proxy/nginx.conf" -p "$W/nginx-proxy" & PIDS+=("$!")
+NGINX_PID=$!
+haproxy -db -f "$W/haproxy.cfg" >"$W/haproxy.log" 2>&1 & PIDS+=("$!")
+HAPROXY_PID=$!
+HOME="$W/caddy" XDG_CONFIG_HOME="$W/caddy" XDG_DATA_HOME="$W/caddy" \
+  caddy run --config "$W/caddy/Caddyfile" --adapter caddyfile >"$W/caddy.log" 2>&1 & PIDS+=("$!")
+CADDY_PID=$!
+NODE_ENV=production node "$PORTKEY_JS" --port="$PKP" --headless >"$W/portkey.log" 2>&1 & PIDS+=("$!")
+PORTKEY_PID=$!
+"$W/bin/tcprelay" -listen "127.0.0.1:$TP" -upstream "127.0.0.1:$UP" & PIDS+=("$!")
 TCPRELAY_PID=$!
-"$W/bin/epollrelay" -listen "127.0.0.1:$EP" -upstream "127.0.0.1:$UP" & PIDS+=($!)
-EPOLLRELAY_PID=$!
-"$W/bin/lockrelay" -listen "127.0.0.1:$KP" -upstream "127.0.0.1:$UP" & PIDS+=($!)
-LOCKRELAY_PID=$!
-"$W/bin/minrp" -listen "127.0.0.1:$MP" -upstream "http://127.0.0.1:$UP" & PIDS+=($!)
-MINRP_PID=$!
-"$W/bin/fakeprovider" -listen "127.0.0.1:$FP" -provider openai -scale 1000 -stream-delay 10ms -stream-chunks 20 -log-level warn & PIDS+=($!)
+"$W/bin/fakeprovider" -listen "127.0.0.1:$FP" -provider openai -scale 1000 -stream-delay 10ms \
+  -stream-chunks "$CHUNKS" -log-level warn & PIDS+=("$!")
 
 cat >"$W/providers.yaml" <<EOF
 providers:
@@ -217,68 +282,81 @@ providers:
   - name: fake
     catalog: openai
     upstream: http://127.0.0.1:$FP
+  - name: hold
+    catalog: openai
+    upstream: http://127.0.0.1:$SFP
 EOF
-headroom() { # fast|std proxy-port metrics-port binary [args]
-  local c=$1 p=$2 m=$3 bin=$4 fp=true
-  shift 4
-  [ "$c" = fast ] || fp=false
-  HEADROOM_FAST_PATH="$fp" HEADROOM_CONFIG="$W/providers.yaml" HEADROOM_PROXY_ADDR="127.0.0.1:$p" \
-    HEADROOM_METRICS_ADDR="127.0.0.1:$m" HEADROOM_LOG_LEVEL=warn "$bin" "$@" &
+headroom() { # proxy-port metrics-port binary [args]: Headroom with default settings
+  HEADROOM_CONFIG="$W/providers.yaml" HEADROOM_PROXY_ADDR="127.0.0.1:$1" HEADROOM_METRICS_ADDR="127.0.0.1:$2" \
+    HEADROOM_LOG_LEVEL=warn "$3" "${@:4}" &
 }
-headroom std "$HP" "$HM" "$W/bin/exporter"
+headroom "$HP" "$HM" "$W/bin/exporter"
 HPID=$!
-PIDS+=($HPID)
-headroom fast "$FHP" "$FHM" "$W/bin/exporter"
-FHPID=$!
-PIDS+=($FHPID)
-for p in $UP $NP $FP $HP $HM $MP $FHP $FHM $LP $TP $EP $KP; do wait_port "$p"; done
+PIDS+=("$HPID")
 if [ -n "$BASELINE" ]; then
-  # The baseline runs with its own defaults.
-  HEADROOM_CONFIG="$W/providers.yaml" HEADROOM_PROXY_ADDR="127.0.0.1:$BP" HEADROOM_METRICS_ADDR="127.0.0.1:$BM" \
-    HEADROOM_LOG_LEVEL=warn "$W/bin/exporter-baseline" &
-  PIDS+=($!)
+  headroom "$BP" "$BM" "$W/bin/exporter-baseline"
   BASELINE_PID=$!
-  wait_port "$BP"
+  PIDS+=("$BASELINE_PID")
 fi
+for p in $UP $NP $HAP $CDP $PKP $TP $FP $HP $HM; do wait_port "$p"; done
+[ -z "$BASELINE" ] || wait_port "$BP"
 
-cat >"$W/post.lua" <<'EOF'
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4o","messages":[{"role":"user","content":"Hello!"}],"max_tokens":20}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer sk-bench-0000"
-EOF
-printf '%s' '{"model":"gpt-4o","messages":[{"role":"user","content":"Hello!"}],"max_tokens":20}' >"$W/body.json"
-
-URL_direct="http://127.0.0.1:$UP/v1/chat/completions"
-URL_std="http://127.0.0.1:$HP/up/v1/chat/completions"
-URL_fast="http://127.0.0.1:$FHP/up/v1/chat/completions"
-URL_baseline="http://127.0.0.1:$BP/up/v1/chat/completions"
-URL_nginx="http://127.0.0.1:$NP/v1/chat/completions"
-URL_minrp="http://127.0.0.1:$MP/v1/chat/completions"
-URL_nginxl4="http://127.0.0.1:$LP/v1/chat/completions"
-URL_tcprelay="http://127.0.0.1:$TP/v1/chat/completions"
-URL_epollrelay="http://127.0.0.1:$EP/v1/chat/completions"
-URL_lockrelay="http://127.0.0.1:$KP/v1/chat/completions"
-TARGETS=(direct std fast nginx minrp nginxl4 tcprelay epollrelay lockrelay)
+# The paths. Each gets a wrk script and a vegeta target with the same
+# request; Portkey is told where to send it by two of its headers.
+TARGETS=(direct headroom)
 [ -z "$BASELINE" ] || TARGETS+=(baseline)
-
-# Every target must answer 200 before anything is measured.
+TARGETS+=(nginx haproxy caddy portkey tcprelay)
+declare -A URL=(
+  [direct]="http://127.0.0.1:$UP/v1/chat/completions"
+  [headroom]="http://127.0.0.1:$HP/up/v1/chat/completions"
+  [baseline]="http://127.0.0.1:$BP/up/v1/chat/completions"
+  [nginx]="http://127.0.0.1:$NP/v1/chat/completions"
+  [haproxy]="http://127.0.0.1:$HAP/v1/chat/completions"
+  [caddy]="http://127.0.0.1:$CDP/v1/chat/completions"
+  [portkey]="http://127.0.0.1:$PKP/v1/chat/completions"
+  [tcprelay]="http://127.0.0.1:$TP/v1/chat/completions")
+declare -A NAME=(
+  [direct]="direct" [headroom]="Headroom" [baseline]="Headroom built at $BASELINE_REV (before)"
+  [nginx]="nginx" [haproxy]="HAProxy" [caddy]="Caddy" [portkey]="Portkey AI gateway"
+  [tcprelay]="bare TCP relay (bench/tcprelay; no HTTP)")
+# The processes whose CPU time is the proxy's: nginx's master and workers.
+declare -A GROUP=(
+  [headroom]="$HPID" [baseline]="${BASELINE_PID:-}" [nginx]="$(nginx_group "$NGINX_PID")"
+  [haproxy]="$HAPROXY_PID" [caddy]="$CADDY_PID" [portkey]="$PORTKEY_PID" [tcprelay]="$TCPRELAY_PID")
+REQ='{"model":"gpt-4o","messages":[{"role":"user","content":"Hello!"}],"max_tokens":20}'
+printf '%s' "$REQ" >"$W/body.json"
 for t in "${TARGETS[@]}"; do
-  u="URL_$t"
-  codes=$(echo "POST ${!u}" | vegeta attack -rate=5/s -duration=1s -body="$W/body.json" \
-    -header 'Content-Type: application/json' -header 'Authorization: Bearer sk-bench-0000' | vegeta report -type=json |
-    grep -o '"status_codes":{[^}]*}')
+  hdrs=("Content-Type: application/json" "Authorization: Bearer sk-bench-0000")
+  [ "$t" != portkey ] || hdrs+=("x-portkey-provider: openai" "x-portkey-custom-host: http://127.0.0.1:$UP/v1")
+  {
+    printf 'wrk.method = "POST"\nwrk.body = %s\n' "'$REQ'"
+    for h in "${hdrs[@]}"; do printf 'wrk.headers["%s"] = "%s"\n' "${h%%: *}" "${h#*: }"; done
+  } >"$W/wrk-$t.lua"
+  { echo "POST ${URL[$t]}"; printf '%s\n' "${hdrs[@]}"; echo "@$W/body.json"; } >"$W/vegeta-$t.txt"
+done
+attack() { # target rate duration: vegeta's results on stdout
+  vegeta attack -targets="$W/vegeta-$1.txt" -rate="$2/s" -duration="$3"
+}
+
+# Every path must answer 200 before anything is measured.
+for t in "${TARGETS[@]}"; do
+  codes=$(attack "$t" 5 1s | vegeta report -type=json | grep -o '"status_codes":{[^}]*}')
   [ "$codes" = '"status_codes":{"200":5}' ] || { echo "bench.sh: $t answered $codes" >&2; exit 1; }
 done
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
-# paired a b: the median over the rounds of a's figure over b's in the same
-# round (files $W/rps-a and $W/rps-b, a line per round). The two run back to
-# back in each round, so a spell that slows the whole machine for a round
-# slows both, where the ratio of the medians can pair a quiet round of one
-# with a disturbed round of the other.
-paired() { paste "$W/rps-$1" "$W/rps-$2" | awk '$2 > 0 {printf "%.4f\n", $1 / $2}' | median | awk '{printf "%.2f", $1}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b <= 0) print "n/a"; else printf "%.2f", a / b}'; }
+# paired metric a b: the median over the rounds of a's figure over b's in
+# the same round (files $W/<metric>-a and $W/<metric>-b, a line per round).
+paired() {
+  paste "$W/$1-$2" "$W/$1-$3" | awk '$2 > 0 {printf "%.4f\n", $1 / $2}' | median |
+    awk 'NF {printf "%.2f", $1} END {if (!NR) print "n/a"}'
+}
+# pairdiff metric a b: the median over the rounds of a's figure minus b's.
+pairdiff() { paste "$W/$1-$2" "$W/$1-$3" | awk '{print $1 - $2}' | median; }
+rounds() { paste -sd' ' "$W/$1"; }
+rounds1() { awk '{printf "%s%.1f", (NR > 1 ? " " : ""), $1} END {print ""}' "$W/$1"; }
+us() { awk -v n="$1" 'BEGIN {printf "%.0f", n / 1000}'; }
 
 # --- throughput ----------------------------------------------------------------
 log "throughput: wrk -t2 -c$CONNS -d$DUR, $ROUNDS interleaved rounds"
@@ -286,24 +364,20 @@ log "throughput: wrk -t2 -c$CONNS -d$DUR, $ROUNDS interleaved rounds"
 # /proc/<pid>/stat) while wrk runs: less sensitive than req/s to what else
 # the shared cores are doing, and it says what each proxy costs by itself.
 TICK=$(getconf CLK_TCK)
-declare -A TPIDS=([std]="$HPID" [fast]="$FHPID" [minrp]="$MINRP_PID" [baseline]="${BASELINE_PID:-}"
-  [nginx]="$(pgrep -P "$NGINX_PROXY_PID" | tr '\n' ' ')" [nginxl4]="$(pgrep -P "$NGINX_L4_PID" | tr '\n' ' ')"
-  [tcprelay]="$TCPRELAY_PID" [epollrelay]="$EPOLLRELAY_PID" [lockrelay]="$LOCKRELAY_PID")
 cputicks() { # pids... -> utime+stime ticks, summed
   local p s=0
   for p in "$@"; do s=$((s + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'))); done
   echo "$s"
 }
-for t in "${TARGETS[@]}"; do u="URL_$t"; wrk -t2 -c"$CONNS" -d2s -s "$W/post.lua" "${!u}" >/dev/null; done
+for t in "${TARGETS[@]}"; do wrk -t2 -c"$CONNS" -d"$WARM" -s "$W/wrk-$t.lua" "${URL[$t]}" >/dev/null; done
 for r in $(seq 1 "$ROUNDS"); do
   for t in "${TARGETS[@]}"; do
-    u="URL_$t"
-    c0=0
-    [ -z "${TPIDS[$t]:-}" ] || c0=$(cputicks ${TPIDS[$t]})
-    wrk -t2 -c"$CONNS" -d"$DUR" --latency -s "$W/post.lua" "${!u}" >"$W/wrk-$t-$r.txt"
+    g="${GROUP[$t]:-}" c0=0
+    [ -z "$g" ] || c0=$(cputicks $g)
+    wrk -t2 -c"$CONNS" -d"$DUR" --latency -s "$W/wrk-$t.lua" "${URL[$t]}" >"$W/wrk-$t-$r.txt"
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$W/wrk-$t-$r.txt")
-    if [ -n "${TPIDS[$t]:-}" ]; then
-      c1=$(cputicks ${TPIDS[$t]})
+    if [ -n "$g" ]; then
+      c1=$(cputicks $g)
       n=$(awk '/requests in/ {print $1}' "$W/wrk-$t-$r.txt")
       awk -v c=$((c1 - c0)) -v t="$TICK" -v n="$n" 'BEGIN {printf "%.1f\n", c / t * 1e6 / n}' >>"$W/cpu-$t"
     fi
@@ -313,28 +387,24 @@ for r in $(seq 1 "$ROUNDS"); do
     log "  round $r $t: $rps req/s"
   done
 done
-declare -A RPS
-for t in "${TARGETS[@]}"; do RPS[$t]=$(median <"$W/rps-$t"); done
-declare -A CPU
-for t in "${TARGETS[@]}"; do [ ! -s "$W/cpu-$t" ] || CPU[$t]=$(median <"$W/cpu-$t"); done
-HRSS=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$HPID/status")
-FHRSS=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$FHPID/status")
+declare -A RPS CPU HWM
+for t in "${TARGETS[@]}"; do
+  RPS[$t]=$(median <"$W/rps-$t")
+  [ ! -s "$W/cpu-$t" ] || CPU[$t]=$(median <"$W/cpu-$t")
+  # Peak RSS so far (VmHWM), the group's processes summed.
+  [ -z "${GROUP[$t]:-}" ] || HWM[$t]=$(for p in ${GROUP[$t]}; do awk '/VmHWM/ {print $2}' "/proc/$p/status"; done |
+    awk '{s += $1} END {printf "%.0f", s / 1024}')
+done
 
 # --- latency at a fixed rate ---------------------------------------------------------
 log "latency: vegeta at $RATE req/s, $ROUNDS interleaved rounds of $LAT_DUR, each path paired with a direct run"
-declare -A P50 P99 ADD50 ADD99
-for t in "${TARGETS[@]}"; do
-  u="URL_$t"
-  echo "POST ${!u}" | vegeta attack -rate="$RATE/s" -duration=2s -body="$W/body.json" \
-    -header 'Content-Type: application/json' -header 'Authorization: Bearer sk-bench-0000' >/dev/null
-done
+for t in "${TARGETS[@]}"; do attack "$t" "$RATE" "$WARM" >/dev/null; done
 latency_run() { # target round: appends its p50 and p99 (ns) to $W/p50-<target>, $W/p99-<target>
-  local t=$1 r=$2 u="URL_$1" f="$W/vegeta-$1-$2.json"
-  echo "POST ${!u}" | vegeta attack -rate="$RATE/s" -duration="$LAT_DUR" -body="$W/body.json" \
-    -header 'Content-Type: application/json' -header 'Authorization: Bearer sk-bench-0000' |
-    vegeta report -type=json >"$f"
+  local t=$1 r=$2 f="$W/vegeta-$1-$2.json"
+  attack "$t" "$RATE" "$LAT_DUR" | vegeta report -type=json >"$f"
   grep -o '"50th":[0-9]*' "$f" | cut -d: -f2 >>"$W/p50-$t"
   grep -o '"99th":[0-9]*' "$f" | cut -d: -f2 >>"$W/p99-$t"
+  grep -o '"throughput":[0-9.e+-]*' "$f" | cut -d: -f2 >>"$W/answered-$t"
   log "  round $r $t: p50 $(tail -1 "$W/p50-$t") ns, p99 $(tail -1 "$W/p99-$t") ns, success $(grep -o '"success":[0-9.]*' "$f" | cut -d: -f2)"
   # A latency over answers that are not all 200 (a 404, a 502) is another
   # path's latency: say so where the throughput rounds say theirs.
@@ -356,79 +426,135 @@ for r in $(seq 1 "$ROUNDS"); do
     done
   done
 done
+declare -A P50 P99 ADD50 ADD99 ANSWERED
 for t in "${TARGETS[@]}"; do
   P50[$t]=$(median <"$W/p50-$t")
   P99[$t]=$(median <"$W/p99-$t")
+  ANSWERED[$t]=$(median <"$W/answered-$t" | awk '{printf "%.0f", $1}')
   [ "$t" = direct ] || { ADD50[$t]=$(median <"$W/add50-$t"); ADD99[$t]=$(median <"$W/add99-$t"); }
 done
-# "headroom" is Headroom as it runs by default.
-RPS[headroom]=${RPS[$DEFAULT_CLIENT]} P50[headroom]=${P50[$DEFAULT_CLIENT]} P99[headroom]=${P99[$DEFAULT_CLIENT]}
-ADD50[headroom]=${ADD50[$DEFAULT_CLIENT]} ADD99[headroom]=${ADD99[$DEFAULT_CLIENT]}
-us() { awk -v n="$1" 'BEGIN {printf "%.0f", n / 1000}'; }
-addedus() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", a - b}'; }
 
-# --- SSE ---------------------------------------------------------------------------
-log "SSE: $SSE_N streams of 20 events, 10 ms apart, direct and through Headroom (fast path and net/http's)"
-"$W/bin/sseclient" -url "http://127.0.0.1:$FP/v1/chat/completions" -n "$SSE_N" >"$W/sse-direct.json"
-"$W/bin/sseclient" -url "http://127.0.0.1:$HP/fake/v1/chat/completions" -n "$SSE_N" >"$W/sse-std.json"
-"$W/bin/sseclient" -url "http://127.0.0.1:$FHP/fake/v1/chat/completions" -n "$SSE_N" >"$W/sse-fast.json"
+# --- SSE: time to first byte, delay between events ------------------------------------
+SSE_PATHS=(direct headroom)
+[ -z "$BASELINE" ] || SSE_PATHS+=(baseline)
+SSE_PATHS+=(nginx)
+declare -A SSE_URL=([direct]="http://127.0.0.1:$FP" [headroom]="http://127.0.0.1:$HP/fake"
+  [baseline]="http://127.0.0.1:$BP/fake" [nginx]="http://127.0.0.1:$NP/fake")
+log "SSE: $SSE_N sequential streams of $CHUNKS chunks, 10 ms apart: ${SSE_PATHS[*]}"
+for t in "${SSE_PATHS[@]}"; do
+  "$W/bin/sseclient" -url "${SSE_URL[$t]}/v1/chat/completions" -n "$SSE_N" >"$W/sse-$t.json"
+done
 jget() { grep -o "\"$2\":[0-9.e+-]*" "$1" | cut -d: -f2; }
+# Every stream carries the same events (fakeprovider's: a role chunk, the
+# content chunks, a finish chunk, the usage, [DONE]); the held streams
+# below must each bring all of them.
+EVENTS=$(jget "$W/sse-direct.json" events_min)
+[ "$EVENTS" = "$(jget "$W/sse-direct.json" events_max)" ] && [ "$EVENTS" -gt 1 ] || {
+  echo "bench.sh: fakeprovider's streams carried $EVENTS to $(jget "$W/sse-direct.json" events_max) events" >&2
+  exit 1
+}
+
+# --- SSE: streams held at once ----------------------------------------------------------
+# The hold's upstream spaces the same events so that a stream lasts
+# HOLD_S seconds.
+HOLD_DELAY_MS=$((HOLD_S * 1000 / (EVENTS - 1)))
+"$W/bin/fakeprovider" -listen "127.0.0.1:$SFP" -provider openai -scale 1000 -stream-delay "${HOLD_DELAY_MS}ms" \
+  -stream-chunks "$CHUNKS" -log-level warn & PIDS+=("$!")
+wait_port "$SFP"
+HOLD_PATHS=(headroom)
+[ -z "$BASELINE" ] || HOLD_PATHS+=(baseline)
+HOLD_PATHS+=(nginx)
+hold() { # target round: a fresh proxy, warmed by a few short streams, then HOLD_N held streams
+  local t=$1 r=$2 pid group base
+  case $t in
+  headroom | baseline)
+    local bin="$W/bin/exporter"
+    [ "$t" = headroom ] || bin="$W/bin/exporter-baseline"
+    headroom "$SHP" "$SHM" "$bin"
+    pid=$!
+    PIDS+=("$pid")
+    wait_port "$SHP"
+    group=$pid base="http://127.0.0.1:$SHP"
+    ;;
+  nginx)
+    nginx -c "$W/nginx-hold/nginx.conf" -p "$W/nginx-hold" &
+    pid=$!
+    PIDS+=("$pid")
+    wait_port "$SNP"
+    group="$(nginx_group "$pid")" base="http://127.0.0.1:$SNP"
+    ;;
+  esac
+  "$W/bin/sseclient" -url "$base/fake/v1/chat/completions" -n 5 >/dev/null
+  "$W/bin/sseclient" -concurrent -n "$HOLD_N" -expect "$EVENTS" -pids "$group" \
+    -url "$base/hold/v1/chat/completions" >"$W/hold-$t-$r.json"
+  stop "$pid"
+  local f="$W/hold-$t-$r.json"
+  jget "$f" rss_growth_per_stream_kib >>"$W/holdrss-$t"
+  jget "$f" cpu_ms >>"$W/holdcpu-$t"
+  jget "$f" missing_events >>"$W/holdmissing-$t"
+  jget "$f" failed_streams >>"$W/holdfailed-$t"
+  jget "$f" events >>"$W/holdevents-$t"
+  log "  round $r $t: $(jget "$f" events) events of $((HOLD_N * EVENTS)), RSS +$(jget "$f" rss_growth_per_stream_kib) KiB per stream, CPU $(jget "$f" cpu_ms) ms"
+}
+log "SSE: $HOLD_N streams held ${HOLD_S}s at once ($EVENTS events each), direct once, then ${HOLD_PATHS[*]} in $ROUNDS interleaved rounds"
+"$W/bin/sseclient" -concurrent -n "$HOLD_N" -expect "$EVENTS" -url "http://127.0.0.1:$SFP/v1/chat/completions" >"$W/hold-direct.json"
+for r in $(seq 1 "$ROUNDS"); do
+  for t in "${HOLD_PATHS[@]}"; do hold "$t" "$r"; done
+done
+declare -A HOLDRSS HOLDCPU HOLDMISSING HOLDFAILED
+for t in "${HOLD_PATHS[@]}"; do
+  HOLDRSS[$t]=$(median <"$W/holdrss-$t")
+  HOLDCPU[$t]=$(median <"$W/holdcpu-$t")
+  HOLDMISSING[$t]=$(awk '{s += $1} END {print s + 0}' "$W/holdmissing-$t")
+  HOLDFAILED[$t]=$(awk '{s += $1} END {print s + 0}' "$W/holdfailed-$t")
+done
 
 # --- CPU profile under load ----------------------------------------------------------
-log "profile: Headroom ($DEFAULT_CLIENT) under wrk load"
-for p in "$HPID" "$FHPID"; do
-  kill "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-done
-headroom "$DEFAULT_CLIENT" "$PP" "$PM" "$W/bin/headroomprof" -cpuprofile "$W/cpu.pprof"
+log "profile: Headroom under wrk load"
+stop "$HPID"
+[ -z "$BASELINE" ] || stop "$BASELINE_PID"
+headroom "$PP" "$PM" "$W/bin/headroomprof" -cpuprofile "$W/cpu.pprof"
 PPID_=$!
-PIDS+=($PPID_)
+PIDS+=("$PPID_")
 wait_port "$PP"
-wrk -t2 -c"$CONNS" -d"$DUR" -s "$W/post.lua" "http://127.0.0.1:$PP/up/v1/chat/completions" >"$W/wrk-prof.txt"
+wrk -t2 -c"$CONNS" -d"$DUR" -s "$W/wrk-headroom.lua" "http://127.0.0.1:$PP/up/v1/chat/completions" >"$W/wrk-prof.txt"
 kill -INT "$PPID_" 2>/dev/null || true
-wait "$PPID_" 2>/dev/null || true
+stop "$PPID_"
 go tool pprof -top -nodecount=25 "$W/bin/headroomprof" "$W/cpu.pprof" 2>/dev/null >"$W/top.txt" || true
 go tool pprof -top -cum -nodecount=25 "$W/bin/headroomprof" "$W/cpu.pprof" 2>/dev/null >"$W/topcum.txt" || true
 
 # --- scale: 10k series ------------------------------------------------------------
-log "scale: a fresh Headroom with 10k rate-limit series"
-headroom "$DEFAULT_CLIENT" "$SP" "$SM" "$W/bin/exporter"
-SPID=$!
-PIDS+=($SPID)
-wait_port "$SP"
-wait_port "$SM"
-"$W/bin/seriesload" -proxy "http://127.0.0.1:$SP/up" -metrics "http://127.0.0.1:$SM/metrics" -pid "$SPID" \
-  -models 100 -keys 50 -scrapes 20 >"$W/scale.json"
-kill "$SPID" 2>/dev/null || true
-wait "$SPID" 2>/dev/null || true
-# The same with the protobuf exposition (what Prometheus asks for first with
-# native histograms or scrape_protocols: [PrometheusProto, …]).
-headroom "$DEFAULT_CLIENT" "$QP" "$QM" "$W/bin/exporter"
-QPID=$!
-PIDS+=($QPID)
-wait_port "$QP"
-wait_port "$QM"
-"$W/bin/seriesload" -proxy "http://127.0.0.1:$QP/up" -metrics "http://127.0.0.1:$QM/metrics" -pid "$QPID" \
-  -models 100 -keys 50 -scrapes 20 -format proto >"$W/scale-proto.json"
-
-# --- Go benchmarks: loopback proxy cost, tail -------------------------------------------
-log "loopback: go test -bench Loopback ./proxy (3 alternated runs)"
-go test -run XXX -bench Loopback -benchmem -count 3 ./proxy >"$W/loopback.txt" 2>&1 || {
-  cat "$W/loopback.txt" >&2
-  echo "bench.sh: loopback benchmarks failed" >&2
+log "scale: a fresh Headroom with 10k rate-limit series (text, then protobuf scrapes)"
+scale() { # proxy-port metrics-port format
+  headroom "$1" "$2" "$W/bin/exporter"
+  local pid=$!
+  PIDS+=("$pid")
+  wait_port "$1"
+  wait_port "$2"
+  "$W/bin/seriesload" -proxy "http://127.0.0.1:$1/up" -metrics "http://127.0.0.1:$2/metrics" -pid "$pid" \
+    -models 100 -keys 50 -scrapes "$SCRAPES" -format "$3" >"$W/scale-$3.json"
+  stop "$pid"
 }
-log "tail: GOMAXPROCS=1 go test -bench . ./tail"
-GOMAXPROCS=1 go test -run XXX -bench . -benchmem ./tail >"$W/tail.txt" 2>&1 || {
-  cat "$W/tail.txt" >&2
-  echo "bench.sh: tail benchmarks failed" >&2
-}
+scale "$SP" "$SM" text
+# The protobuf exposition is what Prometheus asks for first with native
+# histograms or scrape_protocols: [PrometheusProto, …].
+scale "$QP" "$QM" proto
 
-# --- normalisation -----------------------------------------------------------------
+# --- Go benchmarks: loopback proxy cost, tail, normalisation ---------------------------
+gobench() { # file package args...
+  local f=$1 pkg=$2
+  shift 2
+  go test -run XXX -benchmem -benchtime "$BENCHTIME" "$@" "$pkg" >"$W/$f" 2>&1 || {
+    cat "$W/$f" >&2
+    echo "bench.sh: go test -bench $* $pkg failed" >&2
+  }
+}
+log "loopback: go test -bench Loopback ./proxy ($GOCOUNT runs)"
+gobench loopback.txt ./proxy -bench Loopback -count "$GOCOUNT"
+log "tail: GOMAXPROCS=1 go test -bench ./tail"
+GOMAXPROCS=1 gobench tail.txt ./tail -bench 'BenchmarkNginx|BenchmarkEnvoy|BenchmarkHeadroom|BenchmarkMapping'
 log "normalisation: go test -bench BenchmarkDialects"
-go test -run XXX -bench BenchmarkDialects -benchmem -benchtime 1s ./parsers >"$W/gobench.txt" 2>&1 || {
-  cat "$W/gobench.txt" >&2
-  echo "bench.sh: dialect benchmarks failed" >&2
-}
+gobench gobench.txt ./parsers -bench BenchmarkDialects
 
 # --- report --------------------------------------------------------------------
 log "writing $OUT"
@@ -438,134 +564,180 @@ NOTES=""
 if [ -f "$OUT" ] && grep -qF "$MARK" "$OUT"; then
   NOTES="$(awk -v m="$MARK" 'f || $0 == m {f = 1; print}' "$OUT")"
 fi
-pass() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN {ok = (dir == "ge" ? v >= t : v <= t); print (ok ? "met" : "**missed**")}'; }
-HN=$(paired "$DEFAULT_CLIENT" nginx)
-HNM=$(ratio "${RPS[headroom]}" "${RPS[nginx]}")
-HD=$(ratio "${RPS[headroom]}" "${RPS[direct]}")
-ND=$(ratio "${RPS[nginx]}" "${RPS[direct]}")
-A50=$(us "${ADD50[headroom]}")
-A99=$(us "${ADD99[headroom]}")
-N50=$(us "${ADD50[nginx]}")
-N99=$(us "${ADD99[nginx]}")
-SD="$W/sse-direct.json" SH="$W/sse-$DEFAULT_CLIENT.json" SC="$W/scale.json"
-# Optional rows and ratios: the non-default client and the baseline build.
-opt() { [ -z "$BASELINE" ] || printf '\n%s' "$("$@")"; } # a row only with a baseline
-rowr() { printf '| %s | %s | %s |\n' "$1" "${RPS[$2]}" "$(paste -sd' ' "$W/rps-$2")"; }
-rowl() { printf '| %s | %s | %s | %s | %s |\n' "$1" "$(us "${P50[$2]}")" "$(us "${P99[$2]}")" "$(us "${ADD50[$2]}")" "$(us "${ADD99[$2]}")"; }
-rows() { local f="$W/sse-$2.json"; printf '| %s | %s | %s | %s | %s |\n' "$1" "$(jget "$f" ttfb_p50_us)" "$(jget "$f" ttfb_p99_us)" "$(jget "$f" gap_p50_us)" "$(jget "$f" gap_p99_us)"; }
+# verdict value threshold ge|le: "met" or "**missed**" ("not measured" for n/a).
+verdict() {
+  awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN {
+    if (v == "n/a" || v == "") { print "**not measured**"; exit }
+    ok = (dir == "ge" ? v + 0 >= t : v + 0 <= t); print (ok ? "met" : "**missed**") }'
+}
+TPUT=$(paired rps headroom nginx)
+CPUR=$(paired cpu headroom nginx)
+P99R=$(paired p99 headroom nginx)
+D50=$(pairdiff add50 headroom nginx)
+HRSSR=$(paired holdrss headroom nginx)
+HCPUR=$(paired holdcpu headroom nginx)
+EV_H="${HOLDMISSING[headroom]} missing, ${HOLDFAILED[headroom]} failed streams"
+EV_N="${HOLDMISSING[nginx]} missing, ${HOLDFAILED[nginx]} failed streams"
+EV_OK=met
+[ "${HOLDMISSING[headroom]}${HOLDFAILED[headroom]}" = 00 ] || EV_OK="**missed**"
+# f0, f1 x: x with no decimal, with one.
+f0() { awk -v v="$1" 'BEGIN {printf "%.0f", v}'; }
+f1() { awk -v v="$1" 'BEGIN {printf "%.1f", v}'; }
+rss_mib() { awk -v v="$1" 'BEGIN {printf "%.1f", v / 1024}'; }
+sse_row() {
+  local f="$W/sse-$1.json" d="$W/sse-direct.json" k added=""
+  printf '| %s |' "${NAME[$1]}"
+  for k in ttfb_p50_us ttfb_p99_us gap_p50_us gap_p99_us; do printf ' %s |' "$(f0 "$(jget "$f" "$k")")"; done
+  [ "$1" = direct ] || for k in ttfb_p50_us gap_p50_us; do
+    added="$added $(awk -v a="$(jget "$f" "$k")" -v b="$(jget "$d" "$k")" 'BEGIN {printf "%.0f", a - b}') |"
+  done
+  printf '%s\n' "${added:- | |}"
+}
+hold_row() { # target file-of-round-1-or-direct
+  local t=$1 f="$W/hold-$1-1.json"
+  [ "$t" != direct ] || f="$W/hold-direct.json"
+  if [ "$t" = direct ]; then
+    printf '| direct (no proxy) | %s of %s | %s | %s | | | | | |\n' "$(jget "$f" events)" "$((HOLD_N * EVENTS))" \
+      "$(jget "$f" missing_events)" "$(jget "$f" failed_streams)"
+    return
+  fi
+  local n=$((HOLD_N * EVENTS * ROUNDS))
+  printf '| %s | %s of %s | %s | %s | %s | %s | %s | %s | %s |\n' "${NAME[$t]}" \
+    "$(awk '{s += $1} END {print s}' "$W/holdevents-$t")" "$n" "${HOLDMISSING[$t]}" "${HOLDFAILED[$t]}" \
+    "$(rss_mib "$(jget "$f" rss_before_kib)")" "$(f1 "${HOLDRSS[$t]}")" "$(rounds1 "holdrss-$t")" \
+    "$(f1 "${HOLDCPU[$t]}")" "$(rounds1 "holdcpu-$t")"
+}
+loopback_row() { # benchmark name
+  field() { grep "^BenchmarkLoopback$1-" "$W/loopback.txt" | awk -v u="$2" '{for (i = 2; i < NF; i++) if ($(i+1) == u) print $i}'; }
+  printf '| %s | %s | %s | %s |\n' "$1" "$(field "$1" ns/op | median | awk '{printf "%.1f", $1/1000}')" \
+    "$(field "$1" cpu-ns/op | median | awk '{printf "%.1f", $1/1000}')" "$(field "$1" allocs/op | tail -1)"
+}
+PEERS=(headroom)
+[ -z "$BASELINE" ] || PEERS+=(baseline)
+PEERS+=(nginx haproxy caddy portkey tcprelay)
 {
   cat <<EOF
 # Benchmarks
 
-Generated by \`./scripts/bench.sh\` on $(date -u +%Y-%m-%d) (commit $REV).
+Generated by \`./scripts/bench.sh\` on $(date -u +%Y-%m-%d) (commit $REV)$([ -z "${BENCH_QUICK:-}" ] || echo ", **a BENCH_QUICK smoke run: one short round, $HOLD_N held streams; not a measurement**").
 These machines are noisy and shared: compare the ratios within one run, not absolute numbers
-across runs. Re-run with \`./scripts/bench.sh\` (about 20 minutes; \`BENCH_QUICK=1\` for a smoke run).
+across runs. Re-run with \`./scripts/bench.sh\` (about 20 minutes; \`BENCH_QUICK=1\` for a smoke run;
+\`BENCH_BASELINE=<rev>\` to measure a Headroom built at an older revision beside this one).
 
 Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM,
-Linux $(uname -r), $(go version | cut -d' ' -f3), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), vegeta $VEGETA_VERSION.
-Load generator, upstream and proxy share the same $(nproc) cores.
+Linux $(uname -r), $(go version | cut -d' ' -f3). Peers: $(nginx -v 2>&1 | sed 's/.*: //'), HAProxy $(haproxy -v | awk 'NR == 1 {print $3}'),
+Caddy $(caddy version | awk '{print $1}'), Portkey AI gateway $PORTKEY_VERSION on Node.js $(node --version). Load: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), vegeta $VEGETA_VERSION.
+Load generator, upstream and proxies share the same $(nproc) cores.
+
+## Issue 15's targets
+
+Headroom against nginx, both measured in this run; ratios are medians of per-round ratios (the two
+run back to back in each round).
+
+| target | measured | verdict |
+|---|---|---|
+| throughput ≥ 0.85× nginx's | **$TPUT×** (Headroom ${RPS[headroom]} req/s, nginx ${RPS[nginx]}) | $(verdict "$TPUT" 0.85 ge) |
+| added p50 at $RATE req/s ≤ nginx's added p50 + 10 µs | Headroom +$(us "${ADD50[headroom]}") µs, nginx +$(us "${ADD50[nginx]}") µs; per round Headroom's minus nginx's: **$(awk -v d="$D50" 'BEGIN {printf "%+.0f", d / 1000}') µs** | $(verdict "$(us "$D50")" 10 le) |
+| p99 at $RATE req/s ≤ 1.5× nginx's | **$P99R×** (Headroom $(us "${P99[headroom]}") µs, nginx $(us "${P99[nginx]}") µs) | $(verdict "$P99R" 1.5 le) |
+| CPU per request ≤ 1.2× nginx's | **$CPUR×** (Headroom ${CPU[headroom]} µs, nginx ${CPU[nginx]} µs) | $(verdict "$CPUR" 1.2 le) |
+| $HOLD_N SSE streams held ${HOLD_S} s: every event arrives | Headroom: $EV_H; nginx: $EV_N | $EV_OK |
+| RSS growth per held stream ≤ 2× nginx's | **$HRSSR×** (Headroom $(f1 "${HOLDRSS[headroom]}") KiB, nginx $(f1 "${HOLDRSS[nginx]}") KiB) | $(verdict "$HRSSR" 2 le) |
+| CPU over the hold ≤ 1.5× nginx's | **$HCPUR×** (Headroom $(f1 "${HOLDCPU[headroom]}") ms, nginx $(f1 "${HOLDCPU[nginx]}") ms) | $(verdict "$HCPUR" 1.5 le) |
 
 ## Proxy overhead
 
 Upstream: a static nginx (1 worker) answering every POST with a 260-byte chat completion and
-OpenAI rate-limit headers. nginx as reverse proxy: \`worker_processes auto\`, upstream
-\`keepalive 256\`, HTTP/1.1 to the upstream. Headroom: \`cmd/exporter\`, one provider
-(\`dialect: openai\`), default settings.
+OpenAI rate-limit headers. The proxies, each on loopback in front of it:
 
-### Throughput (wrk -t2 -c$CONNS -d$DUR, POST with a JSON body; median of $ROUNDS interleaved rounds)
+- Headroom: \`cmd/exporter\`, one provider (\`dialect: openai\`), default settings.
+- nginx: \`worker_processes auto\`, upstream \`keepalive 256\`, HTTP/1.1 to the upstream.
+- HAProxy: \`mode http\`, \`http-reuse always\`, default threads (one per core).
+- Caddy: \`reverse_proxy\` with \`admin off\`, \`auto_https off\`, and an idle pool of 256 per host
+  (\`keepalive_idle_conns_per_host\`, as nginx's; Caddy's default is 32).
+- Portkey AI gateway: \`node build/start-server.js --headless\` with \`NODE_ENV=production\`,
+  routed by \`x-portkey-provider: openai\` and \`x-portkey-custom-host\` (the upstream's \`/v1\`).
+- bare TCP relay: \`bench/tcprelay\` (two goroutines and \`io.Copy\` per connection; reads nothing of
+  HTTP): what relaying the bytes alone costs on this machine.
 
-| path | req/s | rounds |
-|---|---:|---|
-| direct | ${RPS[direct]} | $(paste -sd' ' "$W/rps-direct") |
-$(rowr "through Headroom, fast path (HEADROOM_FAST_PATH=true)" fast)
-$(rowr "through Headroom, net/http's path (HEADROOM_FAST_PATH=false)" std)$(opt rowr "through Headroom built at $BASELINE_REV (before)" baseline)
-| through nginx | ${RPS[nginx]} | $(paste -sd' ' "$W/rps-nginx") |
-| through a minimal Go ReverseProxy (bench/minrp) | ${RPS[minrp]} | $(paste -sd' ' "$W/rps-minrp") |
-| through nginx's TCP relay (stream module; no HTTP) | ${RPS[nginxl4]} | $(paste -sd' ' "$W/rps-nginxl4") |
-| through a plain Go TCP relay (bench/tcprelay; no HTTP) | ${RPS[tcprelay]} | $(paste -sd' ' "$W/rps-tcprelay") |
-| through a Go TCP relay with its own epoll loop (bench/epollrelay; no HTTP) | ${RPS[epollrelay]} | $(paste -sd' ' "$W/rps-epollrelay") |
-| through a Go relay shaped like Headroom's fast path (bench/lockrelay: one goroutine per connection, raw syscalls, the netpoller; no HTTP) | ${RPS[lockrelay]} | $(paste -sd' ' "$W/rps-lockrelay") |
+### Throughput (wrk -t2 -c$CONNS -d$DUR, POST with a JSON body; $ROUNDS interleaved rounds)
 
-| ratio | value | target |
-|---|---:|---|
-| Headroom ($DEFAULT_CLIENT, the default) / nginx: median of the per-round ratios (the two run back to back in each round) | **$HN** | ≥ 0.9: $(pass "$HN" 0.9 ge) |
-| Headroom ($DEFAULT_CLIENT, the default) / nginx: ratio of the medians above | $HNM | |
-| Headroom fast path / nginx (per-round) | $(paired fast nginx) | |
-| Headroom net/http path / nginx | $(ratio "${RPS[std]}" "${RPS[nginx]}") | |
-| Headroom fast path / net/http path | $(ratio "${RPS[fast]}" "${RPS[std]}") | (the fast path's gain) |$(opt echo "| Headroom $BASELINE_REV (before) / nginx (ratio of the medians; not run next to nginx) | $(ratio "${RPS[baseline]:-0}" "${RPS[nginx]}") | |")
-| Headroom / direct | $HD | |
-| nginx / direct | $ND | |
-| Headroom net/http path / minimal Go ReverseProxy | $(ratio "${RPS[std]}" "${RPS[minrp]}") | (Headroom's own cost on top of net/http) |
-| minimal Go ReverseProxy / nginx | $(ratio "${RPS[minrp]}" "${RPS[nginx]}") | (what net/http/httputil reaches here) |
+| path | req/s (median) | / nginx (per round) | rounds |
+|---|---:|---:|---|
+| direct | ${RPS[direct]} | $(paired rps direct nginx) | $(rounds rps-direct) |
+$(for t in "${PEERS[@]}"; do printf '| %s | %s | %s | %s |\n' "${NAME[$t]}" "${RPS[$t]}" "$(paired rps "$t" nginx)" "$(rounds "rps-$t")"; done)
 
-Headroom's peak RSS during the throughput runs: $HRSS MiB (net/http path), $FHRSS MiB (fast path).
+CPU per request of each proxy's own processes during the same rounds (user + system time from
+\`/proc/<pid>/stat\`, nginx's master and workers summed, over the requests wrk completed). This is
+the proxy's own cost, whatever the load generator and the upstream take on the shared cores.
+Peak RSS is the processes' VmHWM after these rounds, summed.
 
-CPU per request of the proxy's own processes during the same rounds (user + system time from
-\`/proc/<pid>/stat\`, nginx's workers summed, over the requests wrk completed; median). This is the
-proxy's own cost, whatever the load generator and the upstream take on the shared cores.
+| proxy | CPU µs per request (median) | / nginx (per round) | rounds | peak RSS MiB |
+|---|---:|---:|---|---:|
+$(for t in "${PEERS[@]}"; do printf '| %s | %s | %s | %s | %s |\n' "${NAME[$t]}" "${CPU[$t]}" "$(paired cpu "$t" nginx)" "$(rounds "cpu-$t")" "${HWM[$t]}"; done)
 
-| proxy | CPU µs per request | rounds | nginx / this |
-|---|---:|---|---:|
-$(for t in fast std baseline nginx minrp nginxl4 tcprelay epollrelay lockrelay; do
-  [ -n "${CPU[$t]:-}" ] || continue
-  case $t in fast) n="Headroom, fast path" ;; std) n="Headroom, net/http's path" ;; baseline) n="Headroom built at $BASELINE_REV (before)" ;;
-    nginx) n="nginx" ;; minrp) n="minimal Go ReverseProxy" ;; nginxl4) n="nginx's TCP relay" ;; tcprelay) n="plain Go TCP relay" ;;
-    epollrelay) n="Go TCP relay, own epoll loop" ;; lockrelay) n="Go relay shaped like Headroom's fast path" ;; esac
-  echo "| $n | ${CPU[$t]} | $(paste -sd' ' "$W/cpu-$t") | $(ratio "${CPU[nginx]}" "${CPU[$t]}") |"
-done)
-
-### Latency at $RATE req/s (vegeta; median of $ROUNDS interleaved rounds of $LAT_DUR per path)
+### Latency at $RATE req/s (vegeta; $ROUNDS interleaved rounds of $LAT_DUR per path)
 
 Each path ran right after a direct run of its own; "added" is the median over the rounds of the
-path's figure minus that direct run's.
+path's figure minus that direct run's. The two columns after it compare with nginx round by
+round. "answered" is vegeta's rate of successful answers over the attack: a path well below
+$RATE req/s could not keep up, and its latency is mostly its queue's.
 
-| path | p50 µs | p99 µs | added p50 µs | added p99 µs |
-|---|---:|---:|---:|---:|
-| direct | $(us "${P50[direct]}") | $(us "${P99[direct]}") | | |
-$(rowl "through Headroom, fast path" fast)
-$(rowl "through Headroom, net/http's path" std)$(opt rowl "through Headroom built at $BASELINE_REV (before)" baseline)
-| through nginx | $(us "${P50[nginx]}") | $(us "${P99[nginx]}") | $N50 | $N99 |
-$(rowl "through minimal Go ReverseProxy" minrp)
-$(rowl "through nginx's TCP relay (no HTTP)" nginxl4)
-$(rowl "through a plain Go TCP relay (no HTTP)" tcprelay)
-$(rowl "through a Go TCP relay with its own epoll loop (no HTTP)" epollrelay)
-$(rowl "through a Go relay shaped like Headroom's fast path (one goroutine per connection, raw syscalls, the netpoller; no HTTP)" lockrelay)
-
-Targets for Headroom ($DEFAULT_CLIENT, the default): added p50 ≤ 50 µs: $(pass "$A50" 50 le); added p99 ≤ 500 µs: $(pass "$A99" 500 le).
+| path | p50 µs | p99 µs | added p50 µs | added p99 µs | added p50 − nginx's, µs | p99 / nginx's | answered req/s |
+|---|---:|---:|---:|---:|---:|---:|---:|
+| direct | $(us "${P50[direct]}") | $(us "${P99[direct]}") | | | | | ${ANSWERED[direct]} |
+$(for t in "${PEERS[@]}"; do printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${NAME[$t]}" "$(us "${P50[$t]}")" "$(us "${P99[$t]}")" \
+  "$(us "${ADD50[$t]}")" "$(us "${ADD99[$t]}")" "$(us "$(pairdiff add50 "$t" nginx)")" "$(paired p99 "$t" nginx)" "${ANSWERED[$t]}"; done)
 
 ## Streaming (SSE)
 
-\`fakeprovider -provider openai -stream-delay 10ms -stream-chunks 20\`; $SSE_N sequential streams
-(bench/sseclient), direct and through Headroom both ways; "added" is the default ($DEFAULT_CLIENT).
+### Time to first byte and between events
 
-| path | TTFB p50 µs | TTFB p99 µs | inter-event p50 µs | inter-event p99 µs |
-|---|---:|---:|---:|---:|
-| direct | $(jget "$SD" ttfb_p50_us) | $(jget "$SD" ttfb_p99_us) | $(jget "$SD" gap_p50_us) | $(jget "$SD" gap_p99_us) |
-$(rows "through Headroom, fast path" fast)
-$(rows "through Headroom, net/http's path" std)
-| added | $(addedus "$(jget "$SH" ttfb_p50_us)" "$(jget "$SD" ttfb_p50_us)") | $(addedus "$(jget "$SH" ttfb_p99_us)" "$(jget "$SD" ttfb_p99_us)") | $(addedus "$(jget "$SH" gap_p50_us)" "$(jget "$SD" gap_p50_us)") | $(addedus "$(jget "$SH" gap_p99_us)" "$(jget "$SD" gap_p99_us)") |
+\`fakeprovider -provider openai -stream-delay 10ms -stream-chunks $CHUNKS\` ($EVENTS events a stream);
+$SSE_N sequential streams (bench/sseclient) per path. nginx streams with \`proxy_buffering off\`.
+
+| path | TTFB p50 µs | TTFB p99 µs | inter-event p50 µs | inter-event p99 µs | added TTFB p50 µs | added inter-event p50 µs |
+|---|---:|---:|---:|---:|---:|---:|
+$(for t in "${SSE_PATHS[@]}"; do sse_row "$t"; done)
+
+### $HOLD_N streams held at once
+
+\`bench/sseclient -concurrent\` opens $HOLD_N streams at once to \`fakeprovider -stream-delay
+${HOLD_DELAY_MS}ms -stream-chunks $CHUNKS\` (each stream lasts about $HOLD_S s) and counts every event of
+every stream; a stream that lacks one, or ends in an error, is a failed stream. Each round starts a
+fresh proxy, warms it with 5 short streams, then reads the RSS of all its processes before the
+streams open and every 200 ms while all are held (the peak is kept), and their CPU time from the
+first stream's opening to the last one's end. $ROUNDS interleaved rounds; medians; the direct run
+checks the upstream and the client alone, once.
+
+| path | events received | missing | failed streams | RSS before MiB (round 1) | RSS growth per held stream KiB | rounds | CPU over the hold ms | rounds |
+|---|---:|---:|---:|---:|---:|---|---:|---|
+$(hold_row direct)
+$(for t in "${HOLD_PATHS[@]}"; do hold_row "$t"; done)
+
+Headroom / nginx, medians of the per-round ratios: RSS growth per stream $HRSSR×, CPU $HCPUR×.$([ -z "$BASELINE" ] || printf ' Headroom built at %s / nginx: RSS growth %s×, CPU %s×.' "$BASELINE_REV" "$(paired holdrss baseline nginx)" "$(paired holdcpu baseline nginx)")
+$(for t in direct "${HOLD_PATHS[@]}"; do f="$W/hold-$t-1.json"; [ "$t" != direct ] || f="$W/hold-direct.json"; e=$(grep -o '"errors":{[^}]*}' "$f" || true); [ -z "$e" ] || printf '\n%s, first round: %s\n' "${NAME[$t]}" "\`$e\`"; done)
 
 ## Scale: 10k rate-limit series
 
 A fresh Headroom; bench/seriesload sends one call per (model, key) pair, 100 models × 50 keys,
-each response carrying a requests and a tokens limit, then times 20 scrapes of \`/metrics\`.
+each response carrying a requests and a tokens limit, then times $SCRAPES scrapes of \`/metrics\`.
 
-| format | rate-limit series | calls | RSS idle MiB | RSS loaded MiB | RSS after scrapes MiB | scrape p50 ms | scrape max ms | scrape size |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|
-$(for SC in "$W/scale.json" "$W/scale-proto.json"; do printf '| %s | %s' "$(grep -o '"format":"[a-z]*"' "$SC" | cut -d'"' -f4)" "$(jget "$SC" ratelimit_series)"; printf ' | %s' \
-  "$(jget "$SC" calls)" "$(awk -v v="$(jget "$SC" rss_before_mib)" 'BEGIN{printf "%.1f", v}')" "$(awk -v v="$(jget "$SC" rss_loaded_mib)" 'BEGIN{printf "%.1f", v}')" \
-  "$(awk -v v="$(jget "$SC" rss_after_mib)" 'BEGIN{printf "%.1f", v}')" "$(awk -v v="$(jget "$SC" scrape_p50_ms)" 'BEGIN{printf "%.1f", v}')" \
-  "$(awk -v v="$(jget "$SC" scrape_max_ms)" 'BEGIN{printf "%.1f", v}')" "$(awk -v v="$(jget "$SC" scrape_bytes)" 'BEGIN{printf "%.1f MiB", v/1048576}')"; printf ' |\n'; done)
+| format | rate-limit series | calls | RSS idle MiB | RSS loaded MiB | RSS after scrapes MiB | scrape p50 ms | scrape max ms | CPU ms per scrape | scrape size |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+$(for fm in text proto; do SC="$W/scale-$fm.json"; printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$fm" \
+  "$(jget "$SC" ratelimit_series)" "$(jget "$SC" calls)" "$(f1 "$(jget "$SC" rss_before_mib)")" "$(f1 "$(jget "$SC" rss_loaded_mib)")" \
+  "$(f1 "$(jget "$SC" rss_after_mib)")" "$(f1 "$(jget "$SC" scrape_p50_ms)")" "$(f1 "$(jget "$SC" scrape_max_ms)")" \
+  "$(f1 "$(jget "$SC" scrape_cpu_ms)")" "$(awk -v v="$(jget "$SC" scrape_bytes)" 'BEGIN{printf "%.1f MiB", v/1048576}')"; done)
 
-Targets (text, then protobuf): RSS ≤ 64 MiB: $(pass "$(jget "$SC" rss_after_mib)" 64 le), $(pass "$(jget "$W/scale-proto.json" rss_after_mib)" 64 le); scrape ≤ 50 ms: $(pass "$(jget "$SC" scrape_p50_ms)" 50 le), $(pass "$(jget "$W/scale-proto.json" scrape_p50_ms)" 50 le).
+Targets (text, then protobuf): RSS ≤ 64 MiB: $(verdict "$(jget "$W/scale-text.json" rss_after_mib)" 64 le), $(verdict "$(jget "$W/scale-proto.json" rss_after_mib)" 64 le); scrape ≤ 50 ms: $(verdict "$(jget "$W/scale-text.json" scrape_p50_ms)" 50 le), $(verdict "$(jget "$W/scale-proto.json" scrape_p50_ms)" 50 le).
 
-## The proxy's own cost over loopback (go test -run XXX -bench Loopback -benchmem -count 3 ./proxy)
+## The proxy's own cost over loopback (go test -run XXX -bench Loopback -benchmem -count $GOCOUNT ./proxy)
 
 One keep-alive connection, one request at a time, to a canned upstream (an OpenAI answer with
-its rate-limit headers): direct, through the fast path, through net/http's path, and both paths
-again with tracing on (every span recorded, exported to a discarding exporter). ns/op is the
-round trip; cpu-ns/op the whole process's CPU per request; allocations are the whole process's
-(the client and upstream add 1).
+its rate-limit headers): direct, through the proxy, and through the proxy with tracing on (every
+span recorded and exported to a discarding exporter; or every span dropped by the sampler, the
+context still propagated). ns/op is the round trip; cpu-ns/op the whole process's CPU per request;
+allocations are the whole process's (client and upstream included).
 
 \`\`\`
 $(grep '^BenchmarkLoopback' "$W/loopback.txt")
@@ -573,13 +745,9 @@ $(grep '^BenchmarkLoopback' "$W/loopback.txt")
 
 | path | round trip µs (median) | CPU µs per request (median) | allocs/op |
 |---|---:|---:|---:|
-$(for b in Direct FastPath NetHTTP FastPathTracing NetHTTPTracing; do
-  field() { grep "^BenchmarkLoopback$b-" "$W/loopback.txt" | awk -v u="$1" '{for (i = 2; i < NF; i++) if ($(i+1) == u) print $i}'; }
-  printf '| %s | %s | %s | %s |\n' "$b" "$(field ns/op | median | awk '{printf "%.1f", $1/1000}')" \
-    "$(field cpu-ns/op | median | awk '{printf "%.1f", $1/1000}')" "$(field allocs/op | tail -1)"
-done)
+$(for b in Direct Proxied Tracing TracingUnsampled; do loopback_row "$b"; done)
 
-## Tail (GOMAXPROCS=1 go test -run XXX -bench . -benchmem ./tail)
+## Tail (GOMAXPROCS=1 go test -run XXX -bench 'BenchmarkNginx|BenchmarkEnvoy|BenchmarkHeadroom|BenchmarkMapping' -benchmem ./tail)
 
 Lines per second per format on one core. Target ≥ 300k lines/s.
 
@@ -602,8 +770,8 @@ $(awk '/^BenchmarkDialects\// {name=$1; sub(/^BenchmarkDialects\//, "", name); s
 
 ## CPU profile of Headroom under wrk load
 
-\`bench/headroomprof\` (cmd/exporter with a CPU profile, Headroom's default path: $DEFAULT_CLIENT), wrk -t2 -c$CONNS -d$DUR on the same
-machine: $(awk '/^Requests\/sec:/ {print $2}' "$W/wrk-prof.txt") req/s while profiled. Flat top 25:
+\`bench/headroomprof\` (cmd/exporter with a CPU profile), wrk -t2 -c$CONNS -d$DUR on the same machine:
+$(awk '/^Requests\/sec:/ {print $2}' "$W/wrk-prof.txt") req/s while profiled. Flat top 25:
 
 \`\`\`
 $(sed -n '1,35p' "$W/top.txt")

@@ -25,13 +25,14 @@ import (
 	"net/http"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/headroomhq/headroom/bench/internal/proc"
 )
 
 // accepts are the Accept headers of -format; openmetrics and proto are
@@ -62,7 +63,7 @@ func main() {
 		os.Exit(2)
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
-	rssBefore := rss(*pid)
+	rssBefore := proc.RSS(*pid)
 
 	type job struct{ m, k int }
 	jobs := make(chan job)
@@ -100,11 +101,11 @@ func main() {
 	close(jobs)
 	wg.Wait()
 	load := time.Since(start)
-	rssLoaded := rss(*pid)
+	rssLoaded := proc.RSS(*pid)
 
 	var durs []float64
 	var contentType string
-	cpu0 := cpuTime(*pid)
+	cpu0 := proc.CPUTime(*pid)
 	// One buffer for every scrape, as Prometheus pools its scrape buffers:
 	// growing a fresh 7 MiB slice per scrape would time this client's
 	// allocations as much as the scrape.
@@ -128,7 +129,7 @@ func main() {
 		durs = append(durs, float64(time.Since(t0).Microseconds())/1e3)
 		contentType = resp.Header.Get("Content-Type")
 	}
-	cpuPerScrape := (cpuTime(*pid) - cpu0).Seconds() * 1e3 / float64(*scrapes)
+	cpuPerScrape := (proc.CPUTime(*pid) - cpu0).Seconds() * 1e3 / float64(*scrapes)
 	sort.Float64s(durs)
 	// Counted once, after the timed scrapes: decoding 6 MB of protobuf
 	// between scrapes would compete with Headroom for the CPU.
@@ -142,7 +143,7 @@ func main() {
 		"calls": *models * *keys, "failed": failed, "load_seconds": load.Seconds(),
 		"ratelimit_series": series, "scrape_bytes": buf.Len(),
 		"scrape_p50_ms": durs[len(durs)/2], "scrape_max_ms": durs[len(durs)-1], "scrape_cpu_ms": cpuPerScrape,
-		"rss_before_mib": float64(rssBefore) / (1 << 20), "rss_loaded_mib": float64(rssLoaded) / (1 << 20), "rss_after_mib": float64(rss(*pid)) / (1 << 20),
+		"rss_before_mib": float64(rssBefore) / (1 << 20), "rss_loaded_mib": float64(rssLoaded) / (1 << 20), "rss_after_mib": float64(proc.RSS(*pid)) / (1 << 20),
 	}
 	json.NewEncoder(os.Stdout).Encode(out)
 }
@@ -172,40 +173,4 @@ func countSeries(b []byte, ct expfmt.Format) (int, error) {
 			return len(mf.GetMetric()), nil
 		}
 	}
-}
-
-// cpuTime is the user + system CPU time of a process so far.
-func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may contain spaces), from field 3.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	fs := strings.Fields(string(b[i+1:]))
-	if len(fs) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(fs[11], 10, 64)
-	stime, _ := strconv.ParseInt(fs[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
-}
-
-func rss(pid int) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fs := strings.Fields(sc.Text()); len(fs) >= 2 && fs[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(fs[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -1,9 +1,9 @@
 // Command tcprelay is the simplest Go proxy there is: it relays bytes
 // between each client connection and a connection of its own to the
 // upstream, with io.Copy both ways, and reads nothing of HTTP. It is
-// scripts/bench.sh's reference for what Go's net.Conn and runtime alone add
-// to a request's latency on the machine, as nginx's stream (TCP) proxy is
-// for an event loop in C: no HTTP proxy can add less than a byte relay.
+// scripts/bench.sh's physical-limit reference: what relaying a request's
+// bytes through one more process, on Go's net.Conn and runtime, costs on
+// the machine. No HTTP proxy can add less than a byte relay.
 //
 //	tcprelay -listen 127.0.0.1:8080 -upstream 127.0.0.1:9000
 package main
