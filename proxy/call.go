@@ -55,6 +55,8 @@ type call struct {
 	conn atomic.Pointer[upConn]
 	gen  atomic.Int32
 	gone atomic.Bool
+	// watchedFrom is the watcher's tick when the call was added to it.
+	watchedFrom int64
 }
 
 // reset readies a pooled call for a new request.

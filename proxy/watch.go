@@ -24,7 +24,7 @@ import (
 // outside fasthttp.
 
 // watchEvery is the watcher's period: a client that left is noticed within
-// one to two of them.
+// one to two of them (within a second once a call has run two seconds).
 const watchEvery = 100 * time.Millisecond
 
 type watchList struct {
@@ -37,7 +37,7 @@ type watchList struct {
 
 type watchShard struct {
 	mu    sync.Mutex
-	calls map[*call]int64 // the tick the call was added at
+	calls map[*call]int64 // the next tick the call is looked at
 }
 
 func (w *watchList) shard(c *call) *watchShard {
@@ -46,12 +46,13 @@ func (w *watchList) shard(c *call) *watchShard {
 
 // add watches c's client from now until remove.
 func (w *watchList) add(c *call) {
+	c.watchedFrom = w.tick.Load()
 	s := w.shard(c)
 	s.mu.Lock()
 	if s.calls == nil {
 		s.calls = map[*call]int64{}
 	}
-	s.calls[c] = w.tick.Load()
+	s.calls[c] = w.tick.Load() + 2
 	s.mu.Unlock()
 }
 
@@ -97,13 +98,31 @@ func (w *watchList) close() {
 	}
 }
 
-// sweep looks at the clients of calls added before the last tick.
+// slowAfter is the age (in ticks) past which a call is looked at every
+// slowEvery ticks only: a stream that has run for seconds is seldom left
+// within the next tenth of one, and a thousand held streams would
+// otherwise cost ten thousand peeks a second.
+const (
+	slowAfter = 20
+	slowEvery = 10
+)
+
+// sweep looks at the clients of the calls due: every tick from their
+// second, every slowEvery ticks once they are slowAfter ticks old.
 func (w *watchList) sweep(now int64) {
 	for i := range w.shards {
 		s := &w.shards[i]
 		s.mu.Lock()
-		for c, added := range s.calls {
-			if now-added < 2 || !clientGone(c) {
+		for c, due := range s.calls {
+			if now < due {
+				continue
+			}
+			if !clientGone(c) {
+				next := now + 1
+				if now-c.watchedFrom > slowAfter {
+					next = now + slowEvery
+				}
+				s.calls[c] = next
 				continue
 			}
 			delete(s.calls, c)
