@@ -1,11 +1,8 @@
 package proxy
 
 import (
-	"bufio"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +14,7 @@ import (
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/decide"
+	"github.com/headroomhq/headroom/internal/testtool/loopback"
 	"github.com/headroomhq/headroom/keyid"
 	"github.com/headroomhq/headroom/parsers"
 )
@@ -101,7 +99,7 @@ func TestDecideWiring(t *testing.T) {
 //
 //	go test -run XXX -bench DecideOverhead -benchmem ./proxy
 func BenchmarkDecideOverhead(b *testing.B) {
-	up := cannedUpstream(b)
+	up := loopback.Upstream(b, "")
 	for _, mode := range []string{"off", "on", "pacing"} {
 		b.Run(mode, func(b *testing.B) {
 			u, _ := url.Parse("http://" + up)
@@ -117,27 +115,8 @@ func BenchmarkDecideOverhead(b *testing.B) {
 			}
 			coll := collector.New(co)
 			coll.SetProviders([]collector.Provider{{Name: "openai", Family: "openai", Dialect: "openai"}})
-			addr := serveB(b, New(cfg, coll, o))
-			const body = `{"model":"gpt-4o","messages":[{"role":"user","content":"Hello!"}],"max_tokens":20}`
-			req := []byte("POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
-				"Authorization: Bearer " + secret + "\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n" + body)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			br := bufio.NewReaderSize(c, 16<<10)
-			b.ReportAllocs()
-			cpu0 := cpuTime()
-			for b.Loop() {
-				if _, err := c.Write(req); err != nil {
-					b.Fatal(err)
-				}
-				if readMessage(br) < 0 {
-					b.Fatal("no answer")
-				}
-			}
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+			c := loopback.Dial(b, serveB(b, New(cfg, coll, o)), loopback.Post("/openai/v1/chat/completions", secret, benchBody))
+			loopback.Run(b, func() { c.Do(b) })
 		})
 	}
 }

@@ -1,10 +1,6 @@
 package agent_test
 
 import (
-	"bufio"
-	"bytes"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -12,6 +8,7 @@ import (
 
 	"github.com/headroomhq/headroom/decide"
 	"github.com/headroomhq/headroom/internal/testenv"
+	"github.com/headroomhq/headroom/internal/testtool/loopback"
 	"github.com/headroomhq/headroom/keyid"
 )
 
@@ -40,82 +37,6 @@ var admitBenchAnswer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" +
 	"x-ratelimit-limit-tokens: 2000000\r\nx-ratelimit-remaining-tokens: 1999982\r\nx-ratelimit-reset-tokens: 1ms\r\n" +
 	"Content-Length: " + strconv.Itoa(len(admitBenchBody)) + "\r\n\r\n" + admitBenchBody
 
-// rawUpstream answers every HTTP/1.1 request on every connection with
-// admitBenchAnswer.
-func rawUpstream(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReaderSize(c, 16<<10)
-				for readHTTPMessage(br) >= 0 {
-					if _, err := io.WriteString(c, admitBenchAnswer); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// readHTTPMessage reads one message with a Content-Length body (or none)
-// and returns its size, -1 at EOF.
-func readHTTPMessage(br *bufio.Reader) int {
-	n, cl := 0, 0
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return -1
-		}
-		n += len(line)
-		if len(line) <= 2 {
-			break
-		}
-		if len(line) > 16 && bytes.EqualFold(line[:15], []byte("content-length:")) {
-			cl, _ = strconv.Atoi(string(bytes.TrimSpace(line[15:])))
-		}
-	}
-	if _, err := br.Discard(cl); err != nil {
-		return -1
-	}
-	return n + cl
-}
-
-// loopClient sends one request at a time on one keep-alive connection.
-type loopClient struct {
-	c   net.Conn
-	br  *bufio.Reader
-	req []byte
-}
-
-func newLoopClient(b *testing.B, addr string, req string) *loopClient {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { c.Close() })
-	return &loopClient{c: c, br: bufio.NewReaderSize(c, 16<<10), req: []byte(req)}
-}
-
-func (l *loopClient) do(b *testing.B) {
-	if _, err := l.c.Write(l.req); err != nil {
-		b.Fatal(err)
-	}
-	if readHTTPMessage(l.br) < 0 {
-		b.Fatal("no answer")
-	}
-}
-
 // discardWriter is a ResponseWriter that keeps nothing (its header map is
 // reused).
 type discardWriter struct{ h http.Header }
@@ -127,55 +48,44 @@ func (w *discardWriter) WriteHeader(int)             {}
 const admitQuery = "provider=up&model=gpt-4o&key=prod&requests=1&tokens=500&max_tokens=200"
 
 func BenchmarkAdmit(b *testing.B) {
-	up := rawUpstream(b)
+	up := loopback.Upstream(b, admitBenchAnswer)
 	a := testenv.Start(b, testenv.Options{ProvidersYAML: "providers:\n  - name: up\n    dialect: openai\n    upstream: http://" + up +
 		"\n    key_aliases: {" + keyFP + ": prod}\nbuckets:\n  - {name: org, provider: up, keys: [prod]}\n"})
 	const body = `{"model":"gpt-4o","messages":[{"role":"user","content":"Hello!"}],"max_tokens":20}`
-	proxyReq := "POST /up/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer " + benchKey +
-		"\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-	directReq := "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer " + benchKey +
-		"\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-	proxy := newLoopClient(b, a.ProxyAddr, proxyReq)
-	proxy.do(b) // the bucket has data from here on
-	admitHTTP := newLoopClient(b, a.MetricsAddr, "GET /api/v1/admit?"+admitQuery+" HTTP/1.1\r\nHost: x\r\n\r\n")
+	proxy := loopback.Dial(b, a.ProxyAddr, loopback.Post("/up/v1/chat/completions", benchKey, body))
+	proxy.Do(b) // the bucket has data from here on
+	admitHTTP := loopback.Dial(b, a.MetricsAddr, "GET /api/v1/admit?"+admitQuery+" HTTP/1.1\r\nHost: x\r\n\r\n")
 	e := a.Decide()
 	req := httptest.NewRequest("GET", "/api/v1/admit?"+admitQuery, nil)
 	w := &discardWriter{h: http.Header{}}
 	if ans := e.Admit(mustParse(b, e.ParseRequest)); ans.Limiting == nil {
 		b.Fatalf("the bucket has no data: %+v", ans)
 	}
-	direct := newLoopClient(b, up, directReq)
+	direct := loopback.Dial(b, up, loopback.Post("/v1/chat/completions", benchKey, body))
 	run := func(name string, op func()) {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			cpu0 := cpuTime()
-			for b.Loop() {
-				op()
-			}
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
-		})
+		b.Run(name, func(b *testing.B) { loopback.Run(b, op) })
 	}
-	run("direct", func() { direct.do(b) })
-	run("proxy", func() { proxy.do(b) })
+	run("direct", func() { direct.Do(b) })
+	run("proxy", func() { proxy.Do(b) })
 	run("admit", func() { e.ServeAdmit(w, req) })
-	run("admit-http", func() { admitHTTP.do(b) })
+	run("admit-http", func() { admitHTTP.Do(b) })
 	b.Run("share", func(b *testing.B) {
 		// Each phase runs b.N times; the CPU of each is measured apart.
 		n := b.N
 		b.ResetTimer()
-		c0 := cpuTime()
+		c0 := loopback.CPUTime()
 		for range n {
-			direct.do(b)
+			direct.Do(b)
 		}
-		c1 := cpuTime()
+		c1 := loopback.CPUTime()
 		for range n {
-			proxy.do(b)
+			proxy.Do(b)
 		}
-		c2 := cpuTime()
+		c2 := loopback.CPUTime()
 		for range n {
 			e.ServeAdmit(w, req)
 		}
-		c3 := cpuTime()
+		c3 := loopback.CPUTime()
 		d, p, ad := float64(c1-c0)/float64(n), float64(c2-c1)/float64(n), float64(c3-c2)/float64(n)
 		b.ReportMetric(p-d, "proxy-cpu-ns/req")
 		b.ReportMetric(ad, "admit-cpu-ns/call")

@@ -9,13 +9,12 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/agent"
 	"github.com/headroomhq/headroom/internal/testenv"
+	"github.com/headroomhq/headroom/internal/testtool/loopback"
 )
 
 // loadedAgent builds an agent (not started) with one OpenAI-dialect provider
@@ -85,12 +84,6 @@ func loadedAgent(tb testing.TB, models, keys int, settings func(*config.Settings
 	return a
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // discard is a ResponseWriter that only counts bytes.
 type discard struct {
 	h http.Header
@@ -127,7 +120,7 @@ func BenchmarkScrape10k(b *testing.B) {
 			runtime.GC()
 			b.ReportAllocs()
 			var size int64
-			cpu0 := cpuTime()
+			cpu0 := loopback.CPUTime()
 			for b.Loop() {
 				req := httptest.NewRequest("GET", "/metrics", nil)
 				if c.accept != "" {
@@ -142,7 +135,7 @@ func BenchmarkScrape10k(b *testing.B) {
 			}
 			b.ReportMetric(float64(size), "body-bytes")
 			// CPU of the whole process (every goroutine gzipping) per scrape.
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64((loopback.CPUTime()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 		})
 	}
 }

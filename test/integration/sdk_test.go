@@ -74,30 +74,16 @@ func TestOpenAISDK(t *testing.T) {
 	h.eventually(float64(res.Usage.CompletionTokens+usage.CompletionTokens), "headroom_tokens_total", "provider=openai", "model=gpt-4o", "key="+key, "type=output")
 
 	// 50 at once, half streamed.
-	var wg sync.WaitGroup
-	errs := make(chan error, 50)
-	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if i%2 == 0 {
-				_, err := client.Chat.Completions.New(ctx, params)
-				errs <- err
-				return
-			}
-			s := client.Chat.Completions.NewStreaming(ctx, params)
-			for s.Next() {
-			}
-			errs <- s.Err()
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("parallel call: %v", err)
+	concurrently(t, 50, func(i int) error {
+		if i%2 == 0 {
+			_, err := client.Chat.Completions.New(ctx, params)
+			return err
 		}
-	}
+		s := client.Chat.Completions.NewStreaming(ctx, params)
+		for s.Next() {
+		}
+		return s.Err()
+	})
 	h.eventually(52, "headroom_requests_total", "provider=openai", "model=gpt-4o", "key="+key, "code=200")
 
 	// A stream abandoned after its first chunk: the SDK sees its own
@@ -188,30 +174,16 @@ func TestAnthropicSDK(t *testing.T) {
 		t.Errorf("output-token limit not observed: %v %v", v, ok)
 	}
 
-	var wg sync.WaitGroup
-	errs := make(chan error, 50)
-	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if i%2 == 0 {
-				_, err := client.Messages.New(ctx, params)
-				errs <- err
-				return
-			}
-			s := client.Messages.NewStreaming(ctx, params)
-			for s.Next() {
-			}
-			errs <- s.Err()
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("parallel call: %v", err)
+	concurrently(t, 50, func(i int) error {
+		if i%2 == 0 {
+			_, err := client.Messages.New(ctx, params)
+			return err
 		}
-	}
+		s := client.Messages.NewStreaming(ctx, params)
+		for s.Next() {
+		}
+		return s.Err()
+	})
 
 	actx, cancel := context.WithCancel(ctx)
 	s := client.Messages.NewStreaming(actx, params)
@@ -226,6 +198,27 @@ func TestAnthropicSDK(t *testing.T) {
 	}
 	waitInflight(t, h, "anthropic")
 	h.eventually(53, "headroom_requests_total", "provider=anthropic", "model="+model, "key="+key, "code=200")
+}
+
+// concurrently runs call(0) … call(n-1) at once and reports their errors.
+func concurrently(t *testing.T, n int, call func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- call(i)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent call: %v", err)
+		}
+	}
 }
 
 // eventually is expect for a call whose client may have its last event
