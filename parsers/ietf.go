@@ -182,7 +182,13 @@ func (d *ietfDialect) Parse(in *Input, r *Result) {
 			r.ThrottledResource = st.unknown
 		}
 	}
+	hh := header{m: h}
+	r.noteUnread(&hh, ietfNames)
 }
+
+// ietfNames are the fields the IETF dialect reads, all drafts.
+var ietfNames = lowerAll("ratelimit", "ratelimit-policy", "ratelimit-limit", "ratelimit-remaining",
+	"ratelimit-reset", "retry-after")
 
 // window is the label for a policy: its own w, else the fallback.
 func (d *ietfDialect) window(p *ietfPolicy) string {

@@ -148,6 +148,38 @@ func (*mistralDialect) Parse(in *Input, r *Result) {
 	if in.Status == http.StatusTooManyRequests && r.ThrottledResource == "" {
 		r.ThrottledResource = throttledByRemaining(r, from)
 	}
+	hh := header{m: h}
+	r.noteUnread(&hh, mistralNames{})
+}
+
+// mistralNames tells the headers the dialect reads: every
+// x-ratelimit-{limit,remaining}-{req,tokens}-<window> it can place, the
+// query cost (a count, not a limit) and Retry-After.
+type mistralNames struct{}
+
+func (mistralNames) readsName(name string) bool {
+	if sameName(name, "retry-after") || sameName(name, "x-ratelimit-tokens-query-cost") {
+		return true
+	}
+	key := http.CanonicalHeaderKey(name)
+	if len(key) <= len(mistralPrefix) || key[:len(mistralPrefix)] != mistralPrefix {
+		return false
+	}
+	rest := key[len(mistralPrefix):]
+	switch {
+	case strings.HasPrefix(rest, mistralLimit):
+		rest = rest[len(mistralLimit):]
+	case strings.HasPrefix(rest, mistralRemaining):
+		rest = rest[len(mistralRemaining):]
+	default:
+		return false
+	}
+	_, spec, ok := mistralResource(rest)
+	if !ok {
+		return false
+	}
+	_, _, ok = mistralWindow(spec)
+	return ok
 }
 
 func mistralBefore(a, b *mistralLimitHeaders) bool {

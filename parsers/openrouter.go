@@ -54,6 +54,7 @@ var OpenRouter = registerHeaderDialect(&HeaderDialect{
 	RetryAfter:  "Retry-After",
 	BodyStatus:  func(status int) bool { return status == http.StatusTooManyRequests },
 	Body:        openRouterBody,
+	Known:       []string{"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"},
 })
 
 type openRouterError struct {
