@@ -258,7 +258,7 @@ var (
 	ErrBadBody    = errors.New("malformed body")
 	ErrBadField   = errors.New("malformed structured field")
 	ErrDuplicated = errors.New("header repeated with different values")
-	// ErrNoWindow: the header names no window and none is configured for
-	// it (dialect auto), so its value has no series to go to.
-	ErrNoWindow = errors.New("window not stated (set the provider's windows)")
+	// ErrNoWindow: the value names no window and none is configured for it
+	// (the provider's windows, dialect auto), so it has no series to go to.
+	ErrNoWindow = errors.New("window not stated")
 )
