@@ -177,6 +177,7 @@ type Collector struct {
 	upstreamErrors *prometheus.CounterVec
 	parseErrors    *prometheus.CounterVec
 	dropped        *prometheus.CounterVec
+	drift          *drift
 
 	descLimit, descRemaining, descReset, descObserved, descDocumented, descInfo *prometheus.Desc
 
@@ -248,8 +249,10 @@ func New(opts Options) *Collector {
 		descInfo: prometheus.NewDesc("headroom_provider_info",
 			"One series per configured provider.", []string{"provider", "family", "dialect"}, nil),
 	}
+	c.drift = newDrift(opts.Logger)
 	c.low = prometheus.NewRegistry()
 	c.low.MustRegister(metaCollector{c}, c.retryAfter, c.inflight, c.upstreamErrors, c.parseErrors, c.dropped)
+	c.low.MustRegister(c.drift.collectors()...)
 	c.full = prometheus.NewRegistry()
 	c.full.MustRegister(settled{c})
 	c.own = c.ownFamilies()
@@ -259,8 +262,8 @@ func New(opts Options) *Collector {
 // Collectors lists everything Register registers (for documentation checks).
 // Register registers them as one collector (settled).
 func (c *Collector) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{c, c.requests, c.ratelimited, c.tokens, c.duration,
-		c.retryAfter, c.inflight, c.upstreamErrors, c.parseErrors, c.dropped}
+	return append([]prometheus.Collector{c, c.requests, c.ratelimited, c.tokens, c.duration,
+		c.retryAfter, c.inflight, c.upstreamErrors, c.parseErrors, c.dropped}, c.drift.collectors()...)
 }
 
 // Gatherer gathers every metric of the collector through client_golang
@@ -290,6 +293,7 @@ func (c *Collector) SetProviders(ps []Provider) {
 		next[p.Name] = st
 	}
 	c.providers = next
+	c.drift.forget(next)
 	for k, s := range c.series {
 		if _, ok := next[k.provider]; !ok {
 			c.deleteSeries(s)
@@ -372,6 +376,9 @@ func (c *Collector) ObserveResponse(l Labels, status int, r *parsers.Result, rec
 		c.mu.Lock()
 		for _, o := range r.Observations {
 			k := seriesKey{l.Provider, l.LimitModel, l.Key, o.Resource, o.Window}
+			if o.PerKey {
+				k.model = "" // the key's limit, whatever the model
+			}
 			s := c.series[k]
 			if s == nil {
 				if c.nseries[k.provider] >= c.opts.MaxSeriesPerProvider {
@@ -396,6 +403,7 @@ func (c *Collector) ObserveResponse(l Labels, status int, r *parsers.Result, rec
 		for _, e := range r.Errors {
 			c.parseError(l.Provider, e)
 		}
+		c.drift.observe(l, r)
 		if r.HasRetryAfter {
 			c.retryAfter.WithLabelValues(l.Provider).Observe(r.RetryAfter.Seconds())
 		}
