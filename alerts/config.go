@@ -95,6 +95,11 @@ type Config struct {
 		Rate float64  `yaml:"rate"`
 		For  Duration `yaml:"for"`
 	} `yaml:"parse_errors"`
+
+	Drift struct {
+		UnreadFor  Duration `yaml:"unread_for"`
+		MissingFor Duration `yaml:"missing_for"`
+	} `yaml:"drift"`
 }
 
 // ExhaustionWindow configures the burn alert of one long window.
@@ -230,6 +235,8 @@ func (c *Config) Validate() error {
 	dur("concurrency.exhausted_for", c.Concurrency.ExhaustedFor)
 	ratio("parse_errors.rate", c.ParseErrors.Rate, math.MaxFloat64)
 	dur("parse_errors.for", c.ParseErrors.For)
+	dur("drift.unread_for", c.Drift.UnreadFor)
+	dur("drift.missing_for", c.Drift.MissingFor)
 
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid thresholds: %s", strings.Join(errs, "; "))

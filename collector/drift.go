@@ -17,11 +17,11 @@ import (
 // (parsers.Result: the unread rate-limit-looking names, the header
 // families that arrived); the collector counts, per provider:
 //
-//   - headroom_ratelimit_headers_unread_total{provider, header}: responses
+//   - headroom_header_drift_unread_total{provider, header}: responses
 //     carrying a rate-limit-looking header the dialect did not read, by
 //     name (lower case), at most MaxUnreadNames names per provider, then
 //     "other";
-//   - headroom_ratelimit_headers_missing_total{provider, model, family}:
+//   - headroom_header_drift_missing_total{provider, model, family}:
 //     responses of a model that carried some of its dialect's headers but
 //     not this family, which earlier responses for that model carried.
 //     Responses without any of the dialect's headers (bodies-only 429s,
@@ -29,7 +29,7 @@ import (
 //     for the life of the process.
 
 // MaxUnreadNames bounds the header label values of
-// headroom_ratelimit_headers_unread_total per provider; later names count
+// headroom_header_drift_unread_total per provider; later names count
 // as OtherHeader.
 const MaxUnreadNames = 50
 
@@ -61,11 +61,11 @@ type familiesSeen struct {
 func newDrift(log *slog.Logger) *drift {
 	return &drift{
 		unread: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "headroom_ratelimit_headers_unread_total",
+			Name: "headroom_header_drift_unread_total",
 			Help: "Responses carrying a rate-limit-looking header that the provider's dialect does not read, by header name (at most 50 names per provider, then other).",
 		}, []string{"provider", "header"}),
 		missing: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "headroom_ratelimit_headers_missing_total",
+			Name: "headroom_header_drift_missing_total",
 			Help: "Responses of a model that carried some of its dialect's rate-limit headers but not this header family, which earlier responses for the model carried.",
 		}, []string{"provider", "model", "family"}),
 		log:   log,
@@ -142,7 +142,7 @@ func (d *drift) unreadCounter(provider string, name []byte) prometheus.Counter {
 		n := string(name)
 		c := d.unread.WithLabelValues(provider, n)
 		set[n] = c
-		d.log.Warn("the provider sends a rate-limit header its dialect does not read; counted in headroom_ratelimit_headers_unread_total",
+		d.log.Warn("the provider sends a rate-limit header its dialect does not read; counted in headroom_header_drift_unread_total",
 			"provider", provider, "header", n)
 		return c
 	}

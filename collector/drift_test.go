@@ -43,15 +43,15 @@ func TestDriftUnreadCap(t *testing.T) {
 	}
 	// The first 50 names again, and one of the later ones.
 	c.ObserveResponse(l, 200, parse(t, "heroku", 200, "x-quota-00", "1", "x-quota-49", "1", "x-quota-55", "1"), clk.Now())
-	got := gather(t, reg, "headroom_ratelimit_headers_unread_total")
+	got := gather(t, reg, "headroom_header_drift_unread_total")
 	if n := strings.Count(got, "\n"); n != MaxUnreadNames+1 {
 		t.Errorf("%d series, want %d names and other:\n%s", n, MaxUnreadNames, got)
 	}
 	for _, want := range []string{
-		"headroom_ratelimit_headers_unread_total{header=x-quota-00,provider=heroku-us} 2\n",
-		"headroom_ratelimit_headers_unread_total{header=x-quota-01,provider=heroku-us} 1\n",
-		"headroom_ratelimit_headers_unread_total{header=x-quota-49,provider=heroku-us} 2\n",
-		"headroom_ratelimit_headers_unread_total{header=other,provider=heroku-us} 11\n", // x-quota-50…59, then 55 again
+		"headroom_header_drift_unread_total{header=x-quota-00,provider=heroku-us} 2\n",
+		"headroom_header_drift_unread_total{header=x-quota-01,provider=heroku-us} 1\n",
+		"headroom_header_drift_unread_total{header=x-quota-49,provider=heroku-us} 2\n",
+		"headroom_header_drift_unread_total{header=other,provider=heroku-us} 11\n", // x-quota-50…59, then 55 again
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in\n%s", want, got)
@@ -62,7 +62,7 @@ func TestDriftUnreadCap(t *testing.T) {
 	}
 	// Another provider has a cap of its own.
 	c.ObserveResponse(c.Labels("predictions", "m", "k"), 200, parse(t, "predictions", 200, "X-Quota-99", "1"), clk.Now())
-	if got := gather(t, reg, "headroom_ratelimit_headers_unread_total"); !strings.Contains(got, "{header=x-quota-99,provider=predictions} 1\n") {
+	if got := gather(t, reg, "headroom_header_drift_unread_total"); !strings.Contains(got, "{header=x-quota-99,provider=predictions} 1\n") {
 		t.Errorf("predictions: %s", got)
 	}
 }
@@ -87,8 +87,8 @@ func TestDriftMissingFamilies(t *testing.T) {
 	observe(opus, 200, append(requestsOnly, "anthropic-priority-input-tokens-limit", "10")...) // 3; priority is conditional
 	observe(haiku, 200, requestsOnly...)                                                       // never sent input tokens: nothing
 	observe(opus, 200, full...)                                                                // back: not counted
-	got := gather(t, reg, "headroom_ratelimit_headers_missing_total")
-	want := "headroom_ratelimit_headers_missing_total{family=anthropic-ratelimit-input-tokens-*,model=claude-opus-4-6,provider=anthropic} 3\n"
+	got := gather(t, reg, "headroom_header_drift_missing_total")
+	want := "headroom_header_drift_missing_total{family=anthropic-ratelimit-input-tokens-*,model=claude-opus-4-6,provider=anthropic} 3\n"
 	if got != want {
 		t.Errorf("got\n%swant\n%s", got, want)
 	}
@@ -96,7 +96,7 @@ func TestDriftMissingFamilies(t *testing.T) {
 	c.SetProviders(nil)
 	c.SetProviders([]Provider{{Name: "anthropic", Family: "anthropic", Dialect: "anthropic"}})
 	observe(c.Labels("anthropic", "claude-opus-4-6", "k"), 200, requestsOnly...)
-	if got2 := gather(t, reg, "headroom_ratelimit_headers_missing_total"); got2 != want {
+	if got2 := gather(t, reg, "headroom_header_drift_missing_total"); got2 != want {
 		t.Errorf("after the provider was gone and came back:\n%s", got2)
 	}
 }
@@ -169,7 +169,7 @@ func TestDriftConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got := gather(t, reg, "headroom_ratelimit_headers_missing_total"); !strings.HasSuffix(got, " 800\n") {
+	if got := gather(t, reg, "headroom_header_drift_missing_total"); !strings.HasSuffix(got, " 800\n") {
 		t.Errorf("got %s, want 800", got)
 	}
 }
