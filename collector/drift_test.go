@@ -32,16 +32,18 @@ func parse(t testing.TB, dialect string, status int, kv ...string) *parsers.Resu
 func TestDriftUnreadCap(t *testing.T) {
 	c, reg, clk := newTest(t, Options{})
 	l := c.Labels("heroku-us", "claude-4-sonnet", "k-abc")
-	// 4 responses of 15 names each: x-quota-00 … x-quota-59.
-	for resp := 0; resp < 4; resp++ {
+	// 6 responses of 10 names each: x-quota-00 … x-quota-59. A header map
+	// hands a response's names over in random order, so the cap falls
+	// between two responses: the first five fill it.
+	for resp := 0; resp < 6; resp++ {
 		var kv []string
-		for i := 0; i < 15; i++ {
-			kv = append(kv, fmt.Sprintf("X-Quota-%02d", resp*15+i), "1")
+		for i := 0; i < 10; i++ {
+			kv = append(kv, fmt.Sprintf("X-Quota-%02d", resp*10+i), "1")
 		}
 		kv = append(kv, "x-ratelimit-limit-requests", "150", "Content-Type", "application/json")
 		c.ObserveResponse(l, 200, parse(t, "heroku", 200, kv...), clk.Now())
 	}
-	// The first 50 names again, and one of the later ones.
+	// Two of the first 50 names again, and one of the later ones.
 	c.ObserveResponse(l, 200, parse(t, "heroku", 200, "x-quota-00", "1", "x-quota-49", "1", "x-quota-55", "1"), clk.Now())
 	got := gather(t, reg, "headroom_header_drift_unread_total")
 	if n := strings.Count(got, "\n"); n != MaxUnreadNames+1 {
