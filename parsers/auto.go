@@ -545,11 +545,7 @@ func autoDigits(s string) (int64, bool) {
 func lowerName(name string) string {
 	b := make([]byte, len(name))
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b[i] = c
+		b[i] = lowerByte(name[i])
 	}
 	return string(b)
 }

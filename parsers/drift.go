@@ -44,15 +44,19 @@ func hasPrefixFold(s, prefix string) bool {
 		return false
 	}
 	for i := 0; i < len(prefix); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != prefix[i] {
+		if lowerByte(s[i]) != prefix[i] {
 			return false
 		}
 	}
 	return true
+}
+
+// lowerByte is an ASCII byte in lower case.
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // noteUnread records the rate-limit-looking headers of h that d does not
@@ -81,11 +85,7 @@ func (r *Result) noteName(name string, d nameReader) {
 		start = int(end)
 	}
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		r.unread = append(r.unread, c)
+		r.unread = append(r.unread, lowerByte(name[i]))
 	}
 	r.unreadEnd = append(r.unreadEnd, int32(len(r.unread)))
 }
@@ -96,11 +96,7 @@ func equalLower(name string, lower []byte) bool {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
+		if lowerByte(name[i]) != lower[i] {
 			return false
 		}
 	}

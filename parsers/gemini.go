@@ -191,29 +191,7 @@ func geminiBody(in *Input, _ clock, r *Result) {
 // GenerateContentPaidTierInputTokensPerModelPerMinute,
 // GenerateContentRequestsPerMinutePerProjectPerRegion. Either part is ""
 // when the id does not tell.
-func geminiQuota(id string) (resource, window string) {
-	switch {
-	case strings.Contains(id, "InputToken"):
-		resource = InputTokens
-	case strings.Contains(id, "OutputToken"):
-		resource = OutputTokens
-	case strings.Contains(id, "Token"):
-		resource = Tokens
-	case strings.Contains(id, "Request"):
-		resource = Requests
-	}
-	switch {
-	case strings.Contains(id, "PerSecond"):
-		window = "1s"
-	case strings.Contains(id, "PerMinute"):
-		window = "1m"
-	case strings.Contains(id, "PerHour"):
-		window = "1h"
-	case strings.Contains(id, "PerDay"):
-		window = "1d"
-	}
-	return resource, window
-}
+func geminiQuota(id string) (resource, window string) { return quotaIDWords.read(id) }
 
 // geminiMetric reads a quota metric:
 // generativelanguage.googleapis.com/generate_content_free_tier_input_token_count,
@@ -222,25 +200,39 @@ func geminiMetric(metric string) (resource, window string) {
 	if i := strings.LastIndexByte(metric, '/'); i >= 0 {
 		metric = metric[i+1:]
 	}
-	switch {
-	case strings.Contains(metric, "input_token"):
-		resource = InputTokens
-	case strings.Contains(metric, "output_token"):
-		resource = OutputTokens
-	case strings.Contains(metric, "token"):
-		resource = Tokens
-	case strings.Contains(metric, "request"):
-		resource = Requests
+	return quotaMetricWords.read(metric)
+}
+
+// quotaWords are the words a quota's name spells its resource and window
+// with, in the order they are tried (input tokens before tokens).
+type quotaWords struct {
+	resources [4]struct{ word, resource string }
+	windows   [4]struct{ word, window string }
+}
+
+var (
+	quotaIDWords = quotaWords{
+		resources: [4]struct{ word, resource string }{{"InputToken", InputTokens}, {"OutputToken", OutputTokens}, {"Token", Tokens}, {"Request", Requests}},
+		windows:   [4]struct{ word, window string }{{"PerSecond", "1s"}, {"PerMinute", "1m"}, {"PerHour", "1h"}, {"PerDay", "1d"}},
 	}
-	switch {
-	case strings.Contains(metric, "per_second"):
-		window = "1s"
-	case strings.Contains(metric, "per_minute"):
-		window = "1m"
-	case strings.Contains(metric, "per_hour"):
-		window = "1h"
-	case strings.Contains(metric, "per_day"):
-		window = "1d"
+	quotaMetricWords = quotaWords{
+		resources: [4]struct{ word, resource string }{{"input_token", InputTokens}, {"output_token", OutputTokens}, {"token", Tokens}, {"request", Requests}},
+		windows:   [4]struct{ word, window string }{{"per_second", "1s"}, {"per_minute", "1m"}, {"per_hour", "1h"}, {"per_day", "1d"}},
+	}
+)
+
+func (w *quotaWords) read(name string) (resource, window string) {
+	for _, r := range w.resources {
+		if strings.Contains(name, r.word) {
+			resource = r.resource
+			break
+		}
+	}
+	for _, x := range w.windows {
+		if strings.Contains(name, x.word) {
+			window = x.window
+			break
+		}
 	}
 	return resource, window
 }
