@@ -120,22 +120,31 @@ type autoScan struct {
 	retryMs autoValue
 }
 
-func (s *autoScan) add(name, value string) {
-	switch {
-	case sameName(name, "retry-after"):
-		s.retry.set(name, value)
-		return
-	case sameName(name, "retry-after-ms"):
-		s.retryMs.set(name, value)
-		return
+// add files one field; false when the dialect does not read its name.
+func (s *autoScan) add(name, value string) bool {
+	if name == "" {
+		return false
 	}
-	if !s.ietf && ietfNames.has(name) {
-		s.ietf = true
-		return
+	switch name[0] | 0x20 {
+	case 'r':
+		switch {
+		case sameName(name, "retry-after"):
+			s.retry.set(name, value)
+		case sameName(name, "retry-after-ms"):
+			s.retryMs.set(name, value)
+		case ietfNames.has(name):
+			s.ietf = true
+		default:
+			return false
+		}
+		return true
+	case 'x':
+	default:
+		return false
 	}
 	kind, res, win, ok := autoName(name)
 	if !ok {
-		return
+		return false
 	}
 	i := 0
 	for i < s.n && (s.groups[i].resource != res || s.groups[i].window != win) {
@@ -143,13 +152,14 @@ func (s *autoScan) add(name, value string) {
 	}
 	if i == s.n {
 		if s.n == autoMaxGroups {
-			return
+			return true // read, and dropped: no response has this many
 		}
 		s.n++
 		g := &s.groups[i]
 		g.resource, g.window = res, win
 	}
 	s.groups[i].vals[kind].set(name, value)
+	return true
 }
 
 // before orders groups: named windows first, then by resource (as
@@ -205,15 +215,20 @@ func lessFold(a, b string) bool {
 func (d *autoDialect) Parse(in *Input, r *Result) {
 	var s autoScan
 	h := headerOf(in)
+	// One pass files the family's fields and finds the unread ones.
 	if h.m != nil || h.fs == nil {
 		for k, vs := range h.m {
 			for _, v := range vs {
-				s.add(k, v)
+				if !s.add(k, v) && LooksLikeRateLimit(k) {
+					r.addUnread(k)
+				}
 			}
 		}
 	} else {
 		for i := range h.fs {
-			s.add(h.fs[i].Name, h.fs[i].Value)
+			if f := &h.fs[i]; !s.add(f.Name, f.Value) && LooksLikeRateLimit(f.Name) {
+				r.addUnread(f.Name)
+			}
 		}
 	}
 	c := newClock(in)
@@ -254,7 +269,6 @@ func (d *autoDialect) Parse(in *Input, r *Result) {
 			r.ThrottledResource = unknown
 		}
 	}
-	r.noteUnread(&h, autoNames{})
 }
 
 // group exports one (resource, window) pair.
@@ -395,17 +409,6 @@ func (d *autoDialect) retryAfter(v *autoValue, c *clock, r *Result) {
 		return
 	}
 	r.RetryAfter, r.HasRetryAfter = dur, true
-}
-
-// autoNames tells the headers the generic dialect reads.
-type autoNames struct{}
-
-func (autoNames) readsName(name string) bool {
-	if sameName(name, "retry-after") || sameName(name, "retry-after-ms") || ietfNames.has(name) {
-		return true
-	}
-	_, _, _, ok := autoName(name)
-	return ok
 }
 
 // autoName places a header of the x-ratelimit family: its kind, resource

@@ -1,6 +1,9 @@
 package parsers
 
-import "strings"
+import (
+	"net/http"
+	"strings"
+)
 
 // Header drift: a provider that starts sending a rate-limit header family
 // Headroom does not read (a new tier, a renamed header) is noticed before a
@@ -62,19 +65,34 @@ func lowerByte(c byte) byte {
 // noteUnread records the rate-limit-looking headers of h that d does not
 // read.
 func (r *Result) noteUnread(h *header, d nameReader) {
-	if h.m != nil || h.fs == nil {
+	switch {
+	case h.sl != nil:
+		// Sorted: only the names no name of the dialect matched.
+		for _, name := range h.sl.other[:h.sl.nother] {
+			if !d.readsName(name) {
+				r.addUnread(name)
+			}
+		}
+	case h.m != nil || h.fs == nil:
 		for k := range h.m {
 			r.noteName(k, d)
 		}
-		return
-	}
-	for i := range h.fs {
-		r.noteName(h.fs[i].Name, d)
+	default:
+		for i := range h.fs {
+			r.noteName(h.fs[i].Name, d)
+		}
 	}
 }
 
 func (r *Result) noteName(name string, d nameReader) {
-	if len(r.unreadEnd) == maxUnread || !LooksLikeRateLimit(name) || d.readsName(name) {
+	if LooksLikeRateLimit(name) && !d.readsName(name) {
+		r.addUnread(name)
+	}
+}
+
+// addUnread records an unread name, once, up to maxUnread of them.
+func (r *Result) addUnread(name string) {
+	if len(r.unreadEnd) == maxUnread {
 		return
 	}
 	start := 0
@@ -129,31 +147,35 @@ func (r *Result) UnreadNames() []string {
 // knownNames is a set of lower-case header names a dialect reads or knows
 // and leaves out on purpose, looked up with the case of the name as sent.
 // An entry ending in '*' is a prefix.
-type knownNames []string
+type knownNames struct {
+	lower []string
+	canon []string // as net/http's map keys spell them: compared first
+}
 
-func (k knownNames) has(name string) bool {
-	for _, n := range k {
+func (k *knownNames) has(name string) bool {
+	for i, n := range k.lower {
 		if p, ok := strings.CutSuffix(n, "*"); ok {
 			if hasPrefixFold(name, p) {
 				return true
 			}
-		} else if sameName(name, n) {
+		} else if name == k.canon[i] || sameName(name, n) {
 			return true
 		}
 	}
 	return false
 }
 
-func (k knownNames) readsName(name string) bool { return k.has(name) }
+func (k *knownNames) readsName(name string) bool { return k.has(name) }
 
 func lowerAll(names ...string) knownNames {
-	out := make(knownNames, 0, len(names))
+	var k knownNames
 	for _, n := range names {
 		if n != "" {
-			out = append(out, strings.ToLower(n))
+			k.lower = append(k.lower, strings.ToLower(n))
+			k.canon = append(k.canon, http.CanonicalHeaderKey(n))
 		}
 	}
-	return out
+	return k
 }
 
 // familyName names a family of headers by the parts its names share, the

@@ -114,7 +114,7 @@ func (d *gitHubStyle) Parse(in *Input, r *Result) {
 		r.ThrottledResource = throttledByRemaining(r, from)
 	}
 	hh := header{m: h}
-	r.noteUnread(&hh, gitHubNames)
+	r.noteUnread(&hh, &gitHubNames)
 }
 
 // gitHubNames are the headers the GitHub style reads.

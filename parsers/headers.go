@@ -169,13 +169,8 @@ func (d *HeaderDialect) WantsBody(status int) bool {
 }
 
 func (d *HeaderDialect) Parse(in *Input, r *Result) {
-	if in.Header == nil && in.Fields != nil {
-		var sl slots // zeroed only on this path
-		h := headerOf(in).sorted(&d.names, &sl)
-		d.parse(in, &h, r)
-		return
-	}
-	h := headerOf(in)
+	var sl slots
+	h := headerOf(in).sorted(&d.names, &sl)
 	d.parse(in, &h, r)
 }
 

@@ -123,7 +123,7 @@ func (d *ietfDialect) Parse(in *Input, r *Result) {
 		}
 	}
 	hh := header{m: h}
-	r.noteUnread(&hh, ietfNames)
+	r.noteUnread(&hh, &ietfNames)
 }
 
 // ietfNames are the fields the IETF dialect reads, all drafts.

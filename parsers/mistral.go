@@ -70,7 +70,13 @@ func (*mistralDialect) Parse(in *Input, r *Result) {
 		// The common prefix first: it rules out most of a response's
 		// headers with one short comparison.
 		if len(key) <= len(mistralPrefix) || key[:len(mistralPrefix)] != mistralPrefix {
+			if key != "Retry-After" && LooksLikeRateLimit(key) {
+				r.addUnread(key)
+			}
 			continue
+		}
+		if key == "X-Ratelimit-Tokens-Query-Cost" {
+			continue // a count of the request, not a limit
 		}
 		rest := key[len(mistralPrefix):]
 		limit := false
@@ -80,6 +86,7 @@ func (*mistralDialect) Parse(in *Input, r *Result) {
 		case strings.HasPrefix(rest, mistralRemaining):
 			rest = rest[len(mistralRemaining):]
 		default:
+			r.addUnread(key)
 			continue
 		}
 		i := 0
@@ -92,10 +99,15 @@ func (*mistralDialect) Parse(in *Input, r *Result) {
 			// A new suffix; one already paired was read when it was new.
 			resource, spec, ok := mistralResource(rest)
 			if !ok {
+				r.addUnread(key)
 				continue
 			}
 			secs, win, ok := mistralWindow(spec)
-			if !ok || n == mistralMaxLimits {
+			if !ok {
+				r.addUnread(key)
+				continue
+			}
+			if n == mistralMaxLimits {
 				continue
 			}
 			// Field by field: a struct literal would be built aside and
@@ -148,38 +160,6 @@ func (*mistralDialect) Parse(in *Input, r *Result) {
 	if in.Status == http.StatusTooManyRequests && r.ThrottledResource == "" {
 		r.ThrottledResource = throttledByRemaining(r, from)
 	}
-	hh := header{m: h}
-	r.noteUnread(&hh, mistralNames{})
-}
-
-// mistralNames tells the headers the dialect reads: every
-// x-ratelimit-{limit,remaining}-{req,tokens}-<window> it can place, the
-// query cost (a count, not a limit) and Retry-After.
-type mistralNames struct{}
-
-func (mistralNames) readsName(name string) bool {
-	if sameName(name, "retry-after") || sameName(name, "x-ratelimit-tokens-query-cost") {
-		return true
-	}
-	key := http.CanonicalHeaderKey(name)
-	if len(key) <= len(mistralPrefix) || key[:len(mistralPrefix)] != mistralPrefix {
-		return false
-	}
-	rest := key[len(mistralPrefix):]
-	switch {
-	case strings.HasPrefix(rest, mistralLimit):
-		rest = rest[len(mistralLimit):]
-	case strings.HasPrefix(rest, mistralRemaining):
-		rest = rest[len(mistralRemaining):]
-	default:
-		return false
-	}
-	_, spec, ok := mistralResource(rest)
-	if !ok {
-		return false
-	}
-	_, _, ok = mistralWindow(spec)
-	return ok
 }
 
 func mistralBefore(a, b *mistralLimitHeaders) bool {
