@@ -335,7 +335,7 @@ func AlertingRules(c *Config) RuleFile {
 		Expr:  fmt.Sprintf("%s > 0", RuleUnreadHeadersRate),
 		For:   string(c.Drift.UnreadFor),
 		Annotations: map[string]string{
-			"summary": `{{ $labels.provider }} sends {{ $labels.header }}, which Headroom does not read`,
+			"summary":     `{{ $labels.provider }} sends {{ $labels.header }}, which Headroom does not read`,
 			"description": fmt.Sprintf(`Responses of provider {{ $labels.provider }} have carried the rate-limit-looking header {{ $labels.header }} for %s ({{ $value | printf "%%.3g" }} responses/s over the last hour), which its dialect does not read: a new or renamed header family whose limits Headroom does not export ("other": more than 50 such names).`, c.Drift.UnreadFor),
 		},
 	}, "warning")
@@ -344,7 +344,7 @@ func AlertingRules(c *Config) RuleFile {
 		Expr:  fmt.Sprintf("%s > 0", RuleMissingHeadersRate),
 		For:   string(c.Drift.MissingFor),
 		Annotations: map[string]string{
-			"summary": `{{ $labels.provider }}: model {{ $labels.model }} stopped sending {{ $labels.family }}`,
+			"summary":     `{{ $labels.provider }}: model {{ $labels.model }} stopped sending {{ $labels.family }}`,
 			"description": fmt.Sprintf(`Responses of provider {{ $labels.provider }} for model {{ $labels.model }} still carry rate-limit headers, but for %s not the {{ $labels.family }} family its earlier responses carried ({{ $value | printf "%%.3g" }} responses/s over 5m): that limit is no longer observed, and its series goes stale.`, c.Drift.MissingFor),
 		},
 	}, "warning")
