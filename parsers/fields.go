@@ -82,10 +82,29 @@ func (h header) sorted(n *fieldNames, sl *slots) header {
 		return h
 	}
 	if h.m != nil {
-		for k, vs := range h.m {
-			j := n.numberKey(k)
+		// A map (Input.Header: canonical keys) is looked up name by name,
+		// and its keys are walked, for drift, only when some are neither
+		// the dialect's names nor Date: an access log's line carries just
+		// the headers it logs, and walking a map costs more than the
+		// lookups.
+		found := 0
+		for j, key := range n.canon {
+			vs := h.m[key]
+			if len(vs) > 0 {
+				found++
+			}
 			for _, v := range vs {
-				sl.file(j, k, v)
+				sl.file(int8(j), key, v)
+			}
+		}
+		if _, date := h.m["Date"]; date {
+			found++
+		}
+		if len(h.m) > found {
+			for k := range h.m {
+				if k != "Date" && n.numberKey(k) < 0 {
+					sl.file(-1, k, "")
+				}
 			}
 		}
 	} else {
