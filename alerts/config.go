@@ -90,6 +90,11 @@ type Config struct {
 		For  Duration `yaml:"for"`
 	} `yaml:"parse_errors"`
 
+	Drift struct {
+		UnreadFor  Duration `yaml:"unread_for"`
+		MissingFor Duration `yaml:"missing_for"`
+	} `yaml:"drift"`
+
 	Bucket Saturation `yaml:"bucket"`
 
 	LimitLowered struct {
@@ -248,6 +253,8 @@ func (c *Config) Validate() error {
 	dur("concurrency.exhausted_for", c.Concurrency.ExhaustedFor)
 	ratio("parse_errors.rate", c.ParseErrors.Rate, math.MaxFloat64)
 	dur("parse_errors.for", c.ParseErrors.For)
+	dur("drift.unread_for", c.Drift.UnreadFor)
+	dur("drift.missing_for", c.Drift.MissingFor)
 
 	saturation("bucket", c.Bucket)
 	dur("limit_lowered.keep", c.LimitLowered.Keep)

@@ -235,10 +235,13 @@ func MustLoad() *Catalog {
 	return c
 }
 
-var validResources = map[string]bool{
-	parsers.Requests: true, parsers.Tokens: true, parsers.InputTokens: true,
-	parsers.OutputTokens: true, parsers.Images: true, parsers.Concurrency: true,
-}
+var validResources = func() map[string]bool {
+	m := map[string]bool{}
+	for _, r := range parsers.Resources() {
+		m[r] = true
+	}
+	return m
+}()
 
 func load(fsys fs.FS) (*Catalog, error) {
 	names, err := fs.Glob(fsys, "providers/*.yaml")
@@ -333,7 +336,7 @@ func (f *Family) validate() error {
 		for k, v := range m.Limits {
 			res, win, ok := strings.Cut(k, "/")
 			if !ok || !validResources[res] {
-				return fmt.Errorf("models[%s].limits: %q must be resource/window with resource one of requests, tokens, input_tokens, output_tokens, images, concurrency", m.Model, k)
+				return fmt.Errorf("models[%s].limits: %q must be resource/window with resource one of %s", m.Model, k, strings.Join(parsers.Resources(), ", "))
 			}
 			if _, err := parsers.ParseWindow(win); err != nil {
 				return fmt.Errorf("models[%s].limits: %q: bad window %q", m.Model, k, win)

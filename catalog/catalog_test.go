@@ -96,6 +96,9 @@ var probeHeaderDocs = []struct {
 	{family: "together", noProbe: "headers only on 429s"},
 	{family: "predictions", noProbe: "no public upstream"},
 	{family: "ietf-generic", noProbe: "no public upstream"},
+	{family: "openai-compatible", noProbe: "no public upstream"},
+	{family: "gemini", noProbe: "limits only in 429 bodies"},
+	{family: "vertex-ai", noProbe: "project and location in the path; limits only in 429 bodies"},
 }
 
 func TestProbeHeadersFollowProviderDocs(t *testing.T) {

@@ -187,6 +187,7 @@ type Collector struct {
 	clientErrors   *prometheus.CounterVec
 	parseErrors    *prometheus.CounterVec
 	dropped        *prometheus.CounterVec
+	drift          *drift
 
 	descLimit, descRemaining, descReset, descObserved, descDocumented, descInfo *prometheus.Desc
 
@@ -260,8 +261,10 @@ func New(opts Options) *Collector {
 		descInfo: prometheus.NewDesc("headroom_provider_info",
 			"One series per configured provider.", []string{"provider", "family", "dialect"}, nil),
 	}
+	c.drift = newDrift(opts.Logger)
 	c.low = prometheus.NewRegistry()
 	c.low.MustRegister(metaCollector{c}, c.retryAfter, c.inflight, c.upstreamErrors, c.clientErrors, c.parseErrors, c.dropped)
+	c.low.MustRegister(c.drift.collectors()...)
 	c.full = prometheus.NewRegistry()
 	c.full.MustRegister(c.Collectors()...)
 	c.own = c.ownFamilies()
@@ -270,8 +273,8 @@ func New(opts Options) *Collector {
 
 // Collectors lists everything Register registers (for documentation checks).
 func (c *Collector) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{c, c.requests, c.ratelimited, c.tokens, c.duration,
-		c.retryAfter, c.inflight, c.upstreamErrors, c.clientErrors, c.parseErrors, c.dropped}
+	return append([]prometheus.Collector{c, c.requests, c.ratelimited, c.tokens, c.duration,
+		c.retryAfter, c.inflight, c.upstreamErrors, c.clientErrors, c.parseErrors, c.dropped}, c.drift.collectors()...)
 }
 
 // Gatherer gathers every metric of the collector through client_golang
@@ -307,6 +310,7 @@ func (c *Collector) SetProviders(ps []Provider) {
 	}
 	c.providers = next
 	c.zeroProviders(ps)
+	c.drift.forget(next)
 	for k, s := range c.series {
 		if _, ok := next[k.provider]; !ok {
 			c.deleteSeries(s)
@@ -389,6 +393,9 @@ func (c *Collector) ObserveResponse(l Labels, status int, r *parsers.Result, rec
 		c.mu.Lock()
 		for _, o := range r.Observations {
 			k := seriesKey{l.Provider, l.LimitModel, l.Key, o.Resource, o.Window}
+			if o.PerKey {
+				k.model = "" // the key's limit, whatever the model
+			}
 			s := c.series[k]
 			if s == nil {
 				if c.nseries[k.provider] >= c.opts.MaxSeriesPerProvider {
@@ -416,6 +423,7 @@ func (c *Collector) ObserveResponse(l Labels, status int, r *parsers.Result, rec
 		for _, e := range r.Errors {
 			c.parseError(l.Provider, e)
 		}
+		c.drift.observe(l, r)
 		if r.HasRetryAfter {
 			c.retryAfter.WithLabelValues(l.Provider).Observe(r.RetryAfter.Seconds())
 		}

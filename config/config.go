@@ -119,9 +119,15 @@ type ProviderConfig struct {
 	Name string `yaml:"name"`
 	// Catalog names the built-in instance to inherit dialect, upstream and
 	// documented limits from; defaults to Name when Name is a built-in one.
-	Catalog  string `yaml:"catalog"`
+	Catalog string `yaml:"catalog"`
+	// Dialect defaults to the catalog entry's, and to auto (the generic
+	// dialect) for a provider outside the catalog.
 	Dialect  string `yaml:"dialect"`
 	Upstream string `yaml:"upstream"`
+	// Windows gives dialect auto the window of rate-limit headers that name
+	// none: resource (requests, tokens, input_tokens, output_tokens) →
+	// window ("1m").
+	Windows map[string]string `yaml:"windows"`
 	// KeyHeader is the request header carrying the credential when it is not
 	// Authorization.
 	KeyHeader string `yaml:"key_header"`
@@ -310,11 +316,22 @@ func resolveOne(pc ProviderConfig, cat *catalog.Catalog) (Provider, error) {
 		p.Probe = base.Probe
 	}
 	if dialect == "" {
-		return p, fmt.Errorf(".dialect: required for a provider that is not in the catalog (known dialects: %s)", strings.Join(parsers.Names(), ", "))
+		// Outside the catalog and naming none: the generic dialect reads
+		// the OpenAI-style and IETF headers most providers send.
+		dialect = parsers.Auto.Name()
 	}
 	d, ok := parsers.Lookup(dialect)
 	if !ok {
 		return p, fmt.Errorf(".dialect: %q is not a known dialect (known: %s)", dialect, strings.Join(parsers.Names(), ", "))
+	}
+	if len(pc.Windows) > 0 {
+		if dialect != parsers.Auto.Name() {
+			return p, fmt.Errorf(".windows: only for dialect auto (this provider's dialect is %s, which knows its windows)", dialect)
+		}
+		if err := checkWindows(pc.Windows); err != nil {
+			return p, err
+		}
+		d = parsers.NewAuto(pc.Windows)
 	}
 	p.Dialect = d
 	if p.Family == "" {
@@ -376,6 +393,33 @@ func resolveOne(pc ProviderConfig, cat *catalog.Catalog) (Provider, error) {
 		p.ProbeSpec = spec
 	}
 	return p, nil
+}
+
+// checkWindows validates a provider's windows (dialect auto).
+func checkWindows(ws map[string]string) error {
+	keys := make([]string, 0, len(ws))
+	for k := range ws {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, res := range keys {
+		if !validAutoResource(res) {
+			return fmt.Errorf(".windows: %q is not a resource whose headers may omit the window (one of %s)", res, strings.Join(parsers.AutoWindowResources, ", "))
+		}
+		if err := parsers.ValidAutoWindow(res, ws[res]); err != nil {
+			return fmt.Errorf(".windows[%s]: %q must be a window such as 1s, 10s, 1m, 1h or 1d", res, ws[res])
+		}
+	}
+	return nil
+}
+
+func validAutoResource(res string) bool {
+	for _, r := range parsers.AutoWindowResources {
+		if r == res {
+			return true
+		}
+	}
+	return false
 }
 
 func overrideLimit(ls []catalog.Limit, l catalog.Limit) []catalog.Limit {

@@ -1,12 +1,14 @@
 package config
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/headroomhq/headroom/catalog"
+	"github.com/headroomhq/headroom/parsers"
 )
 
 func TestLoadValid(t *testing.T) {
@@ -46,6 +48,35 @@ func TestDefaultIsCatalog(t *testing.T) {
 	}
 }
 
+// A provider outside the catalog that names no dialect gets the generic
+// one; windows configure it.
+func TestAutoDialectDefault(t *testing.T) {
+	f, err := Parse([]byte("providers:\n  - {name: xai, upstream: https://api.x.ai}\n  - {name: gw, upstream: https://gw.internal, windows: {requests: 60s, tokens: 1m}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Resolve(f, catalog.MustLoad())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := c.Lookup("xai")
+	gw, _ := c.Lookup("gw")
+	if x.Dialect.Name() != "auto" || gw.Dialect.Name() != "auto" || x.Family != "auto" {
+		t.Fatalf("dialects %s %s, family %s", x.Dialect.Name(), gw.Dialect.Name(), x.Family)
+	}
+	in := &parsers.Input{Status: 200, Header: http.Header{"X-Ratelimit-Limit-Requests": {"10"}, "X-Ratelimit-Remaining-Requests": {"9"}}}
+	var r parsers.Result
+	gw.Dialect.Parse(in, &r)
+	if o, ok := r.Find(parsers.Requests, "1m"); !ok || o.Limit != 10 || o.Remaining != 9 {
+		t.Errorf("with windows: %+v", r.Observations)
+	}
+	r.Reset()
+	x.Dialect.Parse(in, &r)
+	if len(r.Observations) != 0 || len(r.Errors) != 2 {
+		t.Errorf("without windows: %+v %v", r.Observations, r.Errors)
+	}
+}
+
 func TestBareListAccepted(t *testing.T) {
 	f, err := Parse([]byte("- name: heroku-us\n- name: openai\n"))
 	if err != nil || len(f.Providers) != 2 {
@@ -56,7 +87,10 @@ func TestBareListAccepted(t *testing.T) {
 func TestInvalid(t *testing.T) {
 	cases := []struct{ yaml, want string }{
 		{"providers: [{dialect: openai, upstream: https://x}]", "providers[0]: .name: required"},
-		{"providers: [{name: x, upstream: https://x}]", "providers[0] (x): .dialect: required"},
+		{"providers: [{name: x, dialect: openai, upstream: https://x, windows: {requests: 1m}}]", "providers[0] (x): .windows: only for dialect auto"},
+		{"providers: [{name: x, upstream: https://x, windows: {images: 1m}}]", `.windows: "images" is not a resource`},
+		{"providers: [{name: x, upstream: https://x, windows: {requests: soon}}]", `.windows[requests]: "soon" must be a window`},
+		{"providers: [{name: x, upstream: https://x, windows: {tokens: none}}]", `.windows[tokens]: "none" must be a window`},
 		{"providers: [{name: x, dialect: klingon, upstream: https://x}]", `.dialect: "klingon" is not a known dialect`},
 		{"providers: [{name: x, dialect: openai}]", "providers[0] (x): .upstream: required"},
 		{"providers: [{name: x, dialect: openai, upstream: ftp://x}]", `.upstream: "ftp://x" must be an absolute http or https URL`},

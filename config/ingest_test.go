@@ -94,3 +94,36 @@ func TestAccessLogSetting(t *testing.T) {
 		t.Fatalf("%v %+v", err, s)
 	}
 }
+
+// Tail lines told apart by the upstream's host cannot tell two providers on
+// one host and port apart: check-config says so, naming both and the fix.
+func TestTailSharedUpstream(t *testing.T) {
+	const providers = "providers:\n  - {name: sambanova-a, dialect: sambanova, upstream: https://api.example.com/v1}\n" +
+		"  - {name: heroku-b, dialect: heroku, upstream: 'https://API.example.com:443/v2'}\n  - {name: other, dialect: openai, upstream: https://other.example.com}\n"
+	for _, tc := range []struct{ tail, want string }{
+		{"{path: /l, format: nginx}", `tail[0] (/l): .provider_field: providers "heroku-b" and "sambanova-a" share the upstream api.example.com port 443, so upstream_host cannot tell their lines apart: log a provider field per location (nginx: set $headroom_provider in each location; Envoy: name each route after its provider, logged as %ROUTE_NAME%; both in docs/snippets) and set provider_field: provider, or give each location a log of its own tailed with provider: NAME`},
+		{"{path: /l, format: envoy, provider_field: upstream_host}", `providers "heroku-b" and "sambanova-a" share the upstream`},
+		{"{path: /l, format: nginx, provider_field: provider}", ""},
+		{"{path: /l, format: nginx, provider: sambanova-a}", ""},
+		{"{path: /l, format: nginx, provider_map: {api.example.com: heroku-b}}", ""},
+		{"{path: /l, format: envoy}", ""}, // clusters, not hosts
+	} {
+		f, err := Parse([]byte(providers + "tail:\n  - " + tc.tail + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Resolve(f, catalog.MustLoad())
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.tail, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s:\n got %v\nwant …%s…", tc.tail, err, tc.want)
+		}
+	}
+	// Different ports are different upstreams; the built-in catalog shares none.
+	f, _ := Parse([]byte("include_catalog: true\nproviders:\n  - {name: a, dialect: openai, upstream: 'http://127.0.0.1:8080'}\n" +
+		"  - {name: b, dialect: openai, upstream: 'http://127.0.0.1:8081'}\ntail:\n  - {path: /l, format: nginx}\n"))
+	if _, err := Resolve(f, catalog.MustLoad()); err != nil {
+		t.Error(err)
+	}
+}

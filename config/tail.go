@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -205,6 +206,11 @@ func resolveTailOne(tc TailConfig, c *Config) (Tail, error) {
 				return t, err
 			}
 		}
+		if t.ProviderField == HostField {
+			if err := sharedUpstreams(c, tc.ProviderMap); err != nil {
+				return t, err
+			}
+		}
 	}
 	if t.Key == "" {
 		t.Key = "none"
@@ -237,6 +243,62 @@ func resolveTailOne(tc TailConfig, c *Config) (Tail, error) {
 		return t, fmt.Errorf(".rotate_wait: %s must be positive", tc.RotateWait)
 	}
 	return t, nil
+}
+
+// HostField is the field the shipped nginx and Envoy formats log the
+// upstream's host into (nginx's default provider field).
+const HostField = "upstream_host"
+
+// sharedUpstreams rejects providers that share an upstream host and port
+// when lines are told apart by that host: a line could be either's, and
+// which one it was counted for would be an accident of names. A host the
+// entry's provider_map names is the user's decision and is accepted.
+func sharedUpstreams(c *Config, providerMap map[string]string) error {
+	byHost := map[string][]string{}
+	var hosts []string
+	for _, p := range c.Providers {
+		if p.Upstream == nil {
+			continue
+		}
+		h := UpstreamHostPort(p.Upstream)
+		if byHost[h] == nil {
+			hosts = append(hosts, h)
+		}
+		byHost[h] = append(byHost[h], p.Name)
+	}
+	sort.Strings(hosts)
+	for _, h := range hosts {
+		names := byHost[h]
+		if len(names) < 2 {
+			continue
+		}
+		host, port, _ := strings.Cut(h, ":")
+		if _, mapped := providerMap[h]; mapped {
+			continue
+		}
+		if _, mapped := providerMap[host]; mapped {
+			continue
+		}
+		sort.Strings(names)
+		return fmt.Errorf(".provider_field: providers %q and %q share the upstream %s port %s, so %s cannot tell their lines apart: "+
+			"log a provider field per location (nginx: set $headroom_provider in each location; Envoy: name each route after its provider, "+
+			"logged as %%ROUTE_NAME%%; both in docs/snippets) and set provider_field: provider, or give each location a log of its own tailed with provider: NAME",
+			names[0], names[1], host, port, HostField)
+	}
+	return nil
+}
+
+// UpstreamHostPort is the host and port of an upstream, lower case, the
+// port made explicit (443 for https, 80 for http).
+func UpstreamHostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+	}
+	return strings.ToLower(u.Hostname()) + ":" + port
 }
 
 func checkMapping(m *Mapping) error {

@@ -76,6 +76,8 @@ var MayBeEmpty = map[string]map[string]bool{
 		"Documented vs observed limits":               true,
 		"Observations folded into \"other\"":          true,
 		"Time to exhaustion, every window":            true,
+		"Rate-limit headers Headroom does not read":   true,
+		"Header families that stopped arriving":       true,
 	},
 }
 
@@ -549,6 +551,15 @@ func Provider(c *alerts.Config) (dashboard.Dashboard, error) {
 		rangeQ(fmt.Sprintf("sum(rate(headroom_series_dropped_total{%s}[$__rate_interval]))", fP), "folded")).Min(0))
 	b.WithPanel(mergedTable("Provider configuration", "The provider instance as Headroom is configured: family (catalog entry) and header dialect.", nil,
 		column{name: "replicas", unit: "short", expr: fmt.Sprintf("count by (provider, family, dialect) (headroom_provider_info{%s})", fP)}).Height(6).Span(12))
+
+	b.WithRow(dashboard.NewRowBuilder("Header drift"))
+	b.WithPanel(mergedTable("Rate-limit headers Headroom does not read",
+		"Rate-limit-looking headers (names with ratelimit, rate-limit, retry-after or quota) in the provider's responses that its dialect does not read, per second over the last hour: a new or renamed header family whose limits are not exported. Empty is good.",
+		[]string{"provider"},
+		column{name: "responses/s", unit: "reqps", expr: fmt.Sprintf("%s{%s}", alerts.RuleUnreadHeadersRate, fP)}).
+		Height(8).Span(12).NoValue("every rate-limit header is read"))
+	b.WithPanel(ts("Header families that stopped arriving", "Responses per second of a model that lack a header family of the dialect its earlier responses carried (the limit is no longer observed), by model and family.", "reqps",
+		rangeQ(fmt.Sprintf("sum by (model, family) (%s{%s})", alerts.RuleMissingHeadersRate, fPM), "{{model}} {{family}}")).Min(0))
 
 	return b.Build()
 }

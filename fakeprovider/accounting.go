@@ -109,14 +109,14 @@ type cost struct {
 
 func (c cost) of(resource string) float64 {
 	switch resource {
-	case "tokens":
+	case "tokens", "dynamic_tokens", "usage": // usage: an allowance counted in tokens
 		return c.prompt + c.completion
-	case "input_tokens":
+	case "input_tokens", "priority_input_tokens":
 		return c.prompt
-	case "output_tokens":
+	case "output_tokens", "priority_output_tokens":
 		return c.completion
 	}
-	return 1 // requests, images
+	return 1 // requests, dynamic_requests, images
 }
 
 // advance brings m up to now and returns what it holds.

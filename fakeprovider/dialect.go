@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/catalog"
+	"github.com/headroomhq/headroom/parsers"
 )
 
 // windowKind is how a dialect's provider counts a window.
@@ -86,6 +87,9 @@ type throttle struct {
 	Reset time.Time
 	// APIVersion is the request's api-version query parameter (Azure).
 	APIVersion string
+	// Path is the request's path (Gemini answers its OpenAI-compatible
+	// route in another shape).
+	Path string
 }
 
 // dialect is one provider family's behaviour: a table of headers over the
@@ -125,6 +129,9 @@ type dialect struct {
 	errorContentType string
 	// on429 writes headers sent only on 429s, after the table headers.
 	on429 func(h http.Header, t *throttle, st []LimitState, now time.Time)
+	// parser is the Headroom dialect that reads this one's headers when it
+	// is not the one of the same name (the generic spellings: auto).
+	parser parsers.Dialect
 	// versionHeader is a request header the provider refuses requests
 	// without on its own endpoints (Anthropic's anthropic-version): 400,
 	// nothing charged. Its OpenAI-compatible chat endpoint serves OpenAI's
@@ -140,6 +147,16 @@ func register(d *dialect) *dialect {
 	}
 	dialects[d.name] = d
 	return d
+}
+
+// Parser returns the Headroom dialect that reads what the fake's dialect
+// name sends: the one of the same name, or auto (with the windows the
+// spelling needs) for the generic spellings.
+func Parser(name string) (parsers.Dialect, bool) {
+	if d, ok := dialects[name]; ok && d.parser != nil {
+		return d.parser, true
+	}
+	return parsers.Lookup(name)
 }
 
 // Dialects lists the dialects the fake can speak, sorted.

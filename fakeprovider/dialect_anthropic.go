@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/headroomhq/headroom/catalog"
@@ -28,6 +29,8 @@ var _ = register(&dialect{
 		{resource: "tokens", window: "1m", limit: "anthropic-ratelimit-tokens-limit", remaining: "anthropic-ratelimit-tokens-remaining", reset: "anthropic-ratelimit-tokens-reset", format: rfc3339, round: 1000},
 		{resource: "input_tokens", window: "1m", limit: "anthropic-ratelimit-input-tokens-limit", remaining: "anthropic-ratelimit-input-tokens-remaining", reset: "anthropic-ratelimit-input-tokens-reset", format: rfc3339, round: 1000},
 		{resource: "output_tokens", window: "1m", limit: "anthropic-ratelimit-output-tokens-limit", remaining: "anthropic-ratelimit-output-tokens-remaining", reset: "anthropic-ratelimit-output-tokens-reset", format: rfc3339, round: 1000},
+		{resource: "priority_input_tokens", window: "1m", limit: "anthropic-priority-input-tokens-limit", remaining: "anthropic-priority-input-tokens-remaining", reset: "anthropic-priority-input-tokens-reset", format: rfc3339, round: 1000},
+		{resource: "priority_output_tokens", window: "1m", limit: "anthropic-priority-output-tokens-limit", remaining: "anthropic-priority-output-tokens-remaining", reset: "anthropic-priority-output-tokens-reset", format: rfc3339, round: 1000},
 	},
 	retryAfter: "retry-after",
 	// Tier 1 limits of Claude Haiku 4.5 (the catalog's entry tier).
@@ -36,7 +39,7 @@ var _ = register(&dialect{
 		{Resource: "input_tokens", Window: "1m", Value: 50000},
 		{Resource: "output_tokens", Window: "1m", Value: 10000},
 	},
-	extra:         anthropicCombinedTokens,
+	extra:         anthropicExtra,
 	on429:         func(h http.Header, _ *throttle, _ []LimitState, _ time.Time) { h["x-should-retry"] = []string{"true"} },
 	rateLimited:   anthropicRateLimited,
 	versionHeader: "anthropic-version",
@@ -44,6 +47,41 @@ var _ = register(&dialect{
 		return anthropicError(kind, message)
 	},
 })
+
+func anthropicExtra(h http.Header, e *emission) {
+	anthropicCombinedTokens(h, e)
+	anthropicUnified(h, e)
+}
+
+// anthropicUnified writes the unified subscription headers of the usage
+// allowances that are configured.
+func anthropicUnified(h http.Header, e *emission) {
+	status, claim, most := "allowed", "", -1.0
+	found := false
+	for _, w := range []struct{ window, name, claim string }{{"5h", "5h", "five_hour"}, {"7d", "7d", "seven_day"}} {
+		s, ok := pickState(e.states, "usage", w.window)
+		if !ok || s.Limit <= 0 {
+			continue
+		}
+		found = true
+		used := math.Round((s.Limit-s.Remaining)/s.Limit*100) / 100
+		st := "allowed"
+		if e.status == http.StatusTooManyRequests && s.Remaining < e.cost.of("usage") {
+			st, status = "rejected", "rejected"
+		}
+		if used > most {
+			most, claim = used, w.claim
+		}
+		p := "anthropic-ratelimit-unified-" + w.name + "-"
+		h[p+"utilization"] = []string{strconv.FormatFloat(used, 'f', -1, 64)}
+		h[p+"reset"] = []string{formatReset(epochSeconds, s.Reset, e.now)}
+		h[p+"status"] = []string{st}
+	}
+	if found {
+		h["anthropic-ratelimit-unified-status"] = []string{status}
+		h["anthropic-ratelimit-unified-representative-claim"] = []string{claim}
+	}
+}
 
 // anthropicCombinedTokens writes anthropic-ratelimit-tokens-* as input plus
 // output when no tokens limit of its own is configured.
@@ -79,6 +117,10 @@ func anthropicError(kind, message string) []byte {
 }
 
 func anthropicRateLimited(t *throttle) []byte {
+	if t.Resource == "usage" {
+		// A subscription's allowance: the message names no unit.
+		return anthropicError("rate_limit_error", "This request would exceed your account's rate limit. Please try again later.")
+	}
 	unit := map[string]string{
 		"requests": "requests", "tokens": "tokens", "input_tokens": "input tokens", "output_tokens": "output tokens",
 	}[t.Resource]

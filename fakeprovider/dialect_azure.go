@@ -2,6 +2,8 @@ package fakeprovider
 
 import (
 	"fmt"
+	"net/http"
+	"time"
 
 	"github.com/headroomhq/headroom/catalog"
 )
@@ -10,7 +12,9 @@ import (
 // per minute, each a sliding window (capacity returns 10 s, respectively
 // 60 s, after use); resets are integer seconds until the oldest use expires.
 // A 429 carries retry-after-ms and retry-after and the error that names the
-// "call" or "token" rate limit. The model is the deployment name of the path
+// "call" or "token" rate limit; a token-limit 429 spells its reset
+// x-rate-limit-reset-tokens (openai/openai-python#937), not
+// x-ratelimit-reset-tokens. The model is the deployment name of the path
 // (…/openai/deployments/<name>/chat/completions) when the body names none.
 var _ = register(&dialect{
 	name: "azure-openai",
@@ -21,6 +25,15 @@ var _ = register(&dialect{
 	},
 	retryAfter:       "retry-after",
 	retryAfterMillis: "retry-after-ms",
+	on429: func(h http.Header, t *throttle, _ []LimitState, _ time.Time) {
+		if t.Resource != "tokens" {
+			return
+		}
+		if v, ok := h["x-ratelimit-reset-tokens"]; ok {
+			delete(h, "x-ratelimit-reset-tokens")
+			h["x-rate-limit-reset-tokens"] = v
+		}
+	},
 	// A 20K TPM deployment of an older chat model: 120 RPM, i.e. 20 per 10 s.
 	defaults: []catalog.Limit{
 		{Resource: "requests", Window: "10s", Value: 20},

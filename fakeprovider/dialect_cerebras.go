@@ -8,20 +8,19 @@ import (
 )
 
 // Cerebras Inference, https://inference-docs.cerebras.ai/support/rate-limits:
-// requests and tokens per minute, hour and day, of which only the daily
-// requests and the per-minute tokens have headers; resets are fractional
-// seconds until the end of the window ("33011.382867097855": the documented
-// example's minute and day resets share their fraction, so the windows are
-// aligned); fixed UTC-aligned windows here, resets in milliseconds. A 429
-// carries the documented error ("Tokens per minute limit exceeded - too many
-// tokens processed.") and retry-after, which Cerebras does not document.
+// requests and tokens per minute, hour and day, every one with its
+// x-ratelimit-{limit,remaining,reset}-{requests,tokens}-{minute,hour,day}
+// headers (as recorded responses show: parsers/cerebras.go); resets are
+// fractional seconds until the end of the window ("33011.382867097855": the
+// documented example's minute and day resets share their fraction, so the
+// windows are aligned); fixed UTC-aligned windows here, resets in
+// milliseconds. A 429 carries the documented error ("Tokens per minute limit
+// exceeded - too many tokens processed.") and retry-after, which Cerebras
+// does not document.
 var _ = register(&dialect{
-	name: "cerebras",
-	kind: fixedWindow,
-	headers: []limitHeader{
-		{resource: "requests", window: "1d", limit: "x-ratelimit-limit-requests-day", remaining: "x-ratelimit-remaining-requests-day", reset: "x-ratelimit-reset-requests-day", format: secondsFromNowFrac},
-		{resource: "tokens", window: "1m", limit: "x-ratelimit-limit-tokens-minute", remaining: "x-ratelimit-remaining-tokens-minute", reset: "x-ratelimit-reset-tokens-minute", format: secondsFromNowFrac},
-	},
+	name:       "cerebras",
+	kind:       fixedWindow,
+	headers:    cerebrasHeaders(),
 	retryAfter: "retry-after",
 	// The free tier's llama3.1-8b.
 	defaults: []catalog.Limit{
@@ -45,6 +44,20 @@ var _ = register(&dialect{
 		return cerebrasError(message, kind, "", code)
 	},
 })
+
+// cerebrasHeaders is the grid, requests first, each window shortest first.
+func cerebrasHeaders() []limitHeader {
+	var out []limitHeader
+	for _, res := range []string{"requests", "tokens"} {
+		for _, w := range []struct{ word, window string }{{"minute", "1m"}, {"hour", "1h"}, {"day", "1d"}} {
+			suffix := "-" + res + "-" + w.word
+			out = append(out, limitHeader{resource: res, window: w.window,
+				limit: "x-ratelimit-limit" + suffix, remaining: "x-ratelimit-remaining" + suffix, reset: "x-ratelimit-reset" + suffix,
+				format: secondsFromNowFrac})
+		}
+	}
+	return out
+}
 
 func cerebrasError(message, typ, param, code string) []byte {
 	return mustJSON(struct {

@@ -2,6 +2,7 @@ package fakeprovider
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -142,8 +143,12 @@ func TestDialectsDrain(t *testing.T) {
 			want: func(i int) []obs {
 				c := chatCost("llama3.1-8b")
 				return []obs{
+					{"requests", "1m", 30, float64(30 - i), "2025-06-02T10:01:00Z"},
+					{"requests", "1h", 900, float64(900 - i), "2025-06-02T11:00:00Z"},
 					{"requests", "1d", 14400, float64(14400 - i), "2025-06-03T00:00:00Z"},
 					{"tokens", "1m", 60000, 60000 - float64(i)*c, "2025-06-02T10:01:00Z"},
+					{"tokens", "1h", 1000000, 1000000 - float64(i)*c, "2025-06-02T11:00:00Z"},
+					{"tokens", "1d", 1000000, 1000000 - float64(i)*c, "2025-06-03T00:00:00Z"},
 				}
 			},
 		},
@@ -194,6 +199,38 @@ func TestDialectsDrain(t *testing.T) {
 				return []obs{
 					{"requests", "1s", 10, float64(10 - i), "2026-02-02T12:00:01Z"},
 					{"tokens", "1s", 3000, 3000 - float64(i)*c, ""},
+					{"dynamic_requests", "1s", 10, float64(10 - i), "2026-02-02T12:00:01Z"},
+					{"dynamic_tokens", "1s", 3000, 3000 - float64(i)*c, ""},
+				}
+			},
+		},
+		{
+			// Limits show only in 429 bodies.
+			name: "gemini", opts: Options{Provider: "gemini"}, start: "2026-02-01T12:00:00Z", step: time.Second,
+			do:   req{path: "/v1beta/models/gemini-2.0-flash:generateContent", body: `{"contents":[{"parts":[{"text":"Hello!"}]}]}`},
+			want: func(int) []obs { return nil },
+		},
+		{
+			name: "generic-windowed", opts: Options{Dialect: "generic-windowed"}, start: "2026-03-01T10:00:20.5Z", step: time.Second,
+			do: req{body: chatBody("m")},
+			want: func(i int) []obs {
+				c := chatCost("m")
+				return []obs{
+					{"requests", "1m", 60, float64(60 - i), "2026-03-01T10:01:00Z"},
+					{"tokens", "1m", 100000, 100000 - float64(i)*c, "2026-03-01T10:01:00Z"},
+					{"requests", "1d", 10000, float64(10000 - i), "2026-03-02T00:00:00Z"},
+				}
+			},
+		},
+		{
+			// Sliding windows: the reset is when the first request leaves them.
+			name: "generic-hyphenated", opts: Options{Dialect: "generic-hyphenated"}, start: "2026-03-01T10:00:20Z", step: time.Second,
+			do: req{body: chatBody("m")},
+			want: func(i int) []obs {
+				c := chatCost("m")
+				return []obs{
+					{"requests", "1m", 30, float64(30 - i), "2026-03-01T10:01:20Z"},
+					{"tokens", "1m", 50000, 50000 - float64(i)*c, "2026-03-01T10:01:20Z"},
 				}
 			},
 		},
@@ -452,28 +489,32 @@ func TestExhaustion(t *testing.T) {
 			body: chatBody("llama3.1-8b"),
 			ok:   []string{"2026-01-22T09:30:10Z", "2026-01-22T09:30:11Z"}, at: "2026-01-22T09:30:18.75Z",
 			want: []obs{
+				{"requests", "1m", 30, 28, "2026-01-22T09:31:00Z"},
+				{"requests", "1h", 900, 898, "2026-01-22T10:00:00Z"},
 				{"requests", "1d", 14400, 14398, "2026-01-23T00:00:00Z"},
 				{"tokens", "1m", 2 * chatCost("llama3.1-8b"), 0, "2026-01-22T09:31:00Z"},
+				{"tokens", "1h", 1000000, 1000000 - 2*chatCost("llama3.1-8b"), "2026-01-22T10:00:00Z"},
+				{"tokens", "1d", 1000000, 1000000 - 2*chatCost("llama3.1-8b"), "2026-01-23T00:00:00Z"},
 			},
 			retry: 42 * time.Second, throttled: "tokens",
 			wantBody: `{"message":"Tokens per minute limit exceeded - too many tokens processed.","type":"too_many_requests_error","param":"quota","code":"token_quota_exceeded"}`,
-			headers: []string{"Content-Type", "Date", "retry-after",
-				"x-ratelimit-limit-requests-day", "x-ratelimit-remaining-requests-day", "x-ratelimit-reset-requests-day",
-				"x-ratelimit-limit-tokens-minute", "x-ratelimit-remaining-tokens-minute", "x-ratelimit-reset-tokens-minute"},
+			headers:  append([]string{"Content-Type", "Date", "retry-after"}, cerebrasGrid...),
 		},
 		{
 			name: "cerebras requests per minute", opts: Options{Provider: "cerebras", Limits: lim("requests/1m=1")},
 			body: chatBody("llama3.1-8b"),
 			ok:   []string{"2026-01-22T09:30:10Z"}, at: "2026-01-22T09:30:30Z",
 			want: []obs{
+				{"requests", "1m", 1, 0, "2026-01-22T09:31:00Z"},
+				{"requests", "1h", 900, 899, "2026-01-22T10:00:00Z"},
 				{"requests", "1d", 14400, 14399, "2026-01-23T00:00:00Z"},
 				{"tokens", "1m", 60000, 60000 - chatCost("llama3.1-8b"), "2026-01-22T09:31:00Z"},
+				{"tokens", "1h", 1000000, 1000000 - chatCost("llama3.1-8b"), "2026-01-22T10:00:00Z"},
+				{"tokens", "1d", 1000000, 1000000 - chatCost("llama3.1-8b"), "2026-01-23T00:00:00Z"},
 			},
 			retry: 30 * time.Second, throttled: "requests",
 			wantBody: `{"message":"Requests per minute limit exceeded - too many requests sent.","type":"too_many_requests_error","param":"quota","code":"request_quota_exceeded"}`,
-			headers: []string{"Content-Type", "Date", "retry-after",
-				"x-ratelimit-limit-requests-day", "x-ratelimit-remaining-requests-day", "x-ratelimit-reset-requests-day",
-				"x-ratelimit-limit-tokens-minute", "x-ratelimit-remaining-tokens-minute", "x-ratelimit-reset-tokens-minute"},
+			headers:  append([]string{"Content-Type", "Date", "retry-after"}, cerebrasGrid...),
 		},
 		{
 			name: "openrouter free models per day", opts: Options{Provider: "openrouter", Limits: lim("requests/1d=3")},
@@ -539,16 +580,102 @@ func TestExhaustion(t *testing.T) {
 				"x-ratelimit-limit-tokens-month", "x-ratelimit-remaining-tokens-month"},
 		},
 		{
-			name: "together requests per second", opts: Options{Provider: "together", Limits: lim("requests/1s=2")},
+			// Above the dynamic rate: the 429 names the dynamic bucket.
+			name: "together dynamic requests", opts: Options{Provider: "together", Limits: lim("dynamic_requests/1s=2")},
+			body: chatBody("m"),
+			ok:   []string{"2026-02-02T12:00:00.1Z", "2026-02-02T12:00:00.2Z"}, at: "2026-02-02T12:00:00.5Z",
+			want: []obs{
+				{"requests", "1s", 10, 8, "2026-02-02T12:00:01Z"},
+				{"tokens", "1s", 3000, 3000 - 2*chatCost("m"), ""},
+				{"dynamic_requests", "1s", 2, 0, "2026-02-02T12:00:01Z"},
+				{"dynamic_tokens", "1s", 3000, 3000 - 2*chatCost("m"), ""},
+			},
+			retry: time.Second, throttled: "dynamic_requests",
+			wantBody: `{"error":{"message":"Request rate exceeds your dynamic rate for this model","type":"dynamic_request_limited","param":null,"code":null}}`,
+			headers:  togetherHeaders,
+		},
+		{
+			// The static limit: the contract's requests per second.
+			name: "together static requests", opts: Options{Provider: "together", Limits: lim("requests/1s=2")},
 			body: chatBody("m"),
 			ok:   []string{"2026-02-02T12:00:00.1Z", "2026-02-02T12:00:00.2Z"}, at: "2026-02-02T12:00:00.5Z",
 			want: []obs{
 				{"requests", "1s", 2, 0, "2026-02-02T12:00:01Z"},
 				{"tokens", "1s", 3000, 3000 - 2*chatCost("m"), ""},
+				{"dynamic_requests", "1s", 10, 8, "2026-02-02T12:00:01Z"},
+				{"dynamic_tokens", "1s", 3000, 3000 - 2*chatCost("m"), ""},
 			},
 			retry: time.Second, throttled: "requests",
-			wantBody: `{"error":{"message":"Request rate exceeds your dynamic rate for this model","type":"dynamic_request_limited","param":null,"code":null}}`,
-			headers:  []string{"Content-Type", "Date", "retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-tokenlimit-limit", "x-tokenlimit-remaining"},
+			wantBody: `{"error":{"message":"Rate limit exceeded for requests per second","type":"rate_limit_exceeded","param":null,"code":"rate_limit_exceeded"}}`,
+			headers:  togetherHeaders,
+		},
+		{
+			// Azure's token 429 spells its reset x-rate-limit-reset-tokens.
+			name: "azure-openai tokens", opts: Options{Provider: "azure-openai", Limits: []catalog.Limit{{Resource: "tokens", Window: "1m", Value: 2 * float64((len(azureBody)+3)/4+16)}}},
+			path: "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", body: azureBody,
+			ok: []string{"2024-06-05T10:00:00Z", "2024-06-05T10:00:05Z"}, at: "2024-06-05T10:00:20Z",
+			want: []obs{
+				{"requests", "10s", 20, 20, "2024-06-05T10:00:20Z"},
+				{"tokens", "1m", 2 * float64((len(azureBody)+3)/4+16), 0, "2024-06-05T10:01:00Z"},
+			},
+			retry: 40 * time.Second, throttled: "tokens",
+			wantBody: `{"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 40 seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit."}}`,
+			headers: []string{"Content-Type", "Date", "retry-after", "retry-after-ms",
+				"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+				"x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-rate-limit-reset-tokens"},
+		},
+		{
+			// No headers: the body names the quota, its value and the delay.
+			name: "gemini requests per minute", opts: Options{Provider: "gemini", Limits: lim("requests/1m=2")},
+			path: "/v1beta/models/gemini-2.0-flash:generateContent", body: `{"contents":[{"parts":[{"text":"Hello!"}]}]}`,
+			ok: []string{"2026-02-01T12:00:10Z", "2026-02-01T12:00:20Z"}, at: "2026-02-01T12:00:29Z",
+			want:  []obs{{"requests", "1m", 2, 0, ""}},
+			retry: 31 * time.Second, throttled: "requests",
+			wantBody: `{"error":{"code":429,"details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_requests","quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier","quotaDimensions":{"location":"global","model":"gemini-2.0-flash"},"quotaValue":"2"}]},{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Learn more about Gemini API quotas","url":"https://ai.google.dev/gemini-api/docs/rate-limits"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"31s"}],"message":"You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.","status":"RESOURCE_EXHAUSTED"}}`,
+			headers:  []string{"Content-Type", "Date"},
+		},
+		{
+			// The OpenAI-compatible endpoint wraps the same object in an
+			// array. The prompt is larger than the minute's whole budget:
+			// it never fits, the wait is a window.
+			name: "gemini openai-compatible input tokens", opts: Options{Provider: "gemini", Limits: []catalog.Limit{{Resource: "input_tokens", Window: "1m", Value: 20}}},
+			path: "/v1beta/openai/chat/completions", body: chatBody("gemini-2.0-flash"),
+			ok: nil, at: "2026-02-01T12:00:29Z",
+			want:  []obs{{"input_tokens", "1m", 20, 0, ""}},
+			retry: time.Minute, throttled: "input_tokens",
+			wantBody: `[{"error":{"code":429,"details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_input_token_count","quotaId":"GenerateContentInputTokensPerModelPerMinute-FreeTier","quotaDimensions":{"location":"global","model":"gemini-2.0-flash"},"quotaValue":"20"}]},{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Learn more about Gemini API quotas","url":"https://ai.google.dev/gemini-api/docs/rate-limits"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"60s"}],"message":"You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.","status":"RESOURCE_EXHAUSTED"}}]`,
+			headers:  []string{"Content-Type", "Date"},
+		},
+		{
+			name: "generic-windowed requests per minute", opts: Options{Dialect: "generic-windowed", Limits: lim("requests/1m=2")},
+			body: chatBody("m"),
+			ok:   []string{"2026-03-01T10:00:10Z", "2026-03-01T10:00:20Z"}, at: "2026-03-01T10:00:45Z",
+			want: []obs{
+				{"requests", "1m", 2, 0, "2026-03-01T10:01:00Z"},
+				{"tokens", "1m", 100000, 100000 - 2*chatCost("m"), "2026-03-01T10:01:00Z"},
+				{"requests", "1d", 10000, 9998, "2026-03-02T00:00:00Z"},
+			},
+			retry: 15 * time.Second, throttled: "requests",
+			wantBody: `{"error":{"message":"Rate limit exceeded: requests per minute","type":"rate_limit_exceeded","param":null,"code":"rate_limit_exceeded"}}`,
+			headers: []string{"Content-Type", "Date", "Retry-After",
+				"X-RateLimit-Limit-Requests-Minute", "X-RateLimit-Remaining-Requests-Minute", "X-RateLimit-Reset-Requests-Minute",
+				"X-RateLimit-Limit-Tokens-Minute", "X-RateLimit-Remaining-Tokens-Minute", "X-RateLimit-Reset-Tokens-Minute",
+				"X-RateLimit-Limit-Requests-Day", "X-RateLimit-Remaining-Requests-Day", "X-RateLimit-Reset-Requests-Day"},
+		},
+		{
+			// Only retry-after-ms; sliding: room returns when the first request leaves.
+			name: "generic-hyphenated requests per minute", opts: Options{Dialect: "generic-hyphenated", Limits: lim("requests/1m=2")},
+			body: chatBody("m"),
+			ok:   []string{"2026-03-01T10:00:10Z", "2026-03-01T10:00:20Z"}, at: "2026-03-01T10:00:45Z",
+			want: []obs{
+				{"requests", "1m", 2, 0, "2026-03-01T10:01:10Z"},
+				{"tokens", "1m", 50000, 50000 - 2*chatCost("m"), "2026-03-01T10:01:10Z"},
+			},
+			retry: 25 * time.Second, throttled: "requests",
+			wantBody: `{"error":{"message":"Too many requests; slow down","type":"rate_limit_error","param":null,"code":null}}`,
+			headers: []string{"Content-Type", "Date", "retry-after-ms",
+				"x-rate-limit-limit-requests-1m", "x-rate-limit-remaining-requests-1m", "x-rate-limit-reset-requests-1m",
+				"x-rate-limit-limit-tokens-60s", "x-rate-limit-remaining-tokens-60s", "x-rate-limit-reset-tokens-60s"},
 		},
 		{
 			name: "ietf requests", opts: Options{Provider: "ietf-example", Limits: lim("requests/1m=2")},
@@ -562,7 +689,11 @@ func TestExhaustion(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, tc.opts, tc.ok[0])
+			start := tc.at
+			if len(tc.ok) > 0 {
+				start = tc.ok[0]
+			}
+			h := newHarness(t, tc.opts, start)
 			for _, at := range tc.ok {
 				h.clk.Set(at)
 				if r := h.do(req{key: "k", path: tc.path, body: tc.body}); r.status >= 300 {
@@ -611,6 +742,19 @@ func TestExhaustion(t *testing.T) {
 }
 
 var (
+	cerebrasGrid = func() (out []string) {
+		for _, kind := range []string{"limit", "remaining", "reset"} {
+			for _, res := range []string{"requests", "tokens"} {
+				for _, w := range []string{"minute", "hour", "day"} {
+					out = append(out, "x-ratelimit-"+kind+"-"+res+"-"+w)
+				}
+			}
+		}
+		return out
+	}()
+	togetherHeaders = []string{"Content-Type", "Date", "retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
+		"x-tokenlimit-limit", "x-tokenlimit-remaining", "x-ratelimit-limit-dynamic", "x-ratelimit-remaining-dynamic",
+		"x-tokenlimit-limit-dynamic", "x-tokenlimit-remaining-dynamic"}
 	anthropicHeaders = []string{
 		"anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset",
 		"anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset",
@@ -665,4 +809,57 @@ func record(t *testing.T, h *harness, r req) *recorded {
 		t.Errorf("Headroom's %s dialect reported errors: %v", h.d.Name(), out.res.Errors)
 	}
 	return out
+}
+
+// Anthropic's optional buckets: Priority Tier and a subscription's unified
+// allowances are sent when configured, read into their own series, and a
+// request the 5-hour allowance refuses is a 429 blamed on usage.
+func TestAnthropicPriorityAndUnified(t *testing.T) {
+	c := float64((len(anthropicBody) + 3) / 4) // prompt tokens
+	total := c + 10                            // with max_tokens
+	h := newHarness(t, Options{Provider: "anthropic", Limits: []catalog.Limit{
+		{Resource: "priority_input_tokens", Window: "1m", Value: 20000},
+		{Resource: "priority_output_tokens", Window: "1m", Value: 4000},
+		{Resource: "usage", Window: "5h", Value: 3 * total},
+		{Resource: "usage", Window: "7d", Value: 100 * total},
+	}}, "2025-06-02T10:00:00Z")
+	got := h.do(req{key: "k", path: "/v1/messages", body: anthropicBody})
+	if got.status != http.StatusOK {
+		t.Fatalf("status %d %s", got.status, got.body)
+	}
+	for _, name := range []string{"anthropic-priority-input-tokens-limit", "anthropic-ratelimit-unified-5h-utilization",
+		"anthropic-ratelimit-unified-status", "anthropic-ratelimit-unified-representative-claim"} {
+		if got.header.Get(name) == "" {
+			t.Errorf("no %s", name)
+		}
+	}
+	want := map[string][2]float64{
+		"priority_input_tokens/1m":  {20000, 20000}, // rounded to the thousand, as Anthropic does
+		"priority_output_tokens/1m": {4000, 4000},
+		"usage/5h":                  {1, 0.67}, // one of three requests' worth used
+		"usage/7d":                  {1, 0.99},
+	}
+	for k, w := range want {
+		res, win, _ := strings.Cut(k, "/")
+		o, ok := got.res.Find(res, win)
+		// 1 − 0.33 is 0.6699999999999999 in floating point.
+		if !ok || o.Limit != w[0] || math.Abs(o.Remaining-w[1]) > 1e-9 {
+			t.Errorf("%s = %+v, want %v", k, o, w)
+		}
+	}
+	if o, _ := got.res.Find("usage", "5h"); !o.PerKey {
+		t.Error("usage/5h is not per key")
+	}
+	h.do(req{key: "k", path: "/v1/messages", body: anthropicBody})
+	h.do(req{key: "k", path: "/v1/messages", body: anthropicBody})
+	rej := record(t, h, req{key: "k", path: "/v1/messages", body: anthropicBody})
+	if rej.status != http.StatusTooManyRequests || rej.res.ThrottledResource != "usage" {
+		t.Fatalf("status %d, throttled %q; want 429 on usage", rej.status, rej.res.ThrottledResource)
+	}
+	if rej.header.Get("anthropic-ratelimit-unified-status") != "rejected" || rej.header.Get("anthropic-ratelimit-unified-5h-status") != "rejected" {
+		t.Errorf("statuses %q %q", rej.header.Get("anthropic-ratelimit-unified-status"), rej.header.Get("anthropic-ratelimit-unified-5h-status"))
+	}
+	if o, _ := rej.res.Find("usage", "5h"); o.Remaining != 0 {
+		t.Errorf("usage/5h remaining %v, want 0", o.Remaining)
+	}
 }

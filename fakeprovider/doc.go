@@ -22,6 +22,9 @@
 //   - POST …/predictions: the predictions API of seed 002; 201 with a
 //     succeeded prediction. It counts against concurrency limits from creation
 //     until its response is sent.
+//   - POST …/models/<model>:generateContent: Gemini's native route; the
+//     model is the path's, completion tokens come from
+//     generationConfig.maxOutputTokens, usage is in usageMetadata.
 //   - GET …/models: the provider's catalog models; not rate limited.
 //
 // Every response carries a Date header from Options.Now. Requests without a
@@ -43,13 +46,13 @@
 // catalog lists as key-level (key_limits, model "") are shared by every model
 // of a key. The window discipline is the dialect's:
 //
-//   - sliding (heroku, azure-openai, fireworks): a sliding log of entries
+//   - sliding (heroku, azure-openai, fireworks, generic-hyphenated): a sliding log of entries
 //     per window; remaining is the limit minus what entered in the last
 //     window; the reset is when the oldest entry expires (seed 000);
 //     Retry-After is when enough entries have expired for the request to fit.
 //   - fixed (infercom, sambanova, predictions, cerebras, openrouter, mistral,
-//     together, ietf): counters in windows aligned to the UTC second, minute,
-//     hour or day; the reset is the window's end.
+//     together, ietf, gemini, generic-windowed): counters in windows aligned
+//     to the UTC second, minute, hour or day; the reset is the window's end.
 //   - anchored (github): a fixed window that starts with the first request
 //     after the previous one ended.
 //   - bucket (openai, anthropic, groq): capacity refills continuously at
@@ -58,11 +61,16 @@
 //
 // Each dialect is one table in dialect_<name>.go: its headers with their
 // exact names and reset formats, its Retry-After header(s), its 429 bodies
-// and its default limits.
+// and its default limits. generic-windowed and generic-hyphenated
+// (dialect_generic.go) are spellings of the OpenAI-style family as providers
+// outside Headroom's catalog send them, read by Headroom's generic dialect
+// auto (Parser names the Headroom dialect of each).
 //
 // A request is admitted only when every limit has room for its cost; a
-// rejected request is not charged. Costs: requests 1, images 1, tokens
-// prompt+completion, input_tokens prompt, output_tokens completion.
+// rejected request is not charged. Costs: requests (and dynamic_requests)
+// 1, images 1, tokens (dynamic_tokens, and usage, a subscription allowance
+// counted in tokens) prompt+completion, input_tokens (priority_input_tokens)
+// prompt, output_tokens (priority_output_tokens) completion.
 //
 // Token estimate: prompt tokens = ceil(len(raw request body in bytes) / 4),
 // at least 1; completion tokens = the request's max_completion_tokens, else
@@ -91,5 +99,7 @@
 // charged) and Retry-After: the time until the request would fit, in whole
 // seconds rounded up (for a concurrency limit: until the earliest running
 // request is expected to end). Fireworks and GitHub send no Retry-After, as
-// the providers do not.
+// the providers do not; Gemini sends none either (its body's
+// RetryInfo.retryDelay says the same), generic-hyphenated only
+// retry-after-ms.
 package fakeprovider

@@ -68,7 +68,7 @@ func newHarness(t *testing.T, o Options, start string) *harness {
 		name = strings.TrimSuffix(o.Provider, "-example")
 	}
 	if _, speaks := dialects[name]; speaks {
-		if _, ok := parsers.Lookup(name); !ok {
+		if _, ok := Parser(name); !ok {
 			t.Skipf("Headroom has no %q dialect yet", name)
 		}
 	}
@@ -80,7 +80,7 @@ func newHarness(t *testing.T, o Options, start string) *harness {
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	d, ok := parsers.Lookup(s.Dialect())
+	d, ok := Parser(s.Dialect())
 	if !ok {
 		t.Fatalf("no Headroom dialect %q", s.Dialect())
 	}

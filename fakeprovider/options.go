@@ -100,10 +100,13 @@ func ParseLimit(s string) (catalog.Limit, error) {
 	return l, nil
 }
 
-var resources = map[string]bool{
-	parsers.Requests: true, parsers.Tokens: true, parsers.InputTokens: true,
-	parsers.OutputTokens: true, parsers.Images: true, parsers.Concurrency: true,
-}
+var resources = func() map[string]bool {
+	m := map[string]bool{}
+	for _, r := range parsers.Resources() {
+		m[r] = true
+	}
+	return m
+}()
 
 func checkLimit(res, win string) error {
 	if !resources[res] {

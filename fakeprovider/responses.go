@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -131,6 +132,38 @@ type messageBody struct {
 	StopReason   *string       `json:"stop_reason"`
 	StopSequence *string       `json:"stop_sequence"`
 	Usage        *messageUsage `json:"usage"`
+}
+
+// generate is a Gemini generateContent answer.
+func (r *reply) generate() []byte {
+	type part struct {
+		Text string `json:"text"`
+	}
+	type content struct {
+		Parts []part `json:"parts"`
+		Role  string `json:"role"`
+	}
+	type candidate struct {
+		Content      content `json:"content"`
+		FinishReason string  `json:"finishReason"`
+		Index        int     `json:"index"`
+	}
+	type usage struct {
+		PromptTokenCount     int64 `json:"promptTokenCount"`
+		CandidatesTokenCount int64 `json:"candidatesTokenCount"`
+		TotalTokenCount      int64 `json:"totalTokenCount"`
+	}
+	return mustJSON(struct {
+		Candidates    []candidate `json:"candidates"`
+		UsageMetadata usage       `json:"usageMetadata"`
+		ModelVersion  string      `json:"modelVersion"`
+		ResponseID    string      `json:"responseId"`
+	}{
+		Candidates:    []candidate{{Content: content{Parts: []part{{Text: r.text()}}, Role: "model"}, FinishReason: "STOP"}},
+		UsageMetadata: usage{r.prompt, r.completion, r.prompt + r.completion},
+		ModelVersion:  r.model,
+		ResponseID:    "fake-" + strconv.FormatUint(r.id, 10),
+	})
 }
 
 func (r *reply) message() []byte {

@@ -320,6 +320,7 @@ const (
 	routeMessages
 	routePredictions
 	routeModels
+	routeGenerate // Gemini's native …/models/<model>:generateContent
 )
 
 func routeOf(path string) route {
@@ -333,6 +334,8 @@ func routeOf(path string) route {
 		return routePredictions
 	case strings.HasSuffix(path, "/models"):
 		return routeModels
+	case strings.HasSuffix(path, ":generateContent"):
+		return routeGenerate
 	}
 	return routeNone
 }
@@ -453,6 +456,9 @@ type inferenceRequest struct {
 	MaxTokens           *float64        `json:"max_tokens"`
 	MaxCompletionTokens *float64        `json:"max_completion_tokens"`
 	Input               json.RawMessage `json:"input"`
+	GenerationConfig    struct {
+		MaxOutputTokens *float64 `json:"maxOutputTokens"`
+	} `json:"generationConfig"`
 }
 
 type predictionInput struct {
@@ -464,7 +470,7 @@ type predictionInput struct {
 func (s *Server) estimate(body []byte, req *inferenceRequest) cost {
 	prompt := math.Max(1, math.Ceil(float64(len(body))/4))
 	completion := 0.0
-	for _, p := range []*float64{req.MaxCompletionTokens, req.MaxTokens} {
+	for _, p := range []*float64{req.MaxCompletionTokens, req.MaxTokens, req.GenerationConfig.MaxOutputTokens} {
 		if p != nil && *p > 0 {
 			completion = math.Ceil(*p)
 			break
@@ -524,10 +530,13 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, rt route
 	if model == "" {
 		model = deploymentModel(r.URL.Path)
 	}
+	if model == "" && rt == routeGenerate {
+		model = geminiPathModel(r.URL.Path)
+	}
 	if model == "" {
 		model = s.defaultModel()
 	}
-	stream := req.Stream && rt != routePredictions
+	stream := req.Stream && rt != routePredictions && rt != routeGenerate
 	c := s.estimate(body, &req)
 	res := s.resolve(model)
 
@@ -541,6 +550,7 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, rt route
 		s.d.writeLimitHeaders(h, adm.states, now, c, http.StatusTooManyRequests)
 		s.d.writeRetryAfter(h, adm.throttle.RetryAfter)
 		adm.throttle.APIVersion = r.URL.Query().Get("api-version")
+		adm.throttle.Path = r.URL.Path
 		if s.d.on429 != nil {
 			s.d.on429(h, adm.throttle, adm.states, now)
 		}
@@ -591,6 +601,8 @@ func (s *Server) serveInference(w http.ResponseWriter, r *http.Request, rt route
 		}
 	case rt == routeMessages:
 		writeJSON(w, http.StatusOK, reply.message())
+	case rt == routeGenerate:
+		writeJSON(w, http.StatusOK, reply.generate())
 	default:
 		writeJSON(w, http.StatusOK, reply.chat())
 	}

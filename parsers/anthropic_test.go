@@ -1,8 +1,10 @@
 package parsers
 
 import (
+	"math"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -124,19 +126,59 @@ func TestAnthropicBodyOnlyOn429(t *testing.T) {
 	}
 }
 
-func TestAnthropicPriorityTierNotExported(t *testing.T) {
+// Priority Tier and the unified subscription windows each go to their own
+// series: the standard tier's input_tokens/1m keeps its numbers.
+func TestAnthropicPriorityAndUnified(t *testing.T) {
 	r := hdParse(t, "anthropic", 200, map[string]string{
 		"anthropic-ratelimit-input-tokens-limit":     "40000",
 		"anthropic-ratelimit-input-tokens-remaining": "39000",
 		"anthropic-priority-input-tokens-limit":      "10000",
 		"anthropic-priority-input-tokens-remaining":  "9618",
 		"anthropic-ratelimit-unified-5h-utilization": "0.42",
+		"anthropic-ratelimit-unified-5h-reset":       strconv.FormatInt(t0.Unix()+3600, 10),
+		"anthropic-ratelimit-unified-7d-utilization": "1.07",
+		"anthropic-ratelimit-unified-status":         "allowed",
 	}, "", t0)
-	if len(r.Observations) != 1 {
-		t.Fatalf("observations = %+v, want only the standard input-token limit", r.Observations)
+	want := map[string][2]float64{
+		InputTokens + "/1m":         {40000, 39000},
+		PriorityInputTokens + "/1m": {10000, 9618},
+		Usage + "/5h":               {1, 0.58},
+		Usage + "/7d":               {1, 0}, // over the allowance: nothing left, never negative
 	}
-	if o := r.Observations[0]; o.Resource != InputTokens || o.Limit != 40000 || o.Remaining != 39000 {
-		t.Errorf("observation = %+v, want the standard tier's 40000/39000", o)
+	if len(r.Observations) != len(want) {
+		t.Fatalf("observations = %+v", r.Observations)
+	}
+	for _, o := range r.Observations {
+		w, ok := want[o.Resource+"/"+o.Window]
+		if !ok || o.Limit != w[0] || math.Abs(o.Remaining-w[1]) > 1e-12 {
+			t.Errorf("%s/%s: %v/%v, want %v", o.Resource, o.Window, o.Limit, o.Remaining, w)
+		}
+		if o.PerKey != (o.Resource == Usage) {
+			t.Errorf("%s/%s: PerKey %v", o.Resource, o.Window, o.PerKey)
+		}
+	}
+	if o, _ := r.Find(Usage, "5h"); !o.Reset.Equal(t0.Add(time.Hour)) {
+		t.Errorf("5h reset %v", o.Reset)
+	}
+	if len(r.Errors) > 0 || r.UnreadHeaders() > 0 {
+		t.Errorf("errors %v, unread %v", r.Errors, r.UnreadNames())
+	}
+}
+
+// A 429 refused by the subscription allowance (its body names no unit)
+// is blamed on usage.
+func TestAnthropicUnifiedRejected(t *testing.T) {
+	body := `{"type":"error","error":{"type":"rate_limit_error","message":"Error"}}`
+	for _, tc := range []struct {
+		status, want string
+	}{{"rejected", Usage}, {"allowed", ""}} {
+		r := hdParse(t, "anthropic", 429, map[string]string{
+			"anthropic-ratelimit-unified-status":         tc.status,
+			"anthropic-ratelimit-unified-5h-utilization": "0.99",
+		}, body, t0)
+		if r.ThrottledResource != tc.want {
+			t.Errorf("status %s: throttled %q, want %q", tc.status, r.ThrottledResource, tc.want)
+		}
 	}
 }
 

@@ -21,7 +21,11 @@ import (
 //     shows 20), remaining tokens refill 60 s after use and start at the TPM;
 //   - the -1/0 placeholders: Microsoft Q&A 5625878 and openai/openai-dotnet#838
 //     (Responses API, Nov 2025: limit-tokens -1, remaining-tokens -1,
-//     reset-tokens 0, no retry-after).
+//     reset-tokens 0, no retry-after);
+//   - a token-limit 429 spells its reset x-rate-limit-reset-tokens
+//     (hyphenated "rate-limit", seconds), with no Retry-After:
+//     openai/openai-python#937 (December 2023 capture: x-rate-limit-reset-tokens:
+//     55, policy-id: DeploymentRatelimit-Token).
 //
 // Decisions:
 //
@@ -36,6 +40,11 @@ import (
 //     before its reset is parsed. Any other 0 is genuine: remaining 0 is an
 //     exhausted window and is exported; reset 0 means "now".
 //   - Resets are integer seconds from now (FormatSeconds).
+//   - x-rate-limit-reset-tokens is the tokens reset when
+//     x-ratelimit-reset-tokens is absent. Like every reset it is exported
+//     only beside a limit or a remaining count of the same window; it is
+//     not taken for a Retry-After (it says when the window refills, not
+//     what the provider asks the client to wait).
 //   - On a 429 the body says which limit was hit ("exceeded token rate
 //     limit" / "exceeded call rate limit") and, when no Retry-After header
 //     came (the Responses API omits it), "Please retry after N seconds".
@@ -43,7 +52,7 @@ var AzureOpenAI = registerHeaderDialect(&HeaderDialect{
 	DialectName: "azure-openai",
 	Limits: []LimitHeaders{
 		{Resource: Requests, Window: "10s", Limit: "x-ratelimit-limit-requests", Remaining: "x-ratelimit-remaining-requests", Reset: "x-ratelimit-reset-requests", ResetFormat: FormatSeconds},
-		{Resource: Tokens, Window: "1m", Limit: "x-ratelimit-limit-tokens", Remaining: "x-ratelimit-remaining-tokens", Reset: "x-ratelimit-reset-tokens", ResetFormat: FormatSeconds},
+		{Resource: Tokens, Window: "1m", Limit: "x-ratelimit-limit-tokens", Remaining: "x-ratelimit-remaining-tokens", Reset: "x-ratelimit-reset-tokens", ResetAlt: "x-rate-limit-reset-tokens", ResetFormat: FormatSeconds},
 	},
 	RetryAfter:       "Retry-After",
 	RetryAfterMillis: "retry-after-ms",

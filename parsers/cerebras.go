@@ -6,16 +6,16 @@ import (
 	"strings"
 )
 
-// Cerebras Inference, as documented at
-// https://inference-docs.cerebras.ai/support/rate-limits ("Rate Limit
-// Headers"). Cerebras enforces requests and tokens per minute, hour and day
-// (RPM/RPH/RPD, TPM/TPH/TPD) with a token bucket, but documents exactly six
-// headers, and only these are read:
+// Cerebras Inference, https://inference-docs.cerebras.ai/support/rate-limits
+// ("Rate Limit Headers"). Cerebras enforces requests and tokens per minute,
+// hour and day (RPM/RPH/RPD, TPM/TPH/TPD) with a token bucket. Its docs list
+// six headers (requests per day, tokens per minute), but responses carry the
+// whole grid, as captured in public repositories (e.g. the Cerebras
+// provider fixtures of https://github.com/maruel/genai):
 //
-//	x-ratelimit-limit-requests-day       x-ratelimit-limit-tokens-minute
-//	x-ratelimit-remaining-requests-day   x-ratelimit-remaining-tokens-minute
-//	x-ratelimit-reset-requests-day       x-ratelimit-reset-tokens-minute
+//	x-ratelimit-{limit,remaining,reset}-{requests,tokens}-{minute,hour,day}
 //
+// and all eighteen are read: windows 1m, 1h and 1d for requests and tokens.
 // Resets are seconds from now, fractional ("33011.382867097855").
 // A 429 body names the limit that was hit, e.g. (grammar-nazi-bot#958,
 // opencode#7463):
@@ -24,19 +24,31 @@ import (
 //	 "type":"too_many_requests_error","param":"quota","code":"request_quota_exceeded"}
 //
 // with code token_quota_exceeded and "Tokens per minute limit exceeded" for
-// tokens; it decides ThrottledResource (the per-minute request limit has no
-// header). Retry-After is not in Cerebras' header table; it is read when
-// present because it is the standard header for the purpose.
+// tokens; it decides ThrottledResource. Retry-After is not in Cerebras'
+// header table; it is read when present because it is the standard header
+// for the purpose.
 var Cerebras = registerHeaderDialect(&HeaderDialect{
 	DialectName: "cerebras",
-	Limits: []LimitHeaders{
-		{Resource: Requests, Window: "1d", Limit: "x-ratelimit-limit-requests-day", Remaining: "x-ratelimit-remaining-requests-day", Reset: "x-ratelimit-reset-requests-day", ResetFormat: FormatSeconds},
-		{Resource: Tokens, Window: "1m", Limit: "x-ratelimit-limit-tokens-minute", Remaining: "x-ratelimit-remaining-tokens-minute", Reset: "x-ratelimit-reset-tokens-minute", ResetFormat: FormatSeconds},
-	},
-	RetryAfter: "Retry-After",
-	BodyStatus: func(status int) bool { return status == http.StatusTooManyRequests },
-	Body:       cerebrasBody,
+	Limits:      cerebrasLimits(),
+	RetryAfter:  "Retry-After",
+	BodyStatus:  func(status int) bool { return status == http.StatusTooManyRequests },
+	Body:        cerebrasBody,
 })
+
+// cerebrasLimits is the grid: requests and tokens, each per minute, hour
+// and day.
+func cerebrasLimits() []LimitHeaders {
+	var out []LimitHeaders
+	for _, res := range []string{Requests, Tokens} {
+		for _, w := range []struct{ word, window string }{{"minute", "1m"}, {"hour", "1h"}, {"day", "1d"}} {
+			suffix := "-" + res + "-" + w.word
+			out = append(out, LimitHeaders{Resource: res, Window: w.window,
+				Limit: "x-ratelimit-limit" + suffix, Remaining: "x-ratelimit-remaining" + suffix, Reset: "x-ratelimit-reset" + suffix,
+				ResetFormat: FormatSeconds})
+		}
+	}
+	return out
+}
 
 type cerebrasError struct {
 	Message string `json:"message"`

@@ -26,6 +26,7 @@ func headerOf(in *Input) header { return header{m: in.Header, fs: in.Fields} }
 // name would cost names × fields comparisons.
 type fieldNames struct {
 	names []string
+	canon []string // the names as net/http's map keys spell them
 	byLen [][]int8 // by name length, the numbers of the names that long
 }
 
@@ -49,6 +50,7 @@ func (n *fieldNames) index(name string) int8 {
 	}
 	i := int8(len(n.names))
 	n.names = append(n.names, name)
+	n.canon = append(n.canon, http.CanonicalHeaderKey(name))
 	for len(n.byLen) <= len(name) {
 		n.byLen = append(n.byLen, nil)
 	}
@@ -62,41 +64,109 @@ type slot struct {
 	ok, dup bool
 }
 
-type slots [maxNames]slot
+type slots struct {
+	s [maxNames]slot
+	// other are the rate-limit-looking names no name of the dialect
+	// matched, for header drift: the one pass over the header finds them,
+	// so drift costs only these.
+	other  [maxUnread]string
+	nother uint8
+}
 
-// sorted files the fields into sl by the names of n. It keeps h as it is
-// when there is a map.
+// sorted files the header into sl by the names of n, in one pass over its
+// fields (or its map's keys): each lookup is then an index, where a scan
+// per name would cost names × fields comparisons and a map lookup per name
+// a hash of each, present or not.
 func (h header) sorted(n *fieldNames, sl *slots) header {
-	if h.m != nil || h.fs == nil {
+	if h.m == nil && h.fs == nil {
 		return h
 	}
-	for i := range h.fs {
-		f := &h.fs[i]
-		if len(f.Name) >= len(n.byLen) {
-			continue
+	if h.m != nil {
+		// A map (Input.Header: canonical keys) is looked up name by name,
+		// and its keys are walked, for drift, only when some are neither
+		// the dialect's names nor Date: an access log's line carries just
+		// the headers it logs, and walking a map costs more than the
+		// lookups.
+		found := 0
+		for j, key := range n.canon {
+			vs := h.m[key]
+			if len(vs) > 0 {
+				found++
+			}
+			for _, v := range vs {
+				sl.file(int8(j), key, v)
+			}
 		}
-		for _, j := range n.byLen[len(f.Name)] {
-			if !sameName(f.Name, n.names[j]) {
-				continue
+		if _, date := h.m["Date"]; date {
+			found++
+		}
+		if len(h.m) > found {
+			for k := range h.m {
+				if k != "Date" && n.numberKey(k) < 0 {
+					sl.file(-1, k, "")
+				}
 			}
-			w, s := trimSpace(f.Value), &sl[j]
-			if !s.ok {
-				s.v, s.ok = w, true
-			} else if w != s.v {
-				s.dup = true
-			}
-			break
+		}
+	} else {
+		for i := range h.fs {
+			f := &h.fs[i]
+			sl.file(n.number(f.Name), f.Name, f.Value)
 		}
 	}
 	h.names, h.sl = n, sl
 	return h
 }
 
+// number is the number of name (in any case) in n, -1 for none.
+func (n *fieldNames) number(name string) int8 {
+	if len(name) >= len(n.byLen) {
+		return -1
+	}
+	for _, j := range n.byLen[len(name)] {
+		if sameName(name, n.names[j]) {
+			return j
+		}
+	}
+	return -1
+}
+
+// numberKey is number for a map key, which is canonical (net/http's
+// spelling) but for a map built by hand: an exact comparison first.
+func (n *fieldNames) numberKey(key string) int8 {
+	if len(key) >= len(n.byLen) {
+		return -1
+	}
+	for _, j := range n.byLen[len(key)] {
+		if key == n.canon[j] {
+			return j
+		}
+	}
+	return n.number(key)
+}
+
+// file puts a field's value in the slot of its name's number j, or, for a
+// name n does not number, keeps the name when it looks like a rate limit.
+func (sl *slots) file(j int8, name, value string) {
+	if j < 0 {
+		if int(sl.nother) < len(sl.other) && LooksLikeRateLimit(name) {
+			sl.other[sl.nother] = name
+			sl.nother++
+		}
+		return
+	}
+	w, s := trimSpace(value), &sl.s[j]
+	if !s.ok {
+		s.v, s.ok = w, true
+	} else if w != s.v {
+		s.dup = true
+	}
+}
+
 // get is lookup, answered from the slots when h was sorted by n and the
 // name has a number there.
 func (h *header) get(n *fieldNames, key, lower string, idx int8) (v string, ok bool, dup bool) {
 	if h.sl != nil && h.names == n && idx >= 0 {
-		s := &h.sl[idx]
+		s := &h.sl.s[idx]
 		return s.v, s.ok, s.dup
 	}
 	return h.lookup(key, lower)

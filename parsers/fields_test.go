@@ -25,7 +25,7 @@ func fieldsOf(h http.Header, mixed bool) ([]Field, []byte) {
 	for i, k := range keys {
 		name := k
 		if !mixed || i%2 == 0 {
-			name = strings.ToLower(k)
+			name = lowerName(k) // ASCII only, as the wire has it: ToLower would rewrite invalid UTF-8
 		}
 		for _, v := range h[k] {
 			s := span{n0: len(buf)}

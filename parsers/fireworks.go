@@ -50,6 +50,9 @@ func newFireworks() *fireworksDialect {
 			{Resource: OutputTokens, Window: "1m", Limit: "x-ratelimit-limit-tokens-generated", Remaining: "x-ratelimit-remaining-tokens-generated"},
 		},
 		RetryAfter: "Retry-After",
+		// The uncached budget is read below; over-limit is a flag.
+		Known: []string{"x-ratelimit-limit-tokens-cache-adjusted-prompt", "x-ratelimit-remaining-tokens-cache-adjusted-prompt",
+			"x-ratelimit-over-limit"},
 	}}
 	d.compile()
 	u := (&HeaderDialect{Limits: []LimitHeaders{{

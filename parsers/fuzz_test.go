@@ -88,8 +88,14 @@ func fuzzDialect(name string) Dialect {
 }
 
 var (
-	allowedResources = map[string]bool{Requests: true, Tokens: true, InputTokens: true, OutputTokens: true, Images: true, Concurrency: true}
-	allowedErrs      = []error{ErrSyntax, ErrNegative, ErrNotFinite, ErrOverflow, ErrBadReset, ErrBadBody, ErrBadField, ErrDuplicated}
+	allowedResources = func() map[string]bool {
+		m := map[string]bool{}
+		for _, r := range Resources() {
+			m[r] = true
+		}
+		return m
+	}()
+	allowedErrs = []error{ErrSyntax, ErrNegative, ErrNotFinite, ErrOverflow, ErrBadReset, ErrBadBody, ErrBadField, ErrDuplicated, ErrNoWindow}
 )
 
 // validWindow: "none", or a positive Prometheus duration in the canonical

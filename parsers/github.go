@@ -113,7 +113,13 @@ func (d *gitHubStyle) Parse(in *Input, r *Result) {
 	if in.Status == http.StatusTooManyRequests && r.ThrottledResource == "" {
 		r.ThrottledResource = throttledByRemaining(r, from)
 	}
+	hh := header{m: h}
+	r.noteUnread(&hh, &gitHubNames)
 }
+
+// gitHubNames are the headers the GitHub style reads.
+var gitHubNames = lowerAll("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-used",
+	"x-ratelimit-reset", "x-ratelimit-resource", "retry-after")
 
 // ghCount reads one count header, recording an error for a bad or
 // ambiguous value.

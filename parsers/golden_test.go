@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,8 @@ type golden struct {
 	RetryAfter   *float64    `json:"retry_after_seconds,omitempty"`
 	Throttled    string      `json:"throttled,omitempty"`
 	Errors       []string    `json:"errors,omitempty"`
+	// Unread are the rate-limit-looking headers the dialect did not read.
+	Unread []string `json:"unread,omitempty"`
 }
 
 type goldenObs struct {
@@ -95,6 +98,7 @@ type goldenObs struct {
 	Limit     *float64 `json:"limit,omitempty"`
 	Remaining *float64 `json:"remaining,omitempty"`
 	Reset     string   `json:"reset,omitempty"`
+	PerKey    bool     `json:"per_key,omitempty"`
 }
 
 func toGolden(r *Result) golden {
@@ -112,6 +116,7 @@ func toGolden(r *Result) golden {
 		if !o.Reset.IsZero() {
 			go_.Reset = o.Reset.UTC().Format(time.RFC3339Nano)
 		}
+		go_.PerKey = o.PerKey
 		g.Observations = append(g.Observations, go_)
 	}
 	if r.HasRetryAfter {
@@ -120,6 +125,10 @@ func toGolden(r *Result) golden {
 	}
 	for _, e := range r.Errors {
 		g.Errors = append(g.Errors, e.Header+": "+e.Err.Error())
+	}
+	if r.UnreadHeaders() > 0 {
+		g.Unread = r.UnreadNames()
+		sort.Strings(g.Unread) // a map's order is random
 	}
 	return g
 }

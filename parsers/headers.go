@@ -15,6 +15,20 @@ type LimitHeaders struct {
 	Remaining   string
 	Reset       string
 	ResetFormat ResetFormat
+	// ResetAlt is another name of the reset header, read when Reset is
+	// absent (Azure spells its 429's token reset x-rate-limit-reset-tokens).
+	ResetAlt string
+	// Utilization names a header carrying the used share of the limit (a
+	// fraction, 0 to 1) instead of counts: the observation gets limit 1 and
+	// remaining 1 − the share (0 once the share passes 1).
+	Utilization string
+	// PerKey: the limit applies to the key whatever the model
+	// (Observation.PerKey).
+	PerKey bool
+	// Conditional: the provider sends these headers only for some requests
+	// (a service tier, a subscription plan), so a response without them is
+	// not a family that stopped arriving (Result.Families).
+	Conditional bool
 }
 
 // HeaderDialect is a dialect described by tables: most providers send one
@@ -43,7 +57,12 @@ type HeaderDialect struct {
 	// Throttled names the resource of a 429 when the dialect can tell
 	// (typically: the observation with zero remaining). Defaults to
 	// throttledByRemaining.
-	Throttled func(r *Result, from int) string
+	Throttled func(in *Input, r *Result, from int) string
+
+	// Known are further rate-limit-looking headers the dialect knows and
+	// leaves out on purpose (lower case; a trailing '*' makes a prefix),
+	// so that they are not reported as unread (Result.UnreadHeader).
+	Known []string
 
 	// canonical keys and lower-case names, filled by compile.
 	compiled             []compiledLimit
@@ -51,6 +70,8 @@ type HeaderDialect struct {
 	retryMs, retryMsName string
 	retryIdx, retryMsIdx int8
 	names                fieldNames // every name above, for a field list
+	known                knownNames
+	families             []string // Result.FamilyNames
 }
 
 type compiledLimit struct {
@@ -58,12 +79,16 @@ type compiledLimit struct {
 	limitKey, remainingKey, resetKey    string
 	limitName, remainingName, resetName string
 	limitIdx, remainingIdx, resetIdx    int8 // in names (fieldNames.index)
+	altKey, altName, utilKey, utilName  string
+	altIdx, utilIdx                     int8
+	family                              int8 // bit in Result.Families; -1: none
 }
 
 // compile canonicalises header names once so Parse can index the header map
 // directly instead of canonicalising on every call.
 func (d *HeaderDialect) compile() *HeaderDialect {
 	d.compiled = make([]compiledLimit, len(d.Limits))
+	d.families = nil
 	for i, l := range d.Limits {
 		d.compiled[i] = compiledLimit{
 			LimitHeaders:  l,
@@ -73,6 +98,15 @@ func (d *HeaderDialect) compile() *HeaderDialect {
 			limitName:     strings.ToLower(l.Limit),
 			remainingName: strings.ToLower(l.Remaining),
 			resetName:     strings.ToLower(l.Reset),
+			altKey:        canon(l.ResetAlt),
+			altName:       strings.ToLower(l.ResetAlt),
+			utilKey:       canon(l.Utilization),
+			utilName:      strings.ToLower(l.Utilization),
+			family:        -1,
+		}
+		if !l.Conditional && len(d.families) < 64 {
+			d.compiled[i].family = int8(len(d.families))
+			d.families = append(d.families, familyName(l.Limit, l.Remaining, l.Reset, l.Utilization))
 		}
 	}
 	d.retryKey, d.retryName = canon(d.RetryAfter), strings.ToLower(d.RetryAfter)
@@ -81,9 +115,35 @@ func (d *HeaderDialect) compile() *HeaderDialect {
 	for i := range d.compiled {
 		l := &d.compiled[i]
 		l.limitIdx, l.remainingIdx, l.resetIdx = d.names.index(l.limitName), d.names.index(l.remainingName), d.names.index(l.resetName)
+		l.altIdx, l.utilIdx = d.names.index(l.altName), d.names.index(l.utilName)
 	}
 	d.retryIdx, d.retryMsIdx = d.names.index(d.retryName), d.names.index(d.retryMsName)
+	d.known = lowerAll(d.Known...)
 	return d
+}
+
+// readsName reports whether the dialect reads (or knowingly leaves out)
+// the header name, in any case.
+func (d *HeaderDialect) readsName(name string) bool {
+	if len(name) < len(d.names.byLen) {
+		for _, j := range d.names.byLen[len(name)] {
+			if sameName(name, d.names.names[j]) {
+				return true
+			}
+		}
+	}
+	if len(d.names.names) == maxNames {
+		// Names past maxNames have no number: look among all of them.
+		for i := range d.compiled {
+			l := &d.compiled[i]
+			for _, n := range [...]string{l.limitName, l.remainingName, l.resetName, l.altName, l.utilName} {
+				if n != "" && sameName(name, n) {
+					return true
+				}
+			}
+		}
+	}
+	return d.known.has(name)
 }
 
 func canon(s string) string {
@@ -109,13 +169,8 @@ func (d *HeaderDialect) WantsBody(status int) bool {
 }
 
 func (d *HeaderDialect) Parse(in *Input, r *Result) {
-	if in.Header == nil && in.Fields != nil {
-		var sl slots // zeroed only on this path
-		h := headerOf(in).sorted(&d.names, &sl)
-		d.parse(in, &h, r)
-		return
-	}
-	h := headerOf(in)
+	var sl slots
+	h := headerOf(in).sorted(&d.names, &sl)
 	d.parse(in, &h, r)
 }
 
@@ -131,23 +186,40 @@ func (d *HeaderDialect) parse(in *Input, h *header, r *Result) {
 		d.Body(in, c, r)
 	}
 	if in.Status == http.StatusTooManyRequests && r.ThrottledResource == "" {
-		t := d.Throttled
-		if t == nil {
-			t = throttledByRemaining
+		if d.Throttled != nil {
+			r.ThrottledResource = d.Throttled(in, r, from)
+		} else {
+			r.ThrottledResource = throttledByRemaining(r, from)
 		}
-		r.ThrottledResource = t(r, from)
 	}
+	d.noteDrift(h, r)
+}
+
+// noteDrift reports the families that arrived and the headers not read.
+func (d *HeaderDialect) noteDrift(h *header, r *Result) {
+	if r.Families != 0 {
+		r.FamilyNames = d.families
+	}
+	r.noteUnread(h, d)
 }
 
 // value is the value of the field with canonical key; name is its name in
-// lower case, which labels its errors.
+// lower case, which labels its errors. A field that is present, whatever
+// its value, sets the family bit of l (when l is not nil).
 func (d *HeaderDialect) value(h *header, key, name string, idx int8, r *Result) (string, bool) {
+	return d.valueOf(h, nil, key, name, idx, r)
+}
+
+func (d *HeaderDialect) valueOf(h *header, l *compiledLimit, key, name string, idx int8, r *Result) (string, bool) {
 	if key == "" {
 		return "", false
 	}
 	v, ok, dup := h.get(&d.names, key, name, idx)
 	if !ok {
 		return "", false
+	}
+	if l != nil && l.family >= 0 {
+		r.Families |= 1 << uint(l.family)
 	}
 	if dup {
 		r.addError(name, v, ErrDuplicated)
@@ -162,32 +234,52 @@ func (d *HeaderDialect) value(h *header, key, name string, idx int8, r *Result) 
 func (d *HeaderDialect) parseLimit(h *header, l *compiledLimit, c *clock, last *resetMemo, r *Result) {
 	var limit, remaining float64
 	var hasLimit, hasRemaining bool
-	if v, ok := d.value(h, l.limitKey, l.limitName, l.limitIdx, r); ok {
+	if v, ok := d.valueOf(h, l, l.limitKey, l.limitName, l.limitIdx, r); ok {
 		if n, err := parseCount(v); err != nil {
 			r.addError(l.limitName, v, err)
 		} else {
 			limit, hasLimit = n, true
 		}
 	}
-	if v, ok := d.value(h, l.remainingKey, l.remainingName, l.remainingIdx, r); ok {
+	if v, ok := d.valueOf(h, l, l.remainingKey, l.remainingName, l.remainingIdx, r); ok {
 		if n, err := parseCount(v); err != nil {
 			r.addError(l.remainingName, v, err)
 		} else {
 			remaining, hasRemaining = n, true
 		}
 	}
+	if v, ok := d.valueOf(h, l, l.utilKey, l.utilName, l.utilIdx, r); ok {
+		if u, err := parseCount(v); err != nil {
+			r.addError(l.utilName, v, err)
+		} else {
+			limit, hasLimit = 1, true
+			remaining, hasRemaining = max(0, 1-u), true
+		}
+	}
 	if !hasLimit && !hasRemaining {
+		// A reset alone has no series to go to; its presence still
+		// counts for the family.
+		if l.family >= 0 && l.resetKey != "" {
+			if _, ok, _ := h.get(&d.names, l.resetKey, l.resetName, l.resetIdx); ok {
+				r.Families |= 1 << uint(l.family)
+			}
+		}
 		return
 	}
 	var reset time.Time
-	if v, ok := d.value(h, l.resetKey, l.resetName, l.resetIdx, r); ok {
-		if last.obs >= 0 && v == last.s && l.ResetFormat == last.f {
+	rv, rname, ok := "", l.resetName, false
+	if rv, ok = d.valueOf(h, l, l.resetKey, l.resetName, l.resetIdx, r); !ok {
+		rv, ok = d.valueOf(h, l, l.altKey, l.altName, l.altIdx, r)
+		rname = l.altName
+	}
+	if ok {
+		if last.obs >= 0 && rv == last.s && l.ResetFormat == last.f {
 			reset = r.Observations[last.obs].Reset
-		} else if t, err := parseReset(v, l.ResetFormat, c); err != nil {
-			r.addError(l.resetName, v, err)
+		} else if t, err := parseReset(rv, l.ResetFormat, c); err != nil {
+			r.addError(rname, rv, err)
 		} else {
 			reset = t
-			last.s, last.f, last.obs = v, l.ResetFormat, len(r.Observations)
+			last.s, last.f, last.obs = rv, l.ResetFormat, len(r.Observations)
 		}
 	}
 	// Filled in place, field by field: an Observation built aside and
@@ -199,6 +291,7 @@ func (d *HeaderDialect) parseLimit(h *header, l *compiledLimit, c *clock, last *
 	o.Limit, o.HasLimit = limit, hasLimit
 	o.Remaining, o.HasRemaining = remaining, hasRemaining
 	o.Reset = reset
+	o.PerKey = l.PerKey
 	clampRemaining(o)
 }
 

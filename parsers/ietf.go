@@ -107,7 +107,33 @@ type ietfState struct {
 func (d *ietfDialect) Parse(in *Input, r *Result) {
 	st := ietfState{c: newClock(in), r: r, from: len(r.Observations)}
 	h := in.headerMap()
+	d.fields(&st, h)
 
+	if v, ok := h["Retry-After"]; ok && len(v) > 0 {
+		if dur, err := parseRetryAfter(v[0], &st.c); err != nil {
+			r.addError("retry-after", v[0], err)
+		} else {
+			r.RetryAfter, r.HasRetryAfter = dur, true
+		}
+	}
+	if in.Status == http.StatusTooManyRequests && r.ThrottledResource == "" {
+		r.ThrottledResource = throttledByRemaining(r, st.from)
+		if r.ThrottledResource == "" {
+			r.ThrottledResource = st.unknown
+		}
+	}
+	hh := header{m: h}
+	r.noteUnread(&hh, &ietfNames)
+}
+
+// ietfNames are the fields the IETF dialect reads, all drafts.
+var ietfNames = lowerAll("ratelimit", "ratelimit-policy", "ratelimit-limit", "ratelimit-remaining",
+	"ratelimit-reset", "retry-after")
+
+// fields reads the RateLimit fields of every draft into st.r; Retry-After
+// and the 429's attribution are the caller's.
+func (d *ietfDialect) fields(st *ietfState, h http.Header) {
+	r := st.r
 	// One member buffer serves the three fields in turn: what is needed
 	// from each is copied out (policies into st) before the next parse.
 	var buf [ietfMaxPolicies]sfMember
@@ -150,10 +176,10 @@ func (d *ietfDialect) Parse(in *Input, r *Result) {
 	}
 
 	if lines := h["Ratelimit"]; len(lines) > 0 {
-		d.rateLimitField(&st, lines, buf[:0])
+		d.rateLimitField(st, lines, buf[:0])
 	}
 	if legacy || len(h["Ratelimit-Remaining"]) > 0 {
-		d.separateFields(&st, h, expiring)
+		d.separateFields(st, h, expiring)
 	}
 
 	// Policies without reported usage: their limits are still known.
@@ -167,20 +193,6 @@ func (d *ietfDialect) Parse(in *Input, r *Result) {
 			continue
 		}
 		mergeObservation(r, st.from, Observation{Resource: p.resource, Window: win, Limit: p.quota, HasLimit: true})
-	}
-
-	if v, ok := h["Retry-After"]; ok && len(v) > 0 {
-		if dur, err := parseRetryAfter(v[0], &st.c); err != nil {
-			r.addError("retry-after", v[0], err)
-		} else {
-			r.RetryAfter, r.HasRetryAfter = dur, true
-		}
-	}
-	if in.Status == http.StatusTooManyRequests && r.ThrottledResource == "" {
-		r.ThrottledResource = throttledByRemaining(r, st.from)
-		if r.ThrottledResource == "" {
-			r.ThrottledResource = st.unknown
-		}
 	}
 }
 

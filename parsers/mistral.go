@@ -70,7 +70,13 @@ func (*mistralDialect) Parse(in *Input, r *Result) {
 		// The common prefix first: it rules out most of a response's
 		// headers with one short comparison.
 		if len(key) <= len(mistralPrefix) || key[:len(mistralPrefix)] != mistralPrefix {
+			if key != "Retry-After" && LooksLikeRateLimit(key) {
+				r.addUnread(key)
+			}
 			continue
+		}
+		if key == "X-Ratelimit-Tokens-Query-Cost" {
+			continue // a count of the request, not a limit
 		}
 		rest := key[len(mistralPrefix):]
 		limit := false
@@ -80,6 +86,7 @@ func (*mistralDialect) Parse(in *Input, r *Result) {
 		case strings.HasPrefix(rest, mistralRemaining):
 			rest = rest[len(mistralRemaining):]
 		default:
+			r.addUnread(key)
 			continue
 		}
 		i := 0
@@ -92,10 +99,15 @@ func (*mistralDialect) Parse(in *Input, r *Result) {
 			// A new suffix; one already paired was read when it was new.
 			resource, spec, ok := mistralResource(rest)
 			if !ok {
+				r.addUnread(key)
 				continue
 			}
 			secs, win, ok := mistralWindow(spec)
-			if !ok || n == mistralMaxLimits {
+			if !ok {
+				r.addUnread(key)
+				continue
+			}
+			if n == mistralMaxLimits {
 				continue
 			}
 			// Field by field: a struct literal would be built aside and

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 )
 
 // OpenRouter, as documented at https://openrouter.ai/docs/api-reference/limits:
@@ -54,6 +53,7 @@ var OpenRouter = registerHeaderDialect(&HeaderDialect{
 	RetryAfter:  "Retry-After",
 	BodyStatus:  func(status int) bool { return status == http.StatusTooManyRequests },
 	Body:        openRouterBody,
+	Known:       []string{"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"},
 })
 
 type openRouterError struct {
@@ -101,160 +101,77 @@ func (f *openRouterValue) get(name string, r *Result) string {
 
 func (h *openRouterHeaders) present() bool { return h.limit.seen || h.remaining.seen || h.reset.seen }
 
-// field is the header a member name (a JSON string, quotes included) stands
-// for, nil for the members Headroom does not read. Names are compared as
-// before the document-order scan, with EqualFold on their decoded text.
-func (h *openRouterHeaders) field(key []byte) *openRouterValue {
-	text := key[1 : len(key)-1]
-	if bytes.IndexByte(text, '\\') >= 0 || !utf8.Valid(text) {
-		// Rare: decoded as encoding/json decodes a map key.
-		var s string
-		if json.Unmarshal(key, &s) != nil {
-			return nil
-		}
-		text = []byte(s)
-	}
+// field is the header a member name stands for, nil for the members
+// Headroom does not read. Names are compared ignoring case.
+func (h *openRouterHeaders) field(key string) *openRouterValue {
 	switch {
-	case bytes.EqualFold(text, []byte("X-RateLimit-Limit")):
+	case strings.EqualFold(key, "X-RateLimit-Limit"):
 		return &h.limit
-	case bytes.EqualFold(text, []byte("X-RateLimit-Remaining")):
+	case strings.EqualFold(key, "X-RateLimit-Remaining"):
 		return &h.remaining
-	case bytes.EqualFold(text, []byte("X-RateLimit-Reset")):
+	case strings.EqualFold(key, "X-RateLimit-Reset"):
 		return &h.reset
 	}
 	return nil
 }
 
-// UnmarshalJSON reads one JSON object member by member. encoding/json has
-// validated b before it calls this; the scan still checks every index, so
-// that other input is an error, not a panic. It adds to what h holds:
-// error.metadata.headers sent twice (encoding/json matches "Headers" too)
-// is read as one object, in document order. null adds nothing.
+// UnmarshalJSON reads one JSON object member by member, in document order,
+// with encoding/json's tokenizer (a 429 body is a cold path: no scanner of
+// Headroom's own). It adds to what h holds: error.metadata.headers sent
+// twice (encoding/json matches "Headers" too) is read as one object, in
+// document order. null adds nothing.
 func (h *openRouterHeaders) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
-		return nil
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
 	}
-	if len(b) == 0 || b[0] != '{' {
+	if tok == nil {
+		return nil // null
+	}
+	if tok != json.Delim('{') {
 		return ErrBadBody
 	}
-	i := jsonSkipSpace(b, 1)
-	if i < len(b) && b[i] == '}' {
-		return nil
-	}
-	for {
-		kEnd := jsonValueEnd(b, i)
-		if kEnd < 0 || b[i] != '"' {
-			return ErrBadBody
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
 		}
-		key := b[i:kEnd]
-		i = jsonSkipSpace(b, kEnd)
-		if i >= len(b) || b[i] != ':' {
-			return ErrBadBody
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return err
 		}
-		i = jsonSkipSpace(b, i+1)
-		vEnd := jsonValueEnd(b, i)
-		if vEnd < 0 {
-			return ErrBadBody
-		}
-		if f := h.field(key); f != nil {
+		if f := h.field(tok.(string)); f != nil {
 			var s jsonScalar
-			if err := s.UnmarshalJSON(b[i:vEnd]); err != nil {
+			if err := s.UnmarshalJSON(raw); err != nil {
 				return err
 			}
 			f.add(string(s))
 		}
-		i = jsonSkipSpace(b, vEnd)
-		if i >= len(b) {
-			return ErrBadBody
-		}
-		switch b[i] {
-		case ',':
-			i = jsonSkipSpace(b, i+1)
-		case '}':
-			return nil
-		default:
-			return ErrBadBody
-		}
 	}
-}
-
-func jsonSkipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// jsonValueEnd returns the index just past the JSON value starting at
-// b[i], or -1 when b ends inside it. It finds the end, it does not check
-// the value (the caller's input is valid JSON).
-func jsonValueEnd(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	depth := 0
-	for ; i < len(b); i++ {
-		switch c := b[i]; c {
-		case '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-			if i >= len(b) {
-				return -1
-			}
-			if depth == 0 {
-				return i + 1
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return i // a number or literal just before the object's end
-			}
-			if depth--; depth == 0 {
-				return i + 1
-			}
-		case ',', ' ', '\t', '\n', '\r':
-			if depth == 0 {
-				return i
-			}
-		}
-	}
-	if depth > 0 {
-		return -1
-	}
-	return i
+	_, err = dec.Token() // the closing brace
+	return err
 }
 
 // jsonScalar accepts a JSON string or number as text: OpenRouter sends the
 // header values as strings, but a number must not fail the whole body.
+// null is "", and any other value its JSON text (which no count parses).
 type jsonScalar string
 
 func (s *jsonScalar) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
-		// b is a valid JSON string (the decoder checked it): without
-		// escapes, and in valid UTF-8, its text is its value, as
-		// encoding/json itself decides before unquoting.
-		if text := b[1 : len(b)-1]; bytes.IndexByte(text, '\\') < 0 && utf8.Valid(text) {
-			*s = jsonScalar(text)
-			return nil
-		}
+	switch {
+	case len(b) > 0 && b[0] == '"':
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
 		}
 		*s = jsonScalar(v)
-		return nil
-	}
-	if bytes.Equal(b, []byte("null")) {
+	case bytes.Equal(b, []byte("null")):
 		*s = ""
-		return nil
+	default:
+		*s = jsonScalar(b)
 	}
-	*s = jsonScalar(b)
 	return nil
 }
 

@@ -30,9 +30,30 @@ const (
 	OutputTokens = "output_tokens"
 	Images       = "images"
 	Concurrency  = "concurrency"
+	// A provider that runs a second bucket for the same count and window
+	// (Together's dynamic limits beside its static ones, Anthropic's
+	// Priority Tier beside the standard tier) reports it under its own
+	// resource, the count qualified by the bucket: exporting it under the
+	// plain one would overwrite the series of the bucket every request
+	// draws from (docs/metrics.md, "Resources").
+	DynamicRequests      = "dynamic_requests"
+	DynamicTokens        = "dynamic_tokens"
+	PriorityInputTokens  = "priority_input_tokens"
+	PriorityOutputTokens = "priority_output_tokens"
+	// Usage is a share of an allowance whose unit the provider does not
+	// publish (subscription plans: Anthropic's unified 5-hour and 7-day
+	// limits). Its limit is 1 and its remaining the unused share.
+	Usage = "usage"
 	// Unknown is used only for counting 429s whose cause cannot be told.
 	Unknown = "unknown"
 )
+
+// Resources lists the resource label values of rate-limit series, the
+// closed set of docs/metrics.md.
+func Resources() []string {
+	return []string{Requests, Tokens, InputTokens, OutputTokens, Images, Concurrency,
+		DynamicRequests, DynamicTokens, PriorityInputTokens, PriorityOutputTokens, Usage}
+}
 
 // WindowNone is the window label of limits that are not rates (concurrency).
 const WindowNone = "none"
@@ -52,6 +73,11 @@ type Observation struct {
 	// Reset is when capacity returns, on the receiver's clock (see Clock).
 	// Zero when the response did not say.
 	Reset time.Time
+
+	// PerKey: the limit applies to the key (the account) whatever the
+	// model of the request, so it is exported with model="" even for a
+	// provider whose other limits are per model.
+	PerKey bool
 }
 
 // FieldError records one value that could not be used. Header names the
@@ -82,6 +108,19 @@ type Result struct {
 	ThrottledResource string
 
 	Errors []FieldError
+
+	// Families has bit i set when the response carried any header of
+	// FamilyNames[i], the dialect's steady header families (a table
+	// dialect's limit/remaining/reset triples, less those sent only for
+	// some requests). Zero when the dialect tracks none or none arrived.
+	Families    uint64
+	FamilyNames []string
+
+	// unread holds the lower-case names of the rate-limit-looking headers
+	// the dialect did not read (see UnreadHeader), back to back;
+	// unreadEnd the end of each.
+	unread    []byte
+	unreadEnd []int32
 }
 
 // Reset empties r for reuse, keeping its capacity.
@@ -91,6 +130,8 @@ func (r *Result) Reset() {
 	r.RetryAfter = 0
 	r.HasRetryAfter = false
 	r.ThrottledResource = ""
+	r.Families, r.FamilyNames = 0, nil
+	r.unread, r.unreadEnd = r.unread[:0], r.unreadEnd[:0]
 }
 
 // Find returns the observation for resource and window, if present.
@@ -218,4 +259,7 @@ var (
 	ErrBadBody    = errors.New("malformed body")
 	ErrBadField   = errors.New("malformed structured field")
 	ErrDuplicated = errors.New("header repeated with different values")
+	// ErrNoWindow: the value names no window and none is configured for it
+	// (the provider's windows, dialect auto), so it has no series to go to.
+	ErrNoWindow = errors.New("window not stated")
 )

@@ -22,74 +22,46 @@ import (
 // There is no token reset header. Since the dynamic limits (rolled out from
 // 26 January 2026) a request above the dynamic rate gets 429 with error type
 // "dynamic_request_limited" or "dynamic_token_limited", one at or below it a
-// 503: the dynamic limit is the one a 429 means, so when a response carries
-// both it is the one exported; the static pair is the fallback. The docs now
-// say the headers come only on 429 responses (togethercomputer/mintlify-docs
-// #1269, as synced in https://github.com/togethercomputer/skills/pull/61).
+// 503. The docs now say the headers come only on 429 responses
+// (togethercomputer/mintlify-docs #1269, as synced in
+// https://github.com/togethercomputer/skills/pull/61).
+//
+// Decisions (docs/metrics.md, "Resources"):
+//
+//   - Both limits are exported. The static limit is the contract's
+//     requests and tokens per second (resource requests and tokens), the
+//     dynamic one a second bucket under its own resources,
+//     dynamic_requests and dynamic_tokens, so that neither overwrites the
+//     other and a dashboard shows both side by side.
+//   - x-ratelimit-reset is the reset of both request limits.
+//   - A 429 is blamed on the dynamic bucket its body names
+//     (dynamic_request_limited → dynamic_requests, dynamic_token_limited →
+//     dynamic_tokens); otherwise on the exhausted limit.
+//   - The dynamic headers are conditional for drift: a response without
+//     them is not a family that stopped (Result.Families).
 //
 // Together sends x-ratelimit-reset as a plain number of seconds, read as
 // FormatSeconds (fractions allowed; an epoch value is still recognised).
-var Together Dialect = newTogether()
+var Together = registerHeaderDialect(&HeaderDialect{
+	DialectName: "together",
+	Limits: []LimitHeaders{
+		{Resource: Requests, Window: "1s", Limit: "x-ratelimit-limit", Remaining: "x-ratelimit-remaining", Reset: "x-ratelimit-reset", ResetFormat: FormatSeconds},
+		{Resource: Tokens, Window: "1s", Limit: "x-tokenlimit-limit", Remaining: "x-tokenlimit-remaining"},
+		{Resource: DynamicRequests, Window: "1s", Limit: "x-ratelimit-limit-dynamic", Remaining: "x-ratelimit-remaining-dynamic", Reset: "x-ratelimit-reset", ResetFormat: FormatSeconds, Conditional: true},
+		{Resource: DynamicTokens, Window: "1s", Limit: "x-tokenlimit-limit-dynamic", Remaining: "x-tokenlimit-remaining-dynamic", Conditional: true},
+	},
+	RetryAfter: "Retry-After",
+	BodyStatus: func(status int) bool { return status == http.StatusTooManyRequests },
+	Body:       togetherBody,
+})
 
-func init() { Register(Together) }
-
-type togetherDialect struct {
-	// static and dynamic have the same shape, index by index.
-	static, dynamic *HeaderDialect
-}
-
-func newTogether() *togetherDialect {
-	d := &togetherDialect{
-		static: &HeaderDialect{
-			DialectName: "together",
-			Limits: []LimitHeaders{
-				{Resource: Requests, Window: "1s", Limit: "x-ratelimit-limit", Remaining: "x-ratelimit-remaining", Reset: "x-ratelimit-reset", ResetFormat: FormatSeconds},
-				{Resource: Tokens, Window: "1s", Limit: "x-tokenlimit-limit", Remaining: "x-tokenlimit-remaining"},
-			},
-			RetryAfter: "Retry-After",
-		},
-		dynamic: &HeaderDialect{
-			DialectName: "together",
-			Limits: []LimitHeaders{
-				{Resource: Requests, Window: "1s", Limit: "x-ratelimit-limit-dynamic", Remaining: "x-ratelimit-remaining-dynamic", Reset: "x-ratelimit-reset", ResetFormat: FormatSeconds},
-				{Resource: Tokens, Window: "1s", Limit: "x-tokenlimit-limit-dynamic", Remaining: "x-tokenlimit-remaining-dynamic"},
-			},
-		},
-	}
-	d.static.compile()
-	d.dynamic.compile()
-	return d
-}
-
-func (d *togetherDialect) Name() string { return "together" }
-
-func (*togetherDialect) readsFields() {}
-
-// WantsBody: the 429 body names the limit that was hit.
-func (d *togetherDialect) WantsBody(status int) bool { return status == http.StatusTooManyRequests }
-
-func (d *togetherDialect) Parse(in *Input, r *Result) {
-	c := newClock(in)
-	h := headerOf(in)
-	last := resetMemo{obs: -1}
-	from := len(r.Observations)
-	for i := range d.dynamic.compiled {
-		n := len(r.Observations)
-		d.dynamic.parseLimit(&h, &d.dynamic.compiled[i], &c, &last, r)
-		if len(r.Observations) == n {
-			d.static.parseLimit(&h, &d.static.compiled[i], &c, &last, r)
-		}
-	}
-	d.static.parseRetryAfter(&h, &c, r)
-	if in.Status != http.StatusTooManyRequests || r.ThrottledResource != "" {
-		return
-	}
+// togetherBody names the dynamic bucket a 429 hit. The error type is all
+// that is read, so the body is searched rather than decoded.
+func togetherBody(in *Input, _ clock, r *Result) {
 	switch {
 	case bytes.Contains(in.Body, []byte(`dynamic_token_limited`)):
-		r.ThrottledResource = Tokens
+		r.ThrottledResource = DynamicTokens
 	case bytes.Contains(in.Body, []byte(`dynamic_request_limited`)):
-		r.ThrottledResource = Requests
-	default:
-		r.ThrottledResource = throttledByRemaining(r, from)
+		r.ThrottledResource = DynamicRequests
 	}
 }

@@ -6,30 +6,42 @@ import (
 	"time"
 )
 
-func TestTogetherDynamicPreferred(t *testing.T) {
+// The static limit is the contract's requests and tokens, the dynamic one
+// its own resources: both are exported, neither overwrites the other.
+func TestTogetherStaticAndDynamic(t *testing.T) {
+	type lr struct{ limit, remaining float64 }
 	cases := []struct {
-		name                   string
-		kv                     []string
-		reqLimit, tokLimit     float64
-		reqRemaining, tokRemai float64
+		name string
+		kv   []string
+		want map[string]lr
 	}{
-		{"static only", []string{"x-ratelimit-limit", "10", "x-ratelimit-remaining", "9", "x-tokenlimit-limit", "3000", "x-tokenlimit-remaining", "2000"}, 10, 3000, 9, 2000},
-		{"dynamic only", []string{"x-ratelimit-limit-dynamic", "2", "x-ratelimit-remaining-dynamic", "1", "x-tokenlimit-limit-dynamic", "500", "x-tokenlimit-remaining-dynamic", "400"}, 2, 500, 1, 400},
-		{"both: dynamic wins", []string{
+		{"static only", []string{"x-ratelimit-limit", "10", "x-ratelimit-remaining", "9", "x-tokenlimit-limit", "3000", "x-tokenlimit-remaining", "2000"},
+			map[string]lr{Requests: {10, 9}, Tokens: {3000, 2000}}},
+		{"dynamic only", []string{"x-ratelimit-limit-dynamic", "2", "x-ratelimit-remaining-dynamic", "1", "x-tokenlimit-limit-dynamic", "500", "x-tokenlimit-remaining-dynamic", "400"},
+			map[string]lr{DynamicRequests: {2, 1}, DynamicTokens: {500, 400}}},
+		{"both", []string{
 			"x-ratelimit-limit", "10", "x-ratelimit-remaining", "9", "x-tokenlimit-limit", "3000", "x-tokenlimit-remaining", "2000",
 			"x-ratelimit-limit-dynamic", "2", "x-ratelimit-remaining-dynamic", "1", "x-tokenlimit-limit-dynamic", "500", "x-tokenlimit-remaining-dynamic", "400",
-		}, 2, 500, 1, 400},
-		{"mixed per resource", []string{"x-ratelimit-limit", "10", "x-ratelimit-remaining", "9", "x-tokenlimit-limit-dynamic", "500", "x-tokenlimit-remaining-dynamic", "400"}, 10, 500, 9, 400},
+		}, map[string]lr{Requests: {10, 9}, Tokens: {3000, 2000}, DynamicRequests: {2, 1}, DynamicTokens: {500, 400}}},
+		{"mixed per resource", []string{"x-ratelimit-limit", "10", "x-ratelimit-remaining", "9", "x-tokenlimit-limit-dynamic", "500", "x-tokenlimit-remaining-dynamic", "400"},
+			map[string]lr{Requests: {10, 9}, DynamicTokens: {500, 400}}},
 	}
 	for _, tc := range cases {
 		r := dlParse(t, Together, dlInput(200, "", tc.kv...))
-		req, tok := dlFind(t, r, Requests, "1s"), dlFind(t, r, Tokens, "1s")
-		if req.Limit != tc.reqLimit || req.Remaining != tc.reqRemaining || tok.Limit != tc.tokLimit || tok.Remaining != tc.tokRemai {
-			t.Errorf("%s: requests %+v tokens %+v", tc.name, req, tok)
+		if len(r.Observations) != len(tc.want) {
+			t.Errorf("%s: %+v", tc.name, r.Observations)
+			continue
 		}
-		if len(r.Observations) != 2 {
-			t.Errorf("%s: %d observations", tc.name, len(r.Observations))
+		for res, w := range tc.want {
+			if o := dlFind(t, r, res, "1s"); o.Limit != w.limit || o.Remaining != w.remaining {
+				t.Errorf("%s: %s %+v, want %+v", tc.name, res, o, w)
+			}
 		}
+	}
+	// Both request limits share x-ratelimit-reset.
+	r := dlParse(t, Together, dlInput(200, "", "x-ratelimit-limit", "10", "x-ratelimit-limit-dynamic", "2", "x-ratelimit-reset", "1"))
+	if a, b := dlFind(t, r, Requests, "1s").Reset, dlFind(t, r, DynamicRequests, "1s").Reset; !a.Equal(dlReceived.Add(time.Second)) || !b.Equal(a) {
+		t.Errorf("resets %v and %v", a, b)
 	}
 }
 
@@ -61,8 +73,8 @@ func TestTogether429Attribution(t *testing.T) {
 		kv         []string
 		want       string
 	}{
-		{"token body beats zero requests", `{"error":{"type":"dynamic_token_limited"}}`, []string{"x-ratelimit-limit-dynamic", "1", "x-ratelimit-remaining-dynamic", "0"}, Tokens},
-		{"request body", `{"error":{"type":"dynamic_request_limited"}}`, nil, Requests},
+		{"token body beats zero requests", `{"error":{"type":"dynamic_token_limited"}}`, []string{"x-ratelimit-limit-dynamic", "1", "x-ratelimit-remaining-dynamic", "0"}, DynamicTokens},
+		{"request body", `{"error":{"type":"dynamic_request_limited"}}`, nil, DynamicRequests},
 		{"no body: zero remaining", "", []string{"x-tokenlimit-limit", "10", "x-tokenlimit-remaining", "0", "x-ratelimit-limit", "5", "x-ratelimit-remaining", "3"}, Tokens},
 		{"legacy credit_limit body", `{"error":{"message":"You have been rate limited.","type":"credit_limit"}}`, nil, ""},
 	}

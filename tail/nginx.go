@@ -13,7 +13,10 @@ package tail
 // moment the response headers arrived is time − request_time +
 // upstream_header_time. Every member of headers is a response header
 // ($upstream_http_<name>); nginx logs "" for a header the response did not
-// have, which counts as absent.
+// have, which counts as absent. provider ($headroom_provider, set per
+// location) names the provider where the upstream's host cannot (two
+// providers on one host: provider_field: provider), and key
+// ($headroom_key) is the line's key label; both are "" where not set.
 var nginxSpec = schemaSpec{
 	name:       "nginx",
 	time:       "time",
@@ -24,5 +27,5 @@ var nginxSpec = schemaSpec{
 	model:      "model",
 	key:        "key",
 	headers:    "headers",
-	skip:       []string{"upstream_host", "upstream_addr"},
+	skip:       []string{"upstream_host", "upstream_addr", "provider"},
 }

@@ -75,7 +75,12 @@ func (r *Router) Update(cfg *config.Config) {
 			continue
 		}
 		for _, h := range hostForms(p.Upstream) {
-			if _, taken := t.byHost[h]; !taken {
+			if other, taken := t.byHost[h]; taken && other != rt {
+				// Two providers behind one host: a line naming it could
+				// be either's, so it is neither's (unknown_provider).
+				// check-config rejects this for upstream_host.
+				t.byHost[h] = nil
+			} else {
 				t.byHost[h] = rt
 			}
 		}

@@ -64,7 +64,7 @@ func TestBinary(t *testing.T) {
 		bad := filepath.Join(dir, "bad2.yaml")
 		os.WriteFile(bad, []byte("- name: z\n"), 0o600)
 		out, err = exec.Command(bin, "check-config", bad).CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), ".dialect: required") {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "providers[0] (z): .upstream: required") {
 			t.Errorf("invalid file: %v %s", err, out)
 		}
 	})
