@@ -234,34 +234,42 @@ func FuzzUsage(f *testing.F) {
 		// Maps, not structs: encoding/json matches struct fields in any
 		// case, providers' keys are exact.
 		var doc map[string]json.RawMessage
-		var usage map[string]json.RawMessage
 		if json.Unmarshal(body, &doc) != nil {
 			return
 		}
-		if json.Unmarshal(doc["usage"], &usage) != nil {
-			usage = nil
-		}
-		count := func(k string) int64 {
-			var n json.Number
-			d := json.NewDecoder(bytes.NewReader(usage[k]))
-			d.UseNumber()
-			if d.Decode(&n) != nil {
+		counts := func(obj string) (int64, int64) {
+			var usage map[string]json.RawMessage
+			if json.Unmarshal(doc[obj], &usage) != nil {
+				return 0, 0
+			}
+			count := func(k string) int64 {
+				var n json.Number
+				d := json.NewDecoder(bytes.NewReader(usage[k]))
+				d.UseNumber()
+				if d.Decode(&n) != nil {
+					return 0
+				}
+				v, err := n.Int64()
+				if err != nil || v < 0 || v > 1e15 {
+					return 0
+				}
+				return v
+			}
+			pick := func(names ...string) int64 {
+				for _, k := range names {
+					if n := count(k); n > 0 {
+						return n
+					}
+				}
 				return 0
 			}
-			v, err := n.Int64()
-			if err != nil || v < 0 || v > 1e15 {
-				return 0
-			}
-			return v
+			return pick("prompt_tokens", "input_tokens", "promptTokenCount"), pick("completion_tokens", "output_tokens", "candidatesTokenCount")
 		}
-		pick := func(a, b string) int64 {
-			if n := count(a); n > 0 {
-				return n
-			}
-			return count(b)
+		wantIn, wantOut := counts("usage")
+		if wantIn == 0 && wantOut == 0 {
+			wantIn, wantOut = counts("usageMetadata")
 		}
-		wantIn, wantOut := pick("prompt_tokens", "input_tokens"), pick("completion_tokens", "output_tokens")
-		if bytes.Count(body, []byte(`"usage"`)) > 1 || bytes.Count(body, []byte(`_tokens"`)) > 4 {
+		if bytes.Count(body, []byte(`"usage`)) > 1 || bytes.Count(body, []byte(`_tokens"`)) > 4 || bytes.Count(body, []byte(`TokenCount"`)) > 2 {
 			return // repeated keys: encoding/json takes the last, a scan the first
 		}
 		if u.input != wantIn || u.output != wantOut {

@@ -45,6 +45,11 @@ func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
 		p.refuse(ctx, provider, r)
 		return
 	}
+	if len(cred) == 0 {
+		// Google's APIs also take the key as ?key= (it goes upstream as
+		// sent; only its fingerprint is kept).
+		cred = ctx.QueryArgs().Peek("key")
+	}
 	key := rt.keys.LabelOf(cred)
 	if isUpgrade(h) {
 		p.upgrade(ctx, rt, rest, key, start)
@@ -64,6 +69,9 @@ func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
 		inf.Path = rt.cfg.Upstream.Path + string(rest)
 	}
 	model, err := c.peekRequest(h)
+	if model == "" {
+		model = pathModel(rest)
+	}
 	inf.Labels = p.coll.Labels(provider, model, key)
 	if err != nil {
 		c.clientFailed(err)

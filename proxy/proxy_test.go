@@ -21,6 +21,7 @@ import (
 	"github.com/headroomhq/headroom/calls"
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/keyid"
 	"github.com/headroomhq/headroom/parsers"
 	"github.com/headroomhq/headroom/tracing"
 )
@@ -690,5 +691,51 @@ func TestServerShutdownDrains(t *testing.T) {
 	}
 	if err := <-shut; err != nil {
 		t.Errorf("shutdown: %v", err)
+	}
+}
+
+// Gemini and Vertex AI name the model in the path and report usage as
+// usageMetadata; Google's keys may come as ?key=.
+func TestGeminiShapes(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "streamGenerateContent") {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: {\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":4,\"candidatesTokenCount\":1},\"modelVersion\":\"gemini-2.5-flash\"}\n\n")
+			io.WriteString(w, "data: {\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":4,\"candidatesTokenCount\":9,\"totalTokenCount\":13},\"modelVersion\":\"gemini-2.5-flash\"}\n\n")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"candidates":[],"usageMetadata":{"promptTokenCount":7,"candidatesTokenCount":3,"totalTokenCount":10},"modelVersion":"gemini-2.5-flash"}`)
+	}))
+	defer up.Close()
+	e := newEnv(t, "gemini", up.URL)
+	for _, path := range []string{
+		"/p/v1beta/models/gemini-2.5-flash:generateContent?key=" + secret,
+		"/p/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse&key=" + secret,
+		"/p/v1/projects/x/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent",
+	} {
+		resp, err := http.Post(e.proxy.URL+path, "application/json", strings.NewReader(`{"contents":[]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	fp := keyid.Fingerprint(secret)
+	waitFor(t, func() bool { return e.value(t, "headroom_requests_total") == 3 })
+	for _, c := range []struct {
+		labels []string
+		want   float64
+	}{
+		{[]string{"model=gemini-2.5-flash", "key=" + fp, "type=input"}, 11},
+		{[]string{"model=gemini-2.5-flash", "key=" + fp, "type=output"}, 12},
+		{[]string{"model=gemini-2.5-pro", "key=none", "type=output"}, 3},
+	} {
+		if v := e.value(t, "headroom_tokens_total", c.labels...); v != c.want {
+			t.Errorf("tokens %v = %v, want %v:\n%s", c.labels, v, c.want, e.metricsText(t))
+		}
+	}
+	if strings.Contains(e.metrics(t), secret) || strings.Contains(e.logs.String(), secret) {
+		t.Error("the ?key= credential leaked")
 	}
 }

@@ -31,6 +31,9 @@ func (p *Proxy) upgrade(ctx *fasthttp.RequestCtx, rt *route, rest []byte, key st
 	inf.Path = rt.cfg.Upstream.Path + string(rest)
 	// Realtime APIs name the model in the query (?model=…).
 	model := string(ctx.QueryArgs().Peek("model"))
+	if model == "" {
+		model = pathModel(rest) // Gemini's Live API names it in the path
+	}
 	inf.Labels = p.coll.Labels(inf.Provider, model, key)
 	c.inflight = p.coll.InflightCached(&c.comp, inf.Labels)
 	c.inflight.Inc()

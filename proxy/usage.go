@@ -96,7 +96,13 @@ func (s *jsonSniffer) usage() usage {
 	if !s.cut {
 		doc := gjson.Parse(b2s(s.head))
 		u.model = stringOf(doc.Get("model"), &s.model)
+		if u.model == "" {
+			u.model = stringOf(doc.Get("modelVersion"), &s.model) // Gemini
+		}
 		u.input, u.output = tokenCounts(doc.Get("usage"))
+		if u.input == 0 && u.output == 0 {
+			u.input, u.output = tokenCounts(doc.Get("usageMetadata")) // Gemini
+		}
 		return u
 	}
 	u.model = stringOf(gjson.Get(b2s(s.head), "model"), &s.model)
@@ -138,19 +144,22 @@ func stringOf(r gjson.Result, last *string) string {
 }
 
 // tokenCounts reads a usage object: OpenAI's prompt/completion names, else
-// the input/output names of Anthropic and OpenAI's Responses API. A count
+// the input/output names of Anthropic and OpenAI's Responses API, else
+// Gemini's usageMetadata (promptTokenCount, candidatesTokenCount). A count
 // must be a non-negative integer.
 func tokenCounts(obj gjson.Result) (in, out int64) {
 	if !obj.IsObject() {
 		return 0, 0
 	}
-	pick := func(a, b string) int64 {
-		if n := count(obj.Get(a)); n > 0 {
-			return n
+	pick := func(names ...string) int64 {
+		for _, n := range names {
+			if c := count(obj.Get(n)); c > 0 {
+				return c
+			}
 		}
-		return count(obj.Get(b))
+		return 0
 	}
-	return pick("prompt_tokens", "input_tokens"), pick("completion_tokens", "output_tokens")
+	return pick("prompt_tokens", "input_tokens", "promptTokenCount"), pick("completion_tokens", "output_tokens", "candidatesTokenCount")
 }
 
 func count(r gjson.Result) int64 {
@@ -198,10 +207,11 @@ func (s *sseSniffer) add(p []byte) {
 	s.line = append(s.line, p...)
 }
 
-// Where each API puts its model and usage in an event.
+// Where each API puts its model and usage in an event (OpenAI, Anthropic,
+// OpenAI's Responses API, Gemini).
 var (
-	eventModels = []string{"model", "message.model", "response.model"}
-	eventUsages = []string{"usage", "message.usage", "response.usage"}
+	eventModels = []string{"model", "message.model", "response.model", "modelVersion"}
+	eventUsages = []string{"usage", "message.usage", "response.usage", "usageMetadata"}
 )
 
 func (s *sseSniffer) endLine() {
@@ -215,7 +225,8 @@ func (s *sseSniffer) endLine() {
 	if len(data) == 0 || data[0] != '{' {
 		return // "[DONE]" and the like
 	}
-	hasModel, hasUsage := s.u.model == "" && bytes.Contains(data, []byte(`"model"`)), bytes.Contains(data, []byte(`"usage"`))
+	hasModel := s.u.model == "" && (bytes.Contains(data, []byte(`"model"`)) || bytes.Contains(data, []byte(`"modelVersion"`)))
+	hasUsage := bytes.Contains(data, []byte(`"usage`))
 	if !hasModel && !hasUsage {
 		return
 	}
@@ -244,4 +255,22 @@ func (s *sseSniffer) usage() usage {
 		s.endLine()
 	}
 	return s.u
+}
+
+// pathModel is the model a path names, for APIs that put it there rather
+// than in the body (Gemini's /v1beta/models/<model>:generateContent,
+// Vertex AI's …/publishers/google/models/<model>:streamGenerateContent).
+func pathModel(path []byte) string {
+	i := bytes.LastIndex(path, []byte("/models/"))
+	if i < 0 {
+		return ""
+	}
+	m := path[i+len("/models/"):]
+	if j := bytes.IndexAny(m, ":/?"); j >= 0 {
+		m = m[:j]
+	}
+	if len(m) == 0 || bytes.IndexByte(m, '%') >= 0 {
+		return ""
+	}
+	return string(m)
 }

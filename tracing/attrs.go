@@ -64,6 +64,8 @@ func ProviderName(family string) string {
 		return "x_ai"
 	case "gemini":
 		return "gcp.gemini"
+	case "vertex-ai":
+		return "gcp.vertex_ai"
 	case "bedrock":
 		return "aws.bedrock"
 	}
