@@ -362,7 +362,7 @@ func (c *call) relayAnswer(now time.Time) {
 	out.Header.DisableNormalizing()
 	out.SetStatusCode(status)
 	out.Header.SetStatusMessage(resp.Header.StatusMessage())
-	copyAnswerHead(&out.Header, &resp.Header)
+	copyAnswerHead(&out.Header, c.fields)
 	c.addPacing()
 	a := &c.answer
 	a.prefix, a.src = c.errBody, src
@@ -426,27 +426,33 @@ func readPeek(r io.Reader, buf []byte, max int) []byte {
 	return buf
 }
 
-// copyAnswerHead copies the provider's answer fields to the client's,
-// without the hop-by-hop ones (fasthttp frames the body itself).
-func copyAnswerHead(dst, src *fasthttp.ResponseHeader) {
-	var named []byte
-	for k, v := range src.All() {
-		if strings.EqualFold(b2s(k), "Connection") {
-			named = v
+// copyAnswerHead copies the provider's answer fields (fs, as received) to
+// the client's answer, without the hop-by-hop ones and those Connection
+// names (fasthttp frames the body itself).
+func copyAnswerHead(dst *fasthttp.ResponseHeader, fs []parsers.Field) {
+	var named string
+	for _, f := range fs {
+		if len(f.Name) == len("Connection") && strings.EqualFold(f.Name, "Connection") {
+			named = f.Value
 		}
 	}
-	for k, v := range src.All() {
-		if isHopByHop(k) || (len(named) > 0 && headerHasToken(named, b2s(k))) {
+	for _, f := range fs {
+		if isHopByHop(s2b(f.Name)) || (named != "" && headerHasToken(s2b(named), f.Name)) {
 			continue
 		}
-		dst.AddBytesKV(k, v)
+		dst.AddBytesKV(s2b(f.Name), s2b(f.Value))
 	}
 }
 
+// isHopByHop reports a field that describes the connection, not the
+// message (hopByHop), in any spelling.
 func isHopByHop(k []byte) bool {
-	for _, h := range hopByHop {
-		if strings.EqualFold(b2s(k), h) {
-			return true
+	switch len(k) {
+	case 2, 7, 10, 16, 17, 18, 19:
+		for _, h := range hopByHop {
+			if len(h) == len(k) && strings.EqualFold(b2s(k), h) {
+				return true
+			}
 		}
 	}
 	return false

@@ -107,7 +107,7 @@ func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
 // method, fields and body, the upstream's URL, without hop-by-hop fields.
 func (c *call) buildRequest(h *fasthttp.RequestHeader, rest []byte) {
 	out, rt := &c.out, c.rt
-	h.CopyTo(&out.Header)
+	out.Header.SetMethodBytes(h.Method())
 	u := append(c.uri[:0], rt.origin...)
 	u = append(u, rt.basePath...)
 	if len(rest) == 0 {
@@ -123,24 +123,29 @@ func (c *call) buildRequest(h *fasthttp.RequestHeader, rest []byte) {
 	// Parsed now, the URL gives the request line (origin form) and Host
 	// when the request is written, whoever writes it.
 	out.URI()
-	for _, n := range connectionFields(h.Peek("Connection")) {
-		out.Header.Del(n)
-	}
-	for _, n := range hopByHop {
-		out.Header.Del(n)
+	// The client's fields, in one pass, but for the hop-by-hop ones and
+	// those Connection names; Host is the upstream's (the URL's).
+	named := h.Peek("Connection")
+	for k, v := range h.All() {
+		if isHopByHop(k) || isExpect(k) || (len(named) > 0 && headerHasToken(named, b2s(k))) || bytesEqualFold(k, "Host") {
+			continue
+		}
+		out.Header.AddBytesKV(k, v)
 	}
 	if te := h.Peek("TE"); headerHasToken(te, "trailers") {
 		out.Header.Set("TE", "trailers")
 	}
-	// Headroom answered the client's Expect itself (fasthttp's server
-	// sends the one 100 Continue); the provider gets the body directly.
-	out.Header.Del("Expect")
-	out.Header.ResetConnectionClose()
 	if c.trace != nil {
 		c.injectTrace(&out.Header)
 	}
 	c.setBody()
 }
+
+// isExpect: Headroom answered the client's Expect itself (fasthttp's
+// server sends the one 100 Continue); the provider gets the body directly.
+func isExpect(k []byte) bool { return len(k) == 6 && bytesEqualFold(k, "Expect") }
+
+func bytesEqualFold(b []byte, s string) bool { return len(b) == len(s) && strings.EqualFold(b2s(b), s) }
 
 // setBody gives the provider's request its body: its length when known
 // (the client's, or the peeked body's when it arrived whole), chunked

@@ -140,3 +140,6 @@ func (p *Proxy) Update(cfg *config.Config) {
 // b2s views b as a string without copying; the string is valid while b
 // is unchanged.
 func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// s2b views s as bytes without copying; they must not be written.
+func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -167,17 +167,3 @@ func hasDotSegment(p string) bool {
 // hopByHop are the fields that describe one connection, not the message
 // (RFC 9110 §7.6.1); a proxy drops them, and the fields Connection names.
 var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Proxy-Authenticate", "TE", "Trailer", "Transfer-Encoding", "Upgrade"}
-
-// connectionFields returns the field names a Connection value lists
-// (other than close/keep-alive, which fasthttp handles).
-func connectionFields(v []byte) []string {
-	var out []string
-	for _, t := range bytes.Split(v, []byte(",")) {
-		t = bytes.TrimSpace(t)
-		if len(t) == 0 || bytes.EqualFold(t, []byte("close")) || bytes.EqualFold(t, []byte("keep-alive")) {
-			continue
-		}
-		out = append(out, string(t))
-	}
-	return out
-}
