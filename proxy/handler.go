@@ -382,7 +382,7 @@ func classify(err error) (status int, reason, msg string) {
 	}
 	var small *fasthttp.ErrSmallBuffer
 	if errors.As(err, &small) {
-		return http.StatusBadGateway, "other", "upstream answer head is larger than 16 KiB"
+		return http.StatusBadGateway, "other", "upstream answer head is larger than 8 KiB"
 	}
 	if errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {

@@ -49,7 +49,7 @@ func (s *Server) init() {
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 		ReadBufferSize:               maxRequestHead,
-		WriteBufferSize:              8 << 10,
+		WriteBufferSize:              4 << 10,
 		ReadTimeout:                  s.ReadHeaderTimeout,
 		IdleTimeout:                  s.IdleTimeout,
 		// Answers during a shutdown close their connection.

@@ -51,10 +51,10 @@ type hostKey struct {
 
 // maxResponseHead is the largest response head (status line and fields)
 // Headroom reads from a provider; larger heads get a 502. Providers send
-// 1–4 KiB; nginx's default (proxy_buffer_size) is one 4 or 8 KiB page. The
-// buffer is held by every response in flight, so it is also most of what
-// a held stream costs (docs/benchmarks.md).
-const maxResponseHead = 16 << 10
+// 1–4 KiB; nginx's default (proxy_buffer_size) is one 4 or 8 KiB page, and
+// so is this. The buffer is held by every answer in flight, so it is also
+// much of what a held stream costs (docs/benchmarks.md).
+const maxResponseHead = 8 << 10
 
 // client returns the pool for u, creating it on first use.
 func (up *Upstream) client(u *url.URL) *fasthttp.HostClient {
