@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"net/http"
 	"strings"
 )
 
@@ -30,47 +29,25 @@ func fingerprint(credential []byte) string {
 	return string(b[:])
 }
 
-// Credential extracts the credential from a request's headers: the token of
-// "Authorization: Bearer <token>" (or the whole Authorization value for
-// other schemes), else the provider-specific keyHeader (canonical form).
-func Credential(h http.Header, keyHeader string) string {
-	if keyHeader != "" {
-		if v := h.Get(keyHeader); v != "" {
-			return strings.TrimSpace(v)
-		}
+// Token is the credential an Authorization value carries: the token of
+// "Bearer <token>" (the scheme in any case), the whole value for other
+// schemes, trimmed.
+func Token(authorization []byte) []byte {
+	v := authorization
+	if len(v) > 7 && strings.EqualFold(string(v[:7]), "bearer ") {
+		v = v[7:]
 	}
-	if v := h.Get("Authorization"); v != "" {
-		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
-			return strings.TrimSpace(v[7:])
-		}
-		return strings.TrimSpace(v)
-	}
-	return ""
+	return bytes.TrimSpace(v)
 }
 
 // Resolver maps credentials to label values with optional aliases
 // (fingerprint → alias) from the config.
 type Resolver struct {
-	KeyHeader string
-	Aliases   map[string]string
+	Aliases map[string]string
 }
 
-// Label returns the key label for a request.
-func (r *Resolver) Label(h http.Header) string {
-	c := Credential(h, r.KeyHeader)
-	if c == "" {
-		return None
-	}
-	fp := Fingerprint(c)
-	if a, ok := r.Aliases[fp]; ok {
-		return a
-	}
-	return fp
-}
-
-// LabelOf is Label for a credential already taken from its header (the
-// proxy's fast path reads raw header bytes, not an http.Header).
-func (r *Resolver) LabelOf(credential []byte) string {
+// Label returns the key label of a credential (None for none).
+func (r *Resolver) Label(credential []byte) string {
 	c := bytes.TrimSpace(credential)
 	if len(c) == 0 {
 		return None

@@ -1,7 +1,6 @@
 package keyid
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -11,19 +10,20 @@ func TestLabel(t *testing.T) {
 	fp := Fingerprint(secret)
 	cases := []struct {
 		name string
-		h    http.Header
+		auth string
 		r    Resolver
 		want string
 	}{
-		{"bearer", http.Header{"Authorization": {"Bearer " + secret}}, Resolver{}, fp},
-		{"bearer lower case scheme", http.Header{"Authorization": {"bearer " + secret}}, Resolver{}, fp},
-		{"x-api-key", http.Header{"X-Api-Key": {secret}}, Resolver{KeyHeader: "x-api-key"}, fp},
-		{"alias", http.Header{"Authorization": {"Bearer " + secret}}, Resolver{Aliases: map[string]string{fp: "prod"}}, "prod"},
-		{"none", http.Header{}, Resolver{}, None},
+		{"bearer", "Bearer " + secret, Resolver{}, fp},
+		{"bearer lower case scheme", "bearer " + secret, Resolver{}, fp},
+		{"other scheme: the whole value", " Basic " + secret, Resolver{}, Fingerprint("Basic " + secret)},
+		{"alias", "Bearer " + secret, Resolver{Aliases: map[string]string{fp: "prod"}}, "prod"},
+		{"none", "", Resolver{}, None},
+		{"blank bearer", "Bearer   ", Resolver{}, None},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := tc.r.Label(tc.h)
+			got := tc.r.Label(Token([]byte(tc.auth)))
 			if got != tc.want {
 				t.Errorf("got %q want %q", got, tc.want)
 			}

@@ -50,7 +50,7 @@ func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
 		// sent; only its fingerprint is kept).
 		cred = ctx.QueryArgs().Peek("key")
 	}
-	key := rt.keys.LabelOf(cred)
+	key := rt.keys.Label(cred)
 	if isUpgrade(h) {
 		p.upgrade(ctx, rt, rest, key, start)
 		return

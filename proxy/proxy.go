@@ -124,7 +124,7 @@ func (p *Proxy) Update(cfg *config.Config) {
 		u := pc.Upstream
 		rt := &route{
 			cfg:  pc,
-			keys: keyid.Resolver{KeyHeader: pc.KeyHeader, Aliases: pc.KeyAlias},
+			keys: keyid.Resolver{Aliases: pc.KeyAlias},
 			hc:   p.up.client(u),
 			// TLS is the dial function's: fasthttp writes plain HTTP.
 			origin:     "http://" + u.Host,

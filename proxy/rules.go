@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/headroomhq/headroom/keyid"
 )
 
 // The rules of RFC 9112 and RFC 9110 for intermediaries that fasthttp's
@@ -111,11 +113,7 @@ func credentialOf(h *fasthttp.RequestHeader, keyHeader string) ([]byte, refusal)
 			return v, refusal{}
 		}
 	}
-	v := h.Peek("Authorization")
-	if len(v) > 7 && strings.EqualFold(b2s(v[:7]), "bearer ") {
-		v = v[7:]
-	}
-	return bytes.TrimSpace(v), refusal{}
+	return keyid.Token(h.Peek("Authorization")), refusal{}
 }
 
 func isCredentialField(n string) bool {
