@@ -18,6 +18,7 @@ import (
 	"github.com/headroomhq/headroom/internal/testtool/loopback"
 	"github.com/headroomhq/headroom/parsers"
 	"github.com/headroomhq/headroom/tracing"
+	"github.com/valyala/fasthttp"
 )
 
 // The proxy over loopback, one request at a time on one keep-alive
@@ -120,4 +121,55 @@ func BenchmarkUsage(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The library's own floor, in the same run: a fasthttp server whose handler
+// hands each request to a HostClient and the answer back, nothing read,
+// recorded or checked, bodies buffered (fasthttp's reverse-proxy example)
+// or streamed both ways as the proxy streams them. What the proxy costs
+// above these is Headroom's; what they cost above Direct is the library's.
+func BenchmarkLoopbackBareFasthttp(b *testing.B)          { benchBare(b, false) }
+func BenchmarkLoopbackBareFasthttpStreaming(b *testing.B) { benchBare(b, true) }
+
+func benchBare(b *testing.B, stream bool) {
+	up := loopback.Upstream(b, "")
+	hc := &fasthttp.HostClient{Addr: up, StreamResponseBody: stream, ReadBufferSize: maxResponseHead}
+	s := &fasthttp.Server{StreamRequestBody: stream, Handler: func(ctx *fasthttp.RequestCtx) {
+		if !stream {
+			if err := hc.Do(&ctx.Request, &ctx.Response); err != nil {
+				ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+			}
+			return
+		}
+		var out fasthttp.Request
+		ctx.Request.Header.CopyTo(&out.Header)
+		out.SetBodyStream(ctx.RequestBodyStream(), ctx.Request.Header.ContentLength())
+		resp := fasthttp.AcquireResponse()
+		if err := hc.Do(&out, resp); err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+			fasthttp.ReleaseResponse(resp)
+			return
+		}
+		resp.Header.CopyTo(&ctx.Response.Header)
+		ctx.Response.SetBodyStream(closer{resp}, resp.Header.ContentLength())
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.Serve(ln)
+	b.Cleanup(func() { s.Shutdown() })
+	c := loopback.Dial(b, ln.Addr().String(), loopback.Post("/v1/chat/completions", secret, benchBody))
+	loopback.Run(b, func() { c.Do(b) })
+}
+
+// closer streams a pooled answer's body and releases the answer when the
+// server has written it.
+type closer struct{ resp *fasthttp.Response }
+
+func (c closer) Read(p []byte) (int, error) { return c.resp.BodyStream().Read(p) }
+func (c closer) Close() error {
+	err := c.resp.CloseBodyStream()
+	fasthttp.ReleaseResponse(c.resp)
+	return err
 }
