@@ -23,8 +23,10 @@ const histSlots = 20
 // histSpacing: stored samples are at least Lookback/histSpacing apart.
 const histSpacing = 16
 
+// sample is 16 bytes, not time.Time's 24 + 8: the history is most of what
+// a series costs the engine (20 samples; 10k series: 3.2 MB less).
 type sample struct {
-	t time.Time
+	t int64 // unix nanoseconds
 	v float64
 }
 
@@ -68,15 +70,16 @@ func (h *history) add(t time.Time, v, limit float64, prevReset time.Time, lookba
 	}
 	h.limit = limit
 	spacing := lookback / histSpacing
+	ns := t.UnixNano()
 	switch {
-	case h.n >= 2 && t.Sub(h.at(h.n-2).t) < spacing:
+	case h.n >= 2 && time.Duration(ns-h.at(h.n-2).t) < spacing:
 		// The newest slot is still open: it moves to t.
-		*h.ref(h.n - 1) = sample{t, v}
+		*h.ref(h.n - 1) = sample{ns, v}
 	case h.n < histSlots:
-		*h.ref(h.n) = sample{t, v}
+		*h.ref(h.n) = sample{ns, v}
 		h.n++
 	default:
-		h.s[h.head] = sample{t, v}
+		h.s[h.head] = sample{ns, v}
 		h.head = (h.head + 1) % histSlots
 	}
 }
@@ -92,15 +95,15 @@ func (h *history) slope(lookback time.Duration) (perSecond float64, ok bool) {
 		return 0, false
 	}
 	last := h.at(h.n - 1).t
-	from := last.Add(-lookback)
+	from := last - int64(lookback)
 	// Times relative to the newest sample keep the sums small.
 	var n, sx, sy, sxx, sxy float64
 	for i := 0; i < h.n; i++ {
 		s := h.at(i)
-		if s.t.Before(from) {
+		if s.t < from {
 			continue
 		}
-		x := s.t.Sub(last).Seconds()
+		x := time.Duration(s.t - last).Seconds()
 		n++
 		sx += x
 		sy += s.v
