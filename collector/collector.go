@@ -59,10 +59,10 @@ func (o *Options) defaults() {
 		o.MaxSeriesPerProvider = DefaultMaxSeriesPerProvider
 	}
 	if o.StaleGrace <= 0 {
-		o.StaleGrace = 2 * time.Minute
+		o.StaleGrace = DefaultStaleGrace
 	}
 	if o.ConcurrencyStaleness <= 0 {
-		o.ConcurrencyStaleness = 5 * time.Minute
+		o.ConcurrencyStaleness = DefaultConcurrencyStaleness
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -112,6 +112,13 @@ const Overflow = "other"
 // the 10k rate-limit series the scale benchmark (docs/benchmarks.md) holds
 // within its scrape-time and memory targets.
 const DefaultMaxSeriesPerProvider = 10000
+
+// Defaults of Options.StaleGrace and Options.ConcurrencyStaleness, shared
+// with the decide engine so that both forget a series at the same time.
+const (
+	DefaultStaleGrace           = 2 * time.Minute
+	DefaultConcurrencyStaleness = 5 * time.Minute
+)
 
 type seriesKey struct {
 	provider, model, key, resource, window string

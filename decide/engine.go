@@ -32,10 +32,10 @@ func (o *Options) defaults() {
 		o.MaxSeriesPerProvider = collector.DefaultMaxSeriesPerProvider
 	}
 	if o.StaleGrace <= 0 {
-		o.StaleGrace = 2 * time.Minute
+		o.StaleGrace = collector.DefaultStaleGrace
 	}
 	if o.ConcurrencyStaleness <= 0 {
-		o.ConcurrencyStaleness = 5 * time.Minute
+		o.ConcurrencyStaleness = collector.DefaultConcurrencyStaleness
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/headroomhq/headroom/internal/testtool/loopback"
 )
 
 // FuzzRequest sends arbitrary bytes as a client's connection through the
@@ -126,7 +128,7 @@ func FuzzAnswer(f *testing.F) {
 		mu     sync.Mutex
 		answer atomic.Pointer[[]byte]
 	)
-	addr := rawUpstream(f, func(c net.Conn) {
+	addr := loopback.Serve(f, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		req, err := http.ReadRequest(br)
 		if err != nil {

@@ -106,31 +106,6 @@ func (s *testServer) dial(t testing.TB) net.Conn {
 	return c
 }
 
-// rawUpstream listens on loopback and runs handle, in its own goroutine,
-// on every connection (closed after it); the address is returned and the
-// listener closed when the test ends.
-func rawUpstream(tb testing.TB, handle func(net.Conn)) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				handle(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // answerInPieces is a raw upstream's handler: after each request it reads,
 // it writes pieces with a pause between them long enough for each to reach
 // the proxy in a read of its own, and closes after the first when close

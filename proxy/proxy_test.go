@@ -21,6 +21,7 @@ import (
 	"github.com/headroomhq/headroom/calls"
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/testtool/loopback"
 	"github.com/headroomhq/headroom/keyid"
 	"github.com/headroomhq/headroom/parsers"
 	"github.com/headroomhq/headroom/tracing"
@@ -100,7 +101,7 @@ func TestPassThrough(t *testing.T) {
 // The answer's fields reach the client with the provider's spelling; the
 // status line keeps its reason phrase.
 func TestAnswerHeadAsSent(t *testing.T) {
-	addr := rawUpstream(t, answerInPieces(false, "HTTP/1.1 200 Fine Thanks\r\nx-ratelimit-limit-requests: 5\r\nX-MiXeD-CaSe: v\r\ncontent-type: application/json\r\nContent-Length: 2\r\n\r\n{}"))
+	addr := loopback.Serve(t, answerInPieces(false, "HTTP/1.1 200 Fine Thanks\r\nx-ratelimit-limit-requests: 5\r\nX-MiXeD-CaSe: v\r\ncontent-type: application/json\r\nContent-Length: 2\r\n\r\n{}"))
 	e := newEnv(t, "openai", "http://"+addr)
 	c := e.proxy.dial(t)
 	io.WriteString(c, "GET /p/v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -162,7 +163,7 @@ func TestStreamingEventsArriveBeforeUpstreamFinishes(t *testing.T) {
 // provider frames the stream.
 func TestEventsArriveOneByOne(t *testing.T) {
 	next := make(chan struct{})
-	addr := rawUpstream(t, func(c net.Conn) {
+	addr := loopback.Serve(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		req, err := http.ReadRequest(br)
 		if err != nil {
@@ -629,7 +630,7 @@ func TestFieldsOnlyRoutes(t *testing.T) {
 // replaced once for a request whose body can be sent again, as nginx does.
 func TestReusedConnectionClosedByProvider(t *testing.T) {
 	var conns atomic.Int32
-	addr := rawUpstream(t, func(c net.Conn) {
+	addr := loopback.Serve(t, func(c net.Conn) {
 		conns.Add(1)
 		br := bufio.NewReader(c)
 		req, err := http.ReadRequest(br)

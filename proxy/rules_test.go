@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/headroomhq/headroom/internal/testtool/loopback"
 )
 
 // recorder is a raw upstream that keeps every request it reads (head and
@@ -30,7 +32,7 @@ type recorded struct {
 
 func newRecorder(t testing.TB) *recorder {
 	r := &recorder{}
-	r.addr = rawUpstream(t, func(c net.Conn) {
+	r.addr = loopback.Serve(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for {
 			req, err := http.ReadRequest(br)
@@ -289,7 +291,7 @@ func TestUpstreamFraming(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// The provider keeps the connection open: a proxy waiting
 			// for a head it cannot parse would wait for the timeout.
-			addr := rawUpstream(t, func(c net.Conn) {
+			addr := loopback.Serve(t, func(c net.Conn) {
 				answerInPieces(false, tc.answer)(c)
 			})
 			e := newEnv(t, "openai", "http://"+addr, func(o *Options) {

@@ -63,17 +63,7 @@ buckets:
 	if err := os.WriteFile(providers, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	type replica struct{ proxy, metrics string }
-	var replicas []replica
-	for i := 0; i < 2; i++ {
-		r := replica{proxy: freeAddr(t), metrics: freeAddr(t)}
-		startProc(t, dir, fmt.Sprintf("headroom-%d", i), []string{
-			"HEADROOM_PROXY_ADDR=" + r.proxy, "HEADROOM_METRICS_ADDR=" + r.metrics, "HEADROOM_CONFIG=" + providers,
-			"HEADROOM_PACING_HEADERS=true",
-		}, exporterBin)
-		waitHTTP(t, "http://"+r.metrics+"/metrics", 20*time.Second)
-		replicas = append(replicas, r)
-	}
+	replicas := startReplicas(t, dir, exporterBin, providers, func(int) []string { return []string{"HEADROOM_PACING_HEADERS=true"} })
 
 	// Prometheus with the rules, durations short enough for a test.
 	c := alerts.DefaultConfig()

@@ -119,6 +119,25 @@ func startProc(t *testing.T, dir, name string, env []string, bin string, args ..
 	return p
 }
 
+// replica is one running Headroom (cmd/exporter).
+type replica struct{ proxy, metrics string }
+
+// startReplicas starts two Headroom replicas (exporterBin) on the providers
+// file, each with the settings env returns for it besides its addresses,
+// and waits until both serve /metrics.
+func startReplicas(t *testing.T, dir, exporterBin, providers string, env func(i int) []string) []replica {
+	var replicas []replica
+	for i := 0; i < 2; i++ {
+		r := replica{proxy: freeAddr(t), metrics: freeAddr(t)}
+		startProc(t, dir, fmt.Sprintf("headroom-%d", i), append([]string{
+			"HEADROOM_PROXY_ADDR=" + r.proxy, "HEADROOM_METRICS_ADDR=" + r.metrics, "HEADROOM_CONFIG=" + providers,
+		}, env(i)...), exporterBin)
+		waitHTTP(t, "http://"+r.metrics+"/metrics", 20*time.Second)
+		replicas = append(replicas, r)
+	}
+	return replicas
+}
+
 // waitHTTP polls url until it answers 200 (any status, with anyStatus).
 func waitHTTP(t *testing.T, url string, within time.Duration, anyStatus ...bool) {
 	t.Helper()
@@ -383,17 +402,9 @@ buckets:
 		dailyProvider, keyid.Fingerprint("e2e-key-2"), keyid.Fingerprint(probeKeySecret))), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	type replica struct{ proxy, metrics string }
-	var replicas []replica
-	for i := 0; i < 2; i++ {
-		r := replica{proxy: freeAddr(t), metrics: freeAddr(t)}
-		startProc(t, dir, fmt.Sprintf("headroom-%d", i), []string{
-			"HEADROOM_PROXY_ADDR=" + r.proxy, "HEADROOM_METRICS_ADDR=" + r.metrics, "HEADROOM_CONFIG=" + providers,
-			"HEADROOM_ACCESS_LOG=" + filepath.Join(dir, fmt.Sprintf("access-%d.log", i)), probeKeyEnv + "=" + probeKeySecret,
-		}, exporterBin)
-		waitHTTP(t, "http://"+r.metrics+"/metrics", 20*time.Second)
-		replicas = append(replicas, r)
-	}
+	replicas := startReplicas(t, dir, exporterBin, providers, func(i int) []string {
+		return []string{"HEADROOM_ACCESS_LOG=" + filepath.Join(dir, fmt.Sprintf("access-%d.log", i)), probeKeyEnv + "=" + probeKeySecret}
+	})
 
 	// Alertmanager with the example config.
 	amAddr := freeAddr(t)

@@ -29,8 +29,8 @@ func TestGemini429Bodies(t *testing.T) {
 	const secret = "gemini-SECRET"
 	key := "key=" + keyid.Fingerprint(secret)
 
-	// Native: the model is in the path, so the series have model="" (the
-	// proxy reads the model from the request body).
+	// Native: the model is in the path (…/models/<model>:generateContent),
+	// where the proxy reads it.
 	gen := `{"contents":[{"parts":[{"text":"Hello!"}]}],"generationConfig":{"maxOutputTokens":20}}`
 	var last response
 	for i, want := range []int{200, 200, 429} {
@@ -42,12 +42,12 @@ func TestGemini429Bodies(t *testing.T) {
 	if !strings.Contains(last.body, "GenerateRequestsPerMinutePerProjectPerModel-FreeTier") || !strings.HasPrefix(last.body, "{") {
 		t.Fatalf("native 429 body: %s", last.body)
 	}
-	nk := []string{"provider=gemini", "model=", key, "resource=requests", "window=1m"}
+	nk := []string{"provider=gemini", "model=gemini-2.0-flash", key, "resource=requests", "window=1m"}
 	h.expect(2, "headroom_ratelimit_limit", nk...)
 	h.expect(0, "headroom_ratelimit_remaining", nk...)
 	h.expectAbsent("headroom_ratelimit_reset_timestamp_seconds", nk...)
-	h.expect(1, "headroom_ratelimited_total", "provider=gemini", "model=", key, "resource=requests")
-	h.expect(2, "headroom_requests_total", "provider=gemini", "model=", key, "code=200")
+	h.expect(1, "headroom_ratelimited_total", "provider=gemini", "model=gemini-2.0-flash", key, "resource=requests")
+	h.expect(2, "headroom_requests_total", "provider=gemini", "model=gemini-2.0-flash", key, "code=200")
 	wait := float64(60 - clk().Second())
 	mf := h.scrape()["headroom_retry_after_seconds"]
 	if mf == nil || len(mf.GetMetric()) != 1 || mf.GetMetric()[0].GetHistogram().GetSampleCount() != 1 ||

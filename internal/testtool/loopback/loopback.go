@@ -31,6 +31,21 @@ func Upstream(tb testing.TB, answer string) string {
 	if answer == "" {
 		answer = Answer
 	}
+	return Serve(tb, func(c net.Conn) {
+		br := bufio.NewReaderSize(c, 16<<10)
+		for ReadMessage(br) >= 0 {
+			if _, err := io.WriteString(c, answer); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// Serve listens on loopback and runs handle, in its own goroutine, on every
+// connection (closed after it); it returns the address and closes the
+// listener when the test ends.
+func Serve(tb testing.TB, handle func(net.Conn)) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -44,12 +59,7 @@ func Upstream(tb testing.TB, answer string) string {
 			}
 			go func() {
 				defer c.Close()
-				br := bufio.NewReaderSize(c, 16<<10)
-				for ReadMessage(br) >= 0 {
-					if _, err := io.WriteString(c, answer); err != nil {
-						return
-					}
-				}
+				handle(c)
 			}()
 		}
 	}()
